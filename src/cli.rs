@@ -1,0 +1,237 @@
+//! The command line (spec §4). Only this module knows about clap; the rest of the library gets
+//! plain option structs.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::timeparse::DateOrder;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "sop-impact",
+    version,
+    about = "Did changing this standard operating procedure make the work better or worse?",
+    long_about = "Reads ticket, change-request and audit-finding exports (ServiceNow, Jira Service Management, \
+Zendesk or a canonical CSV/Parquet/Arrow layout), attributes every record to the SOP version in force, \
+and compares metrics before and after every SOP change.",
+    after_help = "Examples:\n  sop-impact validate --tickets incidents.csv --sops sops.csv\n  sop-impact generate --out /tmp/demo --tickets 100000 --seed 7 --profile servicenow\n  sop-impact report            # the bundled demo data, written to reports/demo/"
+)]
+pub struct Cli {
+    /// Print nothing but errors.
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Write the full report (Markdown, charts, tables, manifest). With no inputs, runs on the demo data.
+    #[command(
+        after_help = "Examples:\n  sop-impact report\n  sop-impact report --tickets incidents.csv --sops sops.csv --out reports/2026-11 --as-of 2026-11-30"
+    )]
+    Report {
+        #[command(flatten)]
+        inputs: InputArgs,
+        #[command(flatten)]
+        analysis: AnalysisArgs,
+        /// Output directory (default: reports/demo for the demo data, reports/latest otherwise).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
+    /// Check the inputs, print a data-quality summary and write DIR/rejects.csv.
+    #[command(
+        after_help = "Examples:\n  sop-impact validate --tickets incidents.csv --sops sops.csv\n  sop-impact validate --tickets jira.csv --sops sops.csv --profile jira --timezone Europe/Berlin --out /tmp/check"
+    )]
+    Validate {
+        #[command(flatten)]
+        inputs: InputArgs,
+        /// Output directory for rejects.csv (default: reports/validate).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
+    /// Write the metric tables per SOP version and per process and period.
+    #[command(
+        after_help = "Examples:\n  sop-impact metrics --tickets incidents.csv --sops sops.csv --format parquet --out /tmp/metrics"
+    )]
+    Metrics {
+        #[command(flatten)]
+        inputs: InputArgs,
+        #[command(flatten)]
+        analysis: AnalysisArgs,
+        /// Table format.
+        #[arg(long, value_enum, default_value_t = TableFormat::Csv)]
+        format: TableFormat,
+        /// Output directory (default: reports/latest).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
+    /// Rank processes by their need for a new or revised SOP; writes DIR/backlog.csv.
+    #[command(
+        after_help = "Examples:\n  sop-impact backlog --tickets incidents.csv --sops sops.csv --as-of 2026-11-30"
+    )]
+    Backlog {
+        #[command(flatten)]
+        inputs: InputArgs,
+        #[command(flatten)]
+        analysis: AnalysisArgs,
+        /// Output directory (default: reports/latest).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
+    /// Write the auditor's evidence pack for one SOP change.
+    #[command(
+        after_help = "Examples:\n  sop-impact evidence --tickets incidents.csv --sops sops.csv --sop SOP-NET-004 --version 2.0"
+    )]
+    Evidence {
+        #[command(flatten)]
+        inputs: InputArgs,
+        #[command(flatten)]
+        analysis: AnalysisArgs,
+        /// The SOP whose change is examined.
+        #[arg(long, value_name = "ID")]
+        sop: String,
+        /// The version that introduced the change (default: the latest).
+        #[arg(long = "version", value_name = "V")]
+        sop_version: Option<String>,
+        /// Output directory (default: reports/evidence-<ID>-<V>).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
+    /// Write realistic synthetic exports with planted, documented effects (and truth.json).
+    #[command(
+        after_help = "Examples:\n  sop-impact generate --out /tmp/gen --tickets 1000000 --seed 42 --profile servicenow\n  sop-impact generate --out /tmp/gen --profile servicenow --event-log"
+    )]
+    Generate {
+        /// Directory to write tickets.csv, sops.csv, changes.csv, audits.csv and truth.json into.
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// Number of tickets (incidents) to generate.
+        #[arg(long, default_value_t = 20_000)]
+        tickets: u64,
+        /// Random seed: the same seed gives byte-identical files.
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// Layout of the ticket and change exports.
+        #[arg(long, value_enum, default_value_t = GenerateProfile::Canonical)]
+        profile: GenerateProfile,
+        /// ServiceNow only: write the event-log form (several rows per incident, `?` for missing).
+        #[arg(long)]
+        event_log: bool,
+        /// First day of the generated history (YYYY-MM-DD).
+        #[arg(long, default_value = "2024-01-01")]
+        start: String,
+        /// Length of the generated history in months.
+        #[arg(long, default_value_t = 24)]
+        months: u32,
+    },
+    /// Write the documented default configuration file.
+    InitConfig {
+        /// Where to write it.
+        #[arg(default_value = "sop-impact.toml")]
+        path: PathBuf,
+    },
+}
+
+/// The INPUTS of spec §4, shared by every analysing subcommand.
+#[derive(Debug, Args, Clone, Default)]
+#[command(next_help_heading = "Inputs")]
+pub struct InputArgs {
+    /// Ticket exports (CSV, Parquet or Arrow IPC); several files are read as one table.
+    #[arg(long, value_name = "PATH", num_args = 1..)]
+    pub tickets: Vec<PathBuf>,
+    /// SOP version history.
+    #[arg(long, value_name = "PATH")]
+    pub sops: Option<PathBuf>,
+    /// Change requests (optional).
+    #[arg(long, value_name = "PATH")]
+    pub changes: Option<PathBuf>,
+    /// Audit findings (optional).
+    #[arg(long, value_name = "PATH")]
+    pub audits: Option<PathBuf>,
+    /// Source profile of the ticket and change exports; `auto` detects it from the header.
+    #[arg(long, value_enum, default_value_t = Profile::Auto)]
+    pub profile: Profile,
+    /// Time zone of timestamps that carry no offset (IANA name, e.g. Europe/Berlin).
+    #[arg(long, default_value = "UTC", value_name = "TZ")]
+    pub timezone: String,
+    /// How to read a/b/yyyy dates; without it the data must settle the order (ServiceNow: day-first).
+    #[arg(long, value_enum, value_name = "ORDER")]
+    pub date_order: Option<DateOrder>,
+    /// Fix "today" (YYYY-MM-DD) so that runs are reproducible.
+    #[arg(long, value_name = "DATE")]
+    pub as_of: Option<String>,
+}
+
+/// Options of the analysis steps (metrics, comparisons).
+#[derive(Debug, Args, Clone)]
+#[command(next_help_heading = "Analysis")]
+pub struct AnalysisArgs {
+    /// Period of the per-process tables and trend charts.
+    #[arg(long, value_enum, default_value_t = Period::Month)]
+    pub period: Period,
+    /// Days compared either side of each SOP change, or `all` for the full version intervals.
+    #[arg(long, default_value = "90", value_name = "DAYS|all")]
+    pub window: String,
+    /// Configuration file (TOML); see `sop-impact init-config`.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Attribute tickets by this timestamp.
+    #[arg(long, value_enum, default_value_t = AttributeBy::OpenedAt)]
+    pub attribute_by: AttributeBy,
+    /// Directory of metric SQL files to use instead of the bundled queries/.
+    #[arg(long, value_name = "DIR")]
+    pub queries: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Profile {
+    #[default]
+    Auto,
+    Canonical,
+    Servicenow,
+    Jira,
+    Zendesk,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GenerateProfile {
+    Canonical,
+    Servicenow,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TableFormat {
+    Csv,
+    Parquet,
+    Ipc,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Period {
+    Month,
+    Week,
+    Quarter,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AttributeBy {
+    OpenedAt,
+    ResolvedAt,
+}
+
+impl Profile {
+    pub fn name(self) -> &'static str {
+        match self {
+            Profile::Auto => "auto",
+            Profile::Canonical => "canonical",
+            Profile::Servicenow => "servicenow",
+            Profile::Jira => "jira",
+            Profile::Zendesk => "zendesk",
+        }
+    }
+}

@@ -1,0 +1,79 @@
+//! One error type for the whole tool, and the one place that maps errors to exit codes (spec §3).
+
+use std::path::{Path, PathBuf};
+
+/// Exit codes of spec §3.
+pub mod exit {
+    pub const OK: u8 = 0;
+    pub const INTERNAL: u8 = 1;
+    pub const USAGE: u8 = 2;
+    pub const INVALID_INPUT: u8 = 3;
+    pub const OUTPUT: u8 = 4;
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The command line asks for something impossible or not built yet.
+    #[error("{0}")]
+    Usage(String),
+
+    /// A whole input file cannot be used. `fix` tells the user what to do about it.
+    #[error("{}: {problem}{}", path.display(), fix.as_ref().map(|f| format!("; {f}")).unwrap_or_default())]
+    InvalidFile { path: PathBuf, problem: String, fix: Option<String> },
+
+    /// A file cannot be used, at a known line.
+    #[error("{}:{line}: {problem}{}", path.display(), fix.as_ref().map(|f| format!("; {f}")).unwrap_or_default())]
+    InvalidAt { path: PathBuf, line: u64, problem: String, fix: Option<String> },
+
+    /// An input cannot be read at all (missing, permissions).
+    #[error("{}: cannot read: {source}", path.display())]
+    Unreadable { path: PathBuf, source: std::io::Error },
+
+    /// An output cannot be written.
+    #[error("{}: cannot write: {source}", path.display())]
+    Output { path: PathBuf, source: std::io::Error },
+
+    /// A bug or an environment failure we did not anticipate.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl Error {
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::Usage(_) => exit::USAGE,
+            Error::InvalidFile { .. } | Error::InvalidAt { .. } | Error::Unreadable { .. } => exit::INVALID_INPUT,
+            Error::Output { .. } => exit::OUTPUT,
+            Error::Internal(_) => exit::INTERNAL,
+        }
+    }
+
+    pub fn invalid(path: &Path, problem: impl Into<String>, fix: impl Into<String>) -> Self {
+        Error::InvalidFile { path: path.to_path_buf(), problem: problem.into(), fix: Some(fix.into()) }
+    }
+
+    pub fn output(path: &Path, source: std::io::Error) -> Self {
+        Error::Output { path: path.to_path_buf(), source }
+    }
+}
+
+/// Polars errors never reach the user raw: they are wrapped with the file they concern.
+pub fn polars_in<'a>(path: &'a Path, what: &str) -> impl FnOnce(polars::prelude::PolarsError) -> Error + 'a {
+    let what = what.to_string();
+    move |e| Error::InvalidFile {
+        path: path.to_path_buf(),
+        problem: format!("{what}: {}", first_line(&e.to_string())),
+        fix: None,
+    }
+}
+
+/// Internal polars failures (on frames we built ourselves) are bugs, not user errors.
+pub fn polars_internal(e: polars::prelude::PolarsError) -> Error {
+    Error::Internal(first_line(&e.to_string()).to_string())
+}
+
+fn first_line(s: &str) -> &str {
+    s.lines().next().unwrap_or("").trim()
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,375 @@
+//! Source profiles: which header of a vendor export feeds which canonical column (spec §2 and
+//! Appendix A), and how a profile is detected from a header.
+
+use crate::cli::Profile;
+
+/// Header names compare case- and whitespace-insensitively (spec §2).
+pub fn normalise_header(h: &str) -> String {
+    h.chars().filter(|c| !c.is_whitespace()).flat_map(|c| c.to_lowercase()).collect()
+}
+
+/// The four logical inputs of spec §2.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum InputKind {
+    Tickets,
+    Sops,
+    Changes,
+    Audits,
+}
+
+impl InputKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            InputKind::Tickets => "tickets",
+            InputKind::Sops => "sops",
+            InputKind::Changes => "changes",
+            InputKind::Audits => "audits",
+        }
+    }
+}
+
+/// Where a canonical column comes from in one export.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// not in this export
+    Missing,
+    /// the value of one column
+    Column(usize),
+    /// ServiceNow `escalation`: `Normal` means not escalated, any other level means escalated
+    EscalationLevel(usize),
+    /// true when any of these columns (Jira `Labels`, Zendesk `Tags`) holds the word `escalated`
+    HasLabel(Vec<usize>),
+    /// Zendesk `Group stations`: the number of groups that held the ticket, so reassignments = n − 1
+    StationsMinusOne(usize),
+    /// Jira `Time to resolution`: `breached` / `met` text
+    SlaText(usize),
+}
+
+impl Source {
+    pub fn columns(&self) -> Vec<usize> {
+        match self {
+            Source::Missing => vec![],
+            Source::Column(i) | Source::EscalationLevel(i) | Source::StationsMinusOne(i) | Source::SlaText(i) => {
+                vec![*i]
+            }
+            Source::HasLabel(v) => v.clone(),
+        }
+    }
+}
+
+/// A resolved mapping of one file onto the canonical columns of its input kind.
+#[derive(Debug, Clone)]
+pub struct Mapping {
+    pub profile: Profile,
+    /// why this profile was chosen (for `auto`), or "given with --profile"
+    pub reason: String,
+    /// canonical column → source, in canonical order
+    pub columns: Vec<(&'static str, Source)>,
+}
+
+impl Mapping {
+    pub fn source(&self, canonical: &str) -> &Source {
+        self.columns.iter().find(|(c, _)| *c == canonical).map(|(_, s)| s).unwrap_or(&Source::Missing)
+    }
+
+    /// "number→ticket_id, opened_at→opened_at, …" for the summary.
+    pub fn describe(&self, headers: &[String]) -> String {
+        let mut parts = Vec::new();
+        for (canon, src) in &self.columns {
+            let names: Vec<&str> = src.columns().iter().map(|&i| headers[i].as_str()).collect();
+            if !names.is_empty() {
+                parts.push(format!("{}→{canon}", names.join("+")));
+            }
+        }
+        parts.join(", ")
+    }
+}
+
+/// Candidate header names (already normalised) per canonical ticket column and profile.
+fn ticket_aliases(profile: Profile, canonical: &str) -> &'static [&'static str] {
+    use Profile::*;
+    match (profile, canonical) {
+        (Servicenow, "ticket_id") => &["number"],
+        (Jira, "ticket_id") => &["issuekey", "key"],
+        (Zendesk, "ticket_id") => &["id", "ticketid"],
+        (_, "ticket_id") => &["ticket_id", "ticketid", "id", "number"],
+        (Servicenow, "opened_at") => &["opened_at", "opened", "sys_created_on"],
+        (Jira, "opened_at") => &["created"],
+        (Zendesk, "opened_at") => &["createdat", "created"],
+        (_, "opened_at") => &["opened_at", "created_at", "opened"],
+        (Servicenow, "resolved_at") => &["resolved_at", "resolved"],
+        (Jira, "resolved_at") => &["resolved"],
+        (Zendesk, "resolved_at") => &["solvedat", "solved"],
+        (_, "resolved_at") => &["resolved_at", "resolved"],
+        (Servicenow, "closed_at") => &["closed_at", "closed"],
+        (Jira | Zendesk, "closed_at") => &[],
+        (_, "closed_at") => &["closed_at"],
+        (Servicenow, "status") => &["state", "incident_state"],
+        (_, "status") => &["status", "state"],
+        (_, "priority") => &["priority"],
+        (Jira, "category") => &["customfield(requesttype)", "requesttype"],
+        (Zendesk, "category") => &["category", "customfield(category)", "group"],
+        (_, "category") => &["category"],
+        (Jira, "subcategory") => &["component/s", "components", "component"],
+        (Zendesk, "subcategory") => &["tickettype", "type"],
+        (_, "subcategory") => &["subcategory"],
+        (Servicenow, "assignment_group") => &["assignment_group"],
+        (Jira, "assignment_group") => &["customfield(team)", "team"],
+        (Zendesk, "assignment_group") => &["group"],
+        (_, "assignment_group") => &["assignment_group", "group", "team"],
+        (Servicenow, "assignee") => &["assigned_to"],
+        (_, "assignee") => &["assignee", "assigned_to"],
+        (Zendesk, "reopen_count") => &["reopens"],
+        (Jira, "reopen_count") => &[],
+        (_, "reopen_count") => &["reopen_count", "reopens"],
+        (Jira | Zendesk, "reassignment_count") => &[],
+        (_, "reassignment_count") => &["reassignment_count"],
+        (Servicenow, "escalated") => &["escalated"],
+        (Jira | Zendesk, "escalated") => &[],
+        (_, "escalated") => &["escalated"],
+        (Jira, "made_sla") => &[],
+        (_, "made_sla") => &["made_sla"],
+        (_, "handling_error") => &["handling_error"],
+        (Servicenow, "sys_updated_at") => &["sys_updated_at", "sys_updated_on"],
+        (Servicenow, "sys_mod_count") => &["sys_mod_count"],
+        _ => &[],
+    }
+}
+
+pub const TICKET_COLUMNS: &[&str] = &[
+    "ticket_id",
+    "opened_at",
+    "resolved_at",
+    "closed_at",
+    "status",
+    "priority",
+    "category",
+    "subcategory",
+    "assignment_group",
+    "assignee",
+    "reopen_count",
+    "reassignment_count",
+    "escalated",
+    "made_sla",
+    "handling_error",
+    // event-log keys (ServiceNow): which row of an incident is the latest
+    "sys_updated_at",
+    "sys_mod_count",
+];
+
+pub const SOP_COLUMNS: &[(&str, &[&str])] = &[
+    ("sop_id", &["sop_id", "sop", "id"]),
+    ("version", &["version"]),
+    ("process", &["process", "process_name", "name", "title"]),
+    ("category", &["category"]),
+    ("subcategory", &["subcategory"]),
+    ("effective_from", &["effective_from", "effective", "effective_date"]),
+    ("owner", &["owner"]),
+    ("approved_by", &["approved_by", "approver"]),
+    ("approved_at", &["approved_at", "approval_date"]),
+    ("next_review", &["next_review", "review_due", "next_review_date"]),
+    ("change_summary", &["change_summary", "summary", "changes"]),
+    ("retired_at", &["retired_at", "retired"]),
+];
+
+pub const CHANGE_COLUMNS: &[(&str, &[&str])] = &[
+    ("change_id", &["change_id", "number", "id"]),
+    ("opened_at", &["opened_at", "start_date", "planned_start_date", "sys_created_on"]),
+    ("end_date", &["end_date", "closed_at", "planned_end_date"]),
+    ("type", &["type"]),
+    ("risk", &["risk"]),
+    ("close_code", &["close_code", "closure_code", "outcome"]),
+    ("category", &["category"]),
+    ("subcategory", &["subcategory"]),
+    ("cmdb_ci", &["cmdb_ci", "configuration_item"]),
+];
+
+pub const AUDIT_COLUMNS: &[(&str, &[&str])] = &[
+    ("finding_id", &["finding_id", "id", "number"]),
+    ("raised_at", &["raised_at", "opened_at", "date", "found_at"]),
+    ("process", &["process"]),
+    ("category", &["category"]),
+    ("subcategory", &["subcategory"]),
+    ("sop_id", &["sop_id"]),
+    ("control_id", &["control_id", "control"]),
+    ("severity", &["severity"]),
+    ("status", &["status", "state"]),
+    ("description", &["description", "short_description"]),
+];
+
+/// The columns an input cannot do without.
+pub fn required(kind: InputKind) -> &'static [&'static str] {
+    match kind {
+        InputKind::Tickets => &["ticket_id", "opened_at"],
+        InputKind::Sops => &["sop_id", "version", "effective_from", "category"],
+        InputKind::Changes => &["change_id", "opened_at"],
+        InputKind::Audits => &["finding_id", "raised_at"],
+    }
+}
+
+fn find(norm: &[String], aliases: &[&str]) -> Option<usize> {
+    aliases.iter().find_map(|a| norm.iter().position(|h| h == a))
+}
+
+fn map_tickets(profile: Profile, norm: &[String]) -> Vec<(&'static str, Source)> {
+    TICKET_COLUMNS
+        .iter()
+        .map(|&canon| {
+            let direct = find(norm, ticket_aliases(profile, canon)).map(Source::Column);
+            let src = match (profile, canon) {
+                (Profile::Servicenow, "escalated") => {
+                    direct.or_else(|| find(norm, &["escalation"]).map(Source::EscalationLevel))
+                }
+                (Profile::Jira, "escalated") => labels(norm, "labels"),
+                (Profile::Zendesk, "escalated") => labels(norm, "tags"),
+                (Profile::Zendesk, "reassignment_count") => {
+                    find(norm, &["groupstations", "assigneestations"]).map(Source::StationsMinusOne)
+                }
+                (Profile::Jira, "made_sla") => {
+                    find(norm, &["customfield(timetoresolution)", "timetoresolution"]).map(Source::SlaText)
+                }
+                _ => direct,
+            };
+            (canon, src.unwrap_or(Source::Missing))
+        })
+        .collect()
+}
+
+fn labels(norm: &[String], name: &str) -> Option<Source> {
+    let cols: Vec<usize> = norm.iter().enumerate().filter(|(_, h)| *h == name).map(|(i, _)| i).collect();
+    (!cols.is_empty()).then_some(Source::HasLabel(cols))
+}
+
+fn map_simple(spec: &[(&'static str, &[&str])], norm: &[String]) -> Vec<(&'static str, Source)> {
+    spec.iter()
+        .map(|(canon, aliases)| (*canon, find(norm, aliases).map(Source::Column).unwrap_or(Source::Missing)))
+        .collect()
+}
+
+/// Detect the profile of a ticket export from its header: each vendor has header names no other
+/// uses. Returns the profile and the reason, in words.
+pub fn detect_ticket_profile(headers: &[String]) -> Option<(Profile, String)> {
+    let norm: Vec<String> = headers.iter().map(|h| normalise_header(h)).collect();
+    let has = |n: &str| norm.iter().any(|h| h == n);
+    if has("ticket_id") && has("opened_at") {
+        return Some((Profile::Canonical, "header has ticket_id and opened_at".into()));
+    }
+    if has("number") && (has("opened_at") || has("sys_created_on")) {
+        let extra: Vec<&str> = ["sys_updated_at", "sys_mod_count", "assigned_to", "assignment_group", "incident_state"]
+            .into_iter()
+            .filter(|n| has(n))
+            .collect();
+        let extra = if extra.is_empty() { String::new() } else { format!(" (and {})", extra.join(", ")) };
+        return Some((Profile::Servicenow, format!("header has number and opened_at{extra}")));
+    }
+    if has("issuekey") && has("created") {
+        return Some((Profile::Jira, "header has 'Issue key' and 'Created'".into()));
+    }
+    if (has("id") || has("ticketid")) && has("createdat") {
+        return Some((Profile::Zendesk, "header has 'Id' and 'Created at'".into()));
+    }
+    None
+}
+
+/// Map a header onto the canonical columns of `kind`. For tickets and changes the profile is
+/// the one given, or detected (`auto`).
+pub fn map_header(kind: InputKind, profile: Profile, headers: &[String]) -> Result<Mapping, String> {
+    let norm: Vec<String> = headers.iter().map(|h| normalise_header(h)).collect();
+    let (profile, reason) = match (kind, profile) {
+        (InputKind::Tickets, Profile::Auto) => detect_ticket_profile(headers)
+            .unwrap_or((Profile::Canonical, "no vendor header recognised; read as canonical".into())),
+        (InputKind::Tickets, p) => (p, "given with --profile".into()),
+        (InputKind::Changes, Profile::Servicenow) => (Profile::Servicenow, "given with --profile".into()),
+        (InputKind::Changes, _) => {
+            if norm.iter().any(|h| h == "number") && !norm.iter().any(|h| h == "change_id") {
+                (Profile::Servicenow, "header has number".into())
+            } else {
+                (Profile::Canonical, "header has change_id".into())
+            }
+        }
+        _ => (Profile::Canonical, "SOP history and audit findings use the canonical layout".into()),
+    };
+    let columns = match kind {
+        InputKind::Tickets => map_tickets(profile, &norm),
+        InputKind::Sops => map_simple(SOP_COLUMNS, &norm),
+        InputKind::Changes => map_simple(CHANGE_COLUMNS, &norm),
+        InputKind::Audits => map_simple(AUDIT_COLUMNS, &norm),
+    };
+    let mapping = Mapping { profile, reason, columns };
+    let missing: Vec<&str> = required(kind).iter().copied().filter(|c| *mapping.source(c) == Source::Missing).collect();
+    if !missing.is_empty() {
+        let wanted: Vec<String> = missing
+            .iter()
+            .map(|c| {
+                let names = match kind {
+                    InputKind::Tickets => ticket_aliases(profile, c).to_vec(),
+                    InputKind::Sops => aliases_of(SOP_COLUMNS, c),
+                    InputKind::Changes => aliases_of(CHANGE_COLUMNS, c),
+                    InputKind::Audits => aliases_of(AUDIT_COLUMNS, c),
+                };
+                format!("{c} (as {})", names.join(" or "))
+            })
+            .collect();
+        return Err(format!(
+            "missing required column{} {} for the {} profile; found {} column{}: {}",
+            if missing.len() > 1 { "s" } else { "" },
+            wanted.join(", "),
+            profile.name(),
+            headers.len(),
+            if headers.len() == 1 { "" } else { "s" },
+            headers.iter().map(|h| format!("'{}'", truncate(h, 60))).collect::<Vec<_>>().join(", ")
+        ));
+    }
+    Ok(mapping)
+}
+
+fn aliases_of(spec: &[(&'static str, &'static [&'static str])], canon: &str) -> Vec<&'static str> {
+    spec.iter().find(|(c, _)| *c == canon).map(|(_, a)| a.to_vec()).unwrap_or_default()
+}
+
+fn truncate(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        s.to_string()
+    } else {
+        format!("{}…", s.chars().take(n).collect::<String>())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn h(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn detects_each_vendor() {
+        let sn = h(&["number", "opened_at", "priority", "sys_updated_at"]);
+        assert_eq!(detect_ticket_profile(&sn).unwrap().0, Profile::Servicenow);
+        let jira = h(&["Summary", "Issue key", "Issue id", "Created", "Resolved", "Labels", "Labels"]);
+        assert_eq!(detect_ticket_profile(&jira).unwrap().0, Profile::Jira);
+        let zd = h(&["Id", "Created at", "Solved at", "Group stations"]);
+        assert_eq!(detect_ticket_profile(&zd).unwrap().0, Profile::Zendesk);
+        let canon = h(&[" Ticket_ID ", "OPENED_AT"]);
+        assert_eq!(detect_ticket_profile(&canon).unwrap().0, Profile::Canonical);
+    }
+
+    #[test]
+    fn jira_labels_and_zendesk_stations_are_derived() {
+        let jira = h(&["Issue key", "Created", "Labels", "Labels", "Component/s"]);
+        let m = map_header(InputKind::Tickets, Profile::Auto, &jira).unwrap();
+        assert_eq!(*m.source("escalated"), Source::HasLabel(vec![2, 3]));
+        assert_eq!(*m.source("subcategory"), Source::Column(4));
+        let zd = h(&["Id", "Created at", "Group stations"]);
+        let m = map_header(InputKind::Tickets, Profile::Auto, &zd).unwrap();
+        assert_eq!(*m.source("reassignment_count"), Source::StationsMinusOne(2));
+    }
+
+    #[test]
+    fn missing_column_error_lists_what_was_found() {
+        let e = map_header(InputKind::Tickets, Profile::Canonical, &h(&["ticket_id", "created"])).unwrap_err();
+        assert!(e.contains("opened_at"), "{e}");
+        assert!(e.contains("found 2 columns: 'ticket_id', 'created'"), "{e}");
+    }
+}

@@ -1,0 +1,105 @@
+//! sop-impact: did changing this standard operating procedure make the work better or worse?
+//!
+//! The pipeline, one module per step:
+//! ingest (read exports) → validate (canonical frames + rejects) → attribute → metrics →
+//! compare → render. `run` wires the subcommands onto it.
+
+pub mod cli;
+pub mod error;
+pub mod generate;
+pub mod ingest;
+pub mod output;
+pub mod summary;
+pub mod timeparse;
+pub mod validate;
+
+use std::path::{Path, PathBuf};
+
+use chrono_tz::Tz;
+
+use cli::{Cli, Command, InputArgs};
+use error::{Error, Result};
+use validate::{InputPaths, LoadOptions};
+
+/// Run one command line.
+pub fn run(cli: Cli) -> Result<()> {
+    let quiet = cli.quiet;
+    match cli.command {
+        Command::Validate { inputs, out } => {
+            let (paths, opts) = resolve_inputs(&inputs)?;
+            let data = validate::load(&paths, &opts)?;
+            let out = out.unwrap_or_else(|| PathBuf::from("reports/validate"));
+            output::ensure_dir(&out)?;
+            let rejects_path = out.join("rejects.csv");
+            output::write_atomic(&rejects_path, &output::rejects_csv(&data.rejects)?)?;
+            if !quiet {
+                print!("{}", summary::data_quality(&data.inputs, &data.warnings));
+                println!("rejects: {} ({} rows)", rejects_path.display(), data.rejects.len());
+            } else {
+                for w in &data.warnings {
+                    eprintln!("sop-impact: warning: {w}");
+                }
+            }
+            Ok(())
+        }
+        Command::Generate { out, tickets, seed, profile, event_log, start, months } => {
+            let spec = generate::Spec::new(tickets, seed, profile, event_log, &start, months)?;
+            let written = generate::write(&out, &spec)?;
+            if !quiet {
+                for (path, rows) in written {
+                    match rows {
+                        Some(n) => println!("wrote {} ({n} rows)", path.display()),
+                        None => println!("wrote {}", path.display()),
+                    }
+                }
+            }
+            Ok(())
+        }
+        Command::Report { .. } => not_built("report", "the Markdown report, charts and manifest", 6),
+        Command::Metrics { .. } => not_built("metrics", "SOP attribution and the metric tables", 4),
+        Command::Backlog { .. } => not_built("backlog", "the documentation backlog", 7),
+        Command::Evidence { .. } => not_built("evidence", "the auditor's evidence pack", 7),
+        Command::InitConfig { .. } => not_built("init-config", "the configuration file", 4),
+    }
+}
+
+fn not_built(cmd: &str, what: &str, issue: u32) -> Result<()> {
+    Err(Error::Usage(format!("`sop-impact {cmd}` is not available yet: {what} is still being built (issue #{issue}); `sop-impact validate` checks inputs today")))
+}
+
+/// Turn the INPUT options into paths and reading options, checking what a parser cannot.
+pub fn resolve_inputs(args: &InputArgs) -> Result<(InputPaths, LoadOptions)> {
+    let tz: Tz = args.timezone.parse().map_err(|_| {
+        Error::Usage(format!(
+            "unknown time zone '{}': use an IANA name such as UTC, Europe/Berlin or America/New_York",
+            args.timezone
+        ))
+    })?;
+    if args.tickets.is_empty() || args.sops.is_none() {
+        return Err(Error::Usage(
+            "--tickets and --sops are required (run `sop-impact report` with no inputs to see the bundled demo)".into(),
+        ));
+    }
+    if let Some(d) = &args.as_of {
+        chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d")
+            .map_err(|_| Error::Usage(format!("--as-of '{d}' is not a date: use YYYY-MM-DD")))?;
+    }
+    let paths = InputPaths {
+        tickets: args.tickets.clone(),
+        sops: args.sops.clone().unwrap_or_default(),
+        changes: args.changes.clone(),
+        audits: args.audits.clone(),
+    };
+    Ok((paths, LoadOptions { profile: args.profile, tz, date_order: args.date_order }))
+}
+
+/// Where the bundled demo data lives: `fixtures/demo` under the working directory, else under
+/// the source tree the binary was built from.
+pub fn demo_dir() -> PathBuf {
+    let here = Path::new("fixtures/demo");
+    if here.is_dir() {
+        here.to_path_buf()
+    } else {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/demo")
+    }
+}

@@ -1,0 +1,186 @@
+//! Column-at-a-time parsing of raw string columns into typed canonical columns. A value that
+//! cannot be parsed rejects its row (first problem wins) and becomes null.
+
+use polars::prelude::*;
+
+use super::values::{
+    clean, has_escalated_label, parse_bool, parse_count, parse_escalation_level, parse_priority, parse_sla_text,
+};
+use super::{LoadOptions, RowProblems};
+use crate::error::{Error, Result};
+use crate::ingest::profile::Source;
+use crate::ingest::RawTable;
+use crate::timeparse::{parse_timestamp, DateOrder, OrderEvidence};
+
+fn raw<'t>(table: &'t RawTable, src: &Source) -> Option<&'t StringChunked> {
+    match src {
+        Source::Column(i) | Source::EscalationLevel(i) | Source::StationsMinusOne(i) | Source::SlaText(i) => {
+            table.columns.get(*i)
+        }
+        _ => None,
+    }
+}
+
+/// A text column, trimmed, with missing markers as nulls.
+pub fn text(table: &RawTable, src: &Source, name: &str) -> StringChunked {
+    match raw(table, src) {
+        Some(ca) => {
+            let mut out: StringChunked = ca.iter().map(clean).collect();
+            out.rename(name.into());
+            out
+        }
+        None => StringChunked::full_null(name.into(), table.height()),
+    }
+}
+
+/// Decide how `a/b/yyyy` dates of a file are read: `--date-order` first, then what the values
+/// settle (a day above 12), then the profile's default; otherwise the file is ambiguous.
+pub fn settle_order(
+    table: &RawTable,
+    sources: &[&Source],
+    opts: &LoadOptions,
+    profile_default: Option<DateOrder>,
+) -> Result<Option<DateOrder>> {
+    if opts.date_order.is_some() {
+        return Ok(opts.date_order);
+    }
+    let mut evidence = OrderEvidence::default();
+    let mut example = None;
+    for src in sources {
+        if let Some(ca) = raw(table, src) {
+            for v in ca.iter().flatten() {
+                let before = evidence.slash_dates;
+                evidence.observe(v);
+                if !before && evidence.slash_dates {
+                    example = Some(v.trim().to_string());
+                }
+                if evidence.settled().is_some() {
+                    return Ok(evidence.settled());
+                }
+            }
+        }
+    }
+    if !evidence.slash_dates || profile_default.is_some() {
+        return Ok(profile_default);
+    }
+    Err(Error::invalid(
+        &table.path,
+        format!(
+            "dates such as '{}' can be day-first or month-first and no value settles which",
+            example.unwrap_or_default()
+        ),
+        "pass --date-order dmy or --date-order mdy",
+    ))
+}
+
+/// Parse a timestamp column to UTC epoch milliseconds.
+pub fn timestamps(
+    table: &RawTable,
+    src: &Source,
+    name: &str,
+    order: Option<DateOrder>,
+    opts: &LoadOptions,
+    problems: &mut RowProblems,
+    required: bool,
+) -> Int64Chunked {
+    let n = table.height();
+    let Some(ca) = raw(table, src) else {
+        return Int64Chunked::full_null(name.into(), n);
+    };
+    let mut out: Vec<Option<i64>> = Vec::with_capacity(n);
+    for (i, v) in ca.iter().enumerate() {
+        match clean(v) {
+            None => {
+                if required {
+                    problems.add(i, name, v.unwrap_or(""), format!("{name} is empty"));
+                }
+                out.push(None);
+            }
+            Some(s) => match parse_timestamp(s, order, opts.tz) {
+                Ok(ms) => out.push(Some(ms)),
+                Err(reason) => {
+                    problems.add(i, name, s, reason);
+                    out.push(None);
+                }
+            },
+        }
+    }
+    Int64Chunked::from_iter_options(name.into(), out.into_iter())
+}
+
+/// A required text column: an empty value rejects the row.
+pub fn required_text(table: &RawTable, src: &Source, name: &str, problems: &mut RowProblems) -> StringChunked {
+    let ca = text(table, src, name);
+    for (i, v) in ca.iter().enumerate() {
+        if v.is_none() {
+            problems.add(i, name, "", format!("{name} is empty"));
+        }
+    }
+    ca
+}
+
+pub fn priorities(table: &RawTable, src: &Source, name: &str, problems: &mut RowProblems) -> Int32Chunked {
+    let vals = parse_each(table, src, name, problems, parse_priority);
+    Int32Chunked::from_iter_options(name.into(), vals.into_iter())
+}
+
+pub fn counts(table: &RawTable, src: &Source, name: &str, problems: &mut RowProblems) -> Int64Chunked {
+    let vals = match src {
+        // Zendesk counts the groups that held a ticket; one group means no reassignment.
+        Source::StationsMinusOne(_) => {
+            parse_each(table, src, name, problems, |s| parse_count(s).map(|v| (v - 1).max(0)))
+        }
+        _ => parse_each(table, src, name, problems, parse_count),
+    };
+    Int64Chunked::from_iter_options(name.into(), vals.into_iter())
+}
+
+pub fn bools(table: &RawTable, src: &Source, name: &str, problems: &mut RowProblems) -> BooleanChunked {
+    let vals = match src {
+        Source::HasLabel(cols) => {
+            let mut out = vec![Some(false); table.height()];
+            for &c in cols {
+                for (i, v) in table.columns[c].iter().enumerate() {
+                    if v.is_some_and(has_escalated_label) {
+                        out[i] = Some(true);
+                    }
+                }
+            }
+            out
+        }
+        Source::EscalationLevel(_) => parse_each(table, src, name, problems, parse_escalation_level),
+        Source::SlaText(_) => parse_each(table, src, name, problems, parse_sla_text),
+        _ => parse_each(table, src, name, problems, parse_bool),
+    };
+    BooleanChunked::from_iter_options(name.into(), vals.into_iter())
+}
+
+/// Parse every value of a column; a missing column gives all nulls.
+fn parse_each<V, F>(table: &RawTable, src: &Source, name: &str, problems: &mut RowProblems, parse: F) -> Vec<Option<V>>
+where
+    F: Fn(&str) -> std::result::Result<V, String>,
+{
+    let n = table.height();
+    let Some(ca) = raw(table, src) else {
+        return (0..n).map(|_| None).collect();
+    };
+    let mut out = Vec::with_capacity(n);
+    for (i, v) in ca.iter().enumerate() {
+        out.push(match clean(v) {
+            None => None,
+            Some(s) => match parse(s) {
+                Ok(x) => Some(x),
+                Err(reason) => {
+                    problems.add(i, name, s, reason);
+                    None
+                }
+            },
+        });
+    }
+    out
+}
+
+/// A UTC timestamp column as polars Datetime(ms, UTC).
+pub fn datetime_column(ca: Int64Chunked) -> Column {
+    ca.into_datetime(TimeUnit::Milliseconds, Some(TimeZone::UTC)).into_column()
+}

@@ -1,0 +1,272 @@
+//! Validation (spec §3): raw tables in, canonical frames and rejects out. Row-level problems
+//! become [`Reject`]s and the run goes on; file-level problems are errors. For every input,
+//! rows read = accepted + rejected (+ superseded for event-log exports), always.
+
+mod columns;
+mod events;
+mod sops;
+mod tickets;
+pub mod values;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use chrono_tz::Tz;
+use polars::prelude::*;
+
+use crate::cli::Profile;
+use crate::error::{Error, Result};
+use crate::ingest::profile::{map_header, InputKind, Mapping};
+use crate::ingest::{read_table, LineMap, RawTable};
+use crate::timeparse::DateOrder;
+
+/// One row that could not be used: a line of rejects.csv.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reject {
+    /// the input file, as given on the command line
+    pub input: String,
+    /// line in the source file (CSV) or row number (Parquet/IPC)
+    pub line: u64,
+    pub column: String,
+    pub value: String,
+    pub reason: String,
+}
+
+/// How values are read.
+#[derive(Debug, Clone, Copy)]
+pub struct LoadOptions {
+    pub profile: Profile,
+    pub tz: Tz,
+    pub date_order: Option<DateOrder>,
+}
+
+/// What happened to one input file: the data-quality summary and the accounting.
+#[derive(Debug, Clone)]
+pub struct InputSummary {
+    pub kind: InputKind,
+    pub path: PathBuf,
+    pub format: String,
+    pub profile: String,
+    pub profile_reason: String,
+    pub mapping: String,
+    pub rows_read: u64,
+    pub accepted: u64,
+    pub rejected: u64,
+    /// earlier events of an event-log export whose latest event was kept
+    pub superseded: u64,
+    /// earliest and latest record timestamp (UTC ms) among accepted rows
+    pub date_range: Option<(i64, i64)>,
+    /// reject reasons (first words, without the value) and their counts, most frequent first
+    pub top_reasons: Vec<(String, u64)>,
+}
+
+impl InputSummary {
+    pub fn balanced(&self) -> bool {
+        self.rows_read == self.accepted + self.rejected + self.superseded
+    }
+}
+
+/// The canonical inputs of one run.
+pub struct Dataset {
+    pub tickets: DataFrame,
+    pub sops: DataFrame,
+    pub changes: Option<DataFrame>,
+    pub audits: Option<DataFrame>,
+    pub inputs: Vec<InputSummary>,
+    pub rejects: Vec<Reject>,
+    pub warnings: Vec<String>,
+}
+
+/// The paths of one run's inputs.
+#[derive(Debug, Clone, Default)]
+pub struct InputPaths {
+    pub tickets: Vec<PathBuf>,
+    pub sops: PathBuf,
+    pub changes: Option<PathBuf>,
+    pub audits: Option<PathBuf>,
+}
+
+/// Row problems of one file: which rows are rejected (first problem wins) and why.
+pub(crate) struct RowProblems<'a> {
+    input: String,
+    lines: &'a LineMap,
+    pub rejected: Vec<bool>,
+    pub list: Vec<Reject>,
+}
+
+impl<'a> RowProblems<'a> {
+    fn new(table: &'a RawTable) -> Self {
+        RowProblems {
+            input: table.path.display().to_string(),
+            lines: &table.lines,
+            rejected: vec![false; table.height()],
+            list: Vec::new(),
+        }
+    }
+
+    pub fn add(&mut self, row: usize, column: &str, value: &str, reason: impl Into<String>) {
+        if !self.rejected[row] {
+            self.rejected[row] = true;
+            self.list.push(Reject {
+                input: self.input.clone(),
+                line: self.lines.line(row as u64),
+                column: column.to_string(),
+                value: value.chars().take(200).collect(),
+                reason: reason.into(),
+            });
+        }
+    }
+
+    pub fn line(&self, row: usize) -> u64 {
+        self.lines.line(row as u64)
+    }
+
+    fn keep_mask(&self) -> BooleanChunked {
+        BooleanChunked::from_iter_values("keep".into(), self.rejected.iter().map(|r| !r))
+    }
+}
+
+/// Read and map one file, turning a missing required column into a file-level error.
+fn open(path: &Path, kind: InputKind, profile: Profile) -> Result<(RawTable, Mapping)> {
+    let table = read_table(path)?;
+    let mapping = map_header(kind, profile, &table.headers).map_err(|problem| Error::InvalidFile {
+        path: path.to_path_buf(),
+        problem,
+        fix: Some(if table.headers.len() == 1 && !matches!(table.format, crate::ingest::Format::Csv { .. }) {
+            "export the columns the spec lists (see README, Inputs)".into()
+        } else if table.headers.len() == 1 {
+            "the header was not split into columns: save the export comma-, semicolon-, tab- or |-separated".into()
+        } else {
+            "rename the columns, or choose the right --profile (see README, Inputs)".into()
+        }),
+    })?;
+    Ok((table, mapping))
+}
+
+fn no_rows_error(path: &Path, kind: InputKind) -> Error {
+    Error::invalid(
+        path,
+        format!("has a header but no data rows; {} cannot be empty", kind.name()),
+        "export it again with its data",
+    )
+}
+
+/// Rows of one file after validation.
+pub(crate) struct Counts {
+    pub accepted: u64,
+    pub rejected: u64,
+    pub superseded: u64,
+}
+
+fn summarise(
+    kind: InputKind,
+    table: &RawTable,
+    mapping: &Mapping,
+    counts: Counts,
+    date_range: Option<(i64, i64)>,
+    rejects: &[Reject],
+) -> InputSummary {
+    let Counts { accepted, rejected, superseded } = counts;
+    let input = table.path.display().to_string();
+    let mut reasons: BTreeMap<String, u64> = BTreeMap::new();
+    for r in rejects.iter().filter(|r| r.input == input) {
+        *reasons.entry(reason_kind(&r.reason)).or_default() += 1;
+    }
+    let mut top: Vec<(String, u64)> = reasons.into_iter().collect();
+    top.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    InputSummary {
+        kind,
+        path: table.path.clone(),
+        format: match table.format {
+            crate::ingest::Format::Csv { delimiter } => {
+                format!("csv ({})", crate::ingest::delimiter_name(delimiter))
+            }
+            f => f.name().to_string(),
+        },
+        profile: mapping.profile.name().to_string(),
+        profile_reason: mapping.reason.clone(),
+        mapping: mapping.describe(&table.headers),
+        rows_read: table.rows_read,
+        accepted,
+        rejected,
+        superseded,
+        date_range,
+        top_reasons: top,
+    }
+}
+
+/// The kind of a reason, without the offending value: "unknown priority", "row has N fields but
+/// the header has N".
+fn reason_kind(reason: &str) -> String {
+    let cut = reason.find(['\'', '(', ':', '"']).unwrap_or(reason.len());
+    let mut k = String::new();
+    let mut in_number = false;
+    for c in reason[..cut].trim().chars() {
+        if c.is_ascii_digit() || (in_number && c == '.') {
+            if !in_number {
+                k.push('N');
+            }
+            in_number = true;
+        } else {
+            in_number = false;
+            k.push(c);
+        }
+    }
+    let k = k.trim_end_matches(" -N").trim().to_string();
+    if k.is_empty() {
+        reason.to_string()
+    } else {
+        k
+    }
+}
+
+fn date_range(ca: &Int64Chunked) -> Option<(i64, i64)> {
+    Some((ca.min()?, ca.max()?))
+}
+
+/// Read, map and validate every input of a run.
+pub fn load(paths: &InputPaths, opts: &LoadOptions) -> Result<Dataset> {
+    let mut inputs = Vec::new();
+    let mut rejects = Vec::new();
+    let mut warnings = Vec::new();
+
+    let tickets = tickets::load(&paths.tickets, opts, &mut inputs, &mut rejects)?;
+    let (sops, sop_warnings) = sops::load(&paths.sops, opts, &tickets, &mut inputs, &mut rejects)?;
+    warnings.extend(sop_warnings);
+    let changes = match &paths.changes {
+        Some(p) => Some(events::load_changes(p, opts, &mut inputs, &mut rejects)?),
+        None => None,
+    };
+    let audits = match &paths.audits {
+        Some(p) => Some(events::load_audits(p, opts, &mut inputs, &mut rejects)?),
+        None => None,
+    };
+    let order: Vec<String> = inputs.iter().map(|s| s.path.display().to_string()).collect();
+    rejects.sort_by_key(|r| (order.iter().position(|p| *p == r.input).unwrap_or(usize::MAX), r.line));
+    for s in &inputs {
+        if !s.balanced() {
+            return Err(Error::Internal(format!(
+                "accounting does not balance for {}: read {} ≠ accepted {} + rejected {} + superseded {}",
+                s.path.display(),
+                s.rows_read,
+                s.accepted,
+                s.rejected,
+                s.superseded
+            )));
+        }
+    }
+    Ok(Dataset { tickets, sops, changes, audits, inputs, rejects, warnings })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reason_kinds_group_values_away() {
+        assert_eq!(reason_kind("unknown priority 'Whenever' (expected …)"), "unknown priority");
+        assert_eq!(reason_kind("not a recognised timestamp: 'x'"), "not a recognised timestamp");
+        assert_eq!(reason_kind("negative count -1: a count cannot be below 0"), "negative count");
+        assert_eq!(reason_kind("row has 6 fields but the header has 11"), "row has N fields but the header has N");
+    }
+}

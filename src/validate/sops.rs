@@ -1,0 +1,326 @@
+//! SOP version history: row checks, then history checks (duplicate versions, versions taking
+//! effect on the same day, two SOPs governing the same tickets at once, version labels out of
+//! date order, versions that match no ticket).
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::Path;
+
+use polars::prelude::*;
+
+use super::columns::{datetime_column, required_text, settle_order, text, timestamps};
+use super::values::process_key;
+use super::{date_range, no_rows_error, open, summarise, Counts, InputSummary, LoadOptions, Reject, RowProblems};
+use crate::error::{polars_internal, Result};
+use crate::ingest::profile::InputKind;
+use crate::timeparse::{format_date, format_utc};
+
+const TEXT: &[&str] = &["owner", "approved_by", "change_summary"];
+
+/// One accepted row, as the history checks see it.
+struct Version {
+    row: usize,
+    sop_id: String,
+    version: String,
+    key: (String, String),
+    effective_from: i64,
+    retired_at: Option<i64>,
+}
+
+pub fn load(
+    path: &Path,
+    opts: &LoadOptions,
+    tickets: &DataFrame,
+    inputs: &mut Vec<InputSummary>,
+    rejects: &mut Vec<Reject>,
+) -> Result<(DataFrame, Vec<String>)> {
+    let (table, mapping) = open(path, InputKind::Sops, opts.profile)?;
+    if table.rows_read == 0 {
+        return Err(no_rows_error(path, InputKind::Sops));
+    }
+    let src = |c: &str| mapping.source(c).clone();
+    let ts_sources = [src("effective_from"), src("approved_at"), src("next_review"), src("retired_at")];
+    let order = settle_order(&table, &ts_sources.iter().collect::<Vec<_>>(), opts, None)?;
+    let mut problems = RowProblems::new(&table);
+    let sop_id = required_text(&table, &src("sop_id"), "sop_id", &mut problems);
+    let version = required_text(&table, &src("version"), "version", &mut problems);
+    let category = required_text(&table, &src("category"), "category", &mut problems);
+    let subcategory = text(&table, &src("subcategory"), "subcategory");
+    let effective = timestamps(&table, &src("effective_from"), "effective_from", order, opts, &mut problems, true);
+    let approved_at = timestamps(&table, &src("approved_at"), "approved_at", order, opts, &mut problems, false);
+    let next_review = timestamps(&table, &src("next_review"), "next_review", order, opts, &mut problems, false);
+    let retired = timestamps(&table, &src("retired_at"), "retired_at", order, opts, &mut problems, false);
+    let process_raw = text(&table, &src("process"), "process");
+
+    let n = table.height();
+    let mut versions = Vec::new();
+    for i in 0..n {
+        if problems.rejected[i] {
+            continue;
+        }
+        let (Some(id), Some(v), Some(cat), Some(eff)) =
+            (sop_id.get(i), version.get(i), category.get(i), effective.get(i))
+        else {
+            continue;
+        };
+        let retired_at = retired.get(i);
+        if let Some(r) = retired_at {
+            if r < eff {
+                problems.add(
+                    i,
+                    "retired_at",
+                    &format_date(r),
+                    format!("retired before it took effect ({})", format_date(eff)),
+                );
+                continue;
+            }
+        }
+        versions.push(Version {
+            row: i,
+            sop_id: id.to_string(),
+            version: v.to_string(),
+            key: (process_key(cat), subcategory.get(i).map(process_key).unwrap_or_default()),
+            effective_from: eff,
+            retired_at,
+        });
+    }
+    let mut warnings = history_checks(&versions, &mut problems);
+
+    // Process display name: as given, else the category (and subcategory) it governs.
+    let process: StringChunked = (0..n)
+        .map(|i| {
+            process_raw.get(i).map(str::to_string).or_else(|| {
+                category.get(i).map(|c| match subcategory.get(i) {
+                    Some(s) => format!("{c} / {s}"),
+                    None => c.to_string(),
+                })
+            })
+        })
+        .collect();
+    let cols = vec![
+        sop_id.into_column(),
+        version.into_column(),
+        process.with_name("process".into()).into_column(),
+        category.into_column(),
+        subcategory.into_column(),
+        datetime_column(effective),
+        text(&table, &src(TEXT[0]), TEXT[0]).into_column(),
+        text(&table, &src(TEXT[1]), TEXT[1]).into_column(),
+        datetime_column(approved_at),
+        datetime_column(next_review),
+        text(&table, &src(TEXT[2]), TEXT[2]).into_column(),
+        datetime_column(retired),
+        UInt64Chunked::from_iter_values("source_line".into(), (0..n as u64).map(|i| table.lines.line(i))).into_column(),
+    ];
+    let df =
+        DataFrame::new(n, cols).map_err(polars_internal)?.filter(&problems.keep_mask()).map_err(polars_internal)?;
+    let df = df
+        .sort(["sop_id", "effective_from"], SortMultipleOptions::default().with_maintain_order(true))
+        .map_err(polars_internal)?;
+
+    warnings.extend(unmatched_versions(&df, tickets)?);
+    let rejected = problems.list.len() as u64 + table.rejects.len() as u64;
+    rejects.extend(table.rejects.iter().cloned());
+    rejects.append(&mut problems.list);
+    let eff =
+        df.column("effective_from").map_err(polars_internal)?.datetime().map_err(polars_internal)?.physical().clone();
+    inputs.push(summarise(
+        InputKind::Sops,
+        &table,
+        &mapping,
+        Counts { accepted: df.height() as u64, rejected, superseded: 0 },
+        date_range(&eff),
+        rejects,
+    ));
+    Ok((df, warnings))
+}
+
+fn history_checks(versions: &[Version], problems: &mut RowProblems) -> Vec<String> {
+    let mut warnings = Vec::new();
+    // Duplicate (sop_id, version): keep the first, reject the others.
+    let mut seen: HashMap<(&str, &str), usize> = HashMap::new();
+    let mut same_day: HashMap<(&str, i64), usize> = HashMap::new();
+    for v in versions {
+        if let Some(&first) = seen.get(&(v.sop_id.as_str(), v.version.as_str())) {
+            let line = problems.line(first);
+            problems.add(
+                v.row,
+                "version",
+                &v.version,
+                format!("duplicate version {} of {} (first at line {line})", v.version, v.sop_id),
+            );
+            continue;
+        }
+        seen.insert((&v.sop_id, &v.version), v.row);
+        if let Some(&first) = same_day.get(&(v.sop_id.as_str(), v.effective_from)) {
+            let line = problems.line(first);
+            problems.add(
+                v.row,
+                "effective_from",
+                &format_utc(v.effective_from),
+                format!(
+                    "overlapping versions: {} takes effect at the same time as the version at line {line}",
+                    v.version
+                ),
+            );
+            continue;
+        }
+        same_day.insert((&v.sop_id, v.effective_from), v.row);
+    }
+    let alive: Vec<&Version> = versions.iter().filter(|v| !problems.rejected[v.row]).collect();
+
+    // Per SOP: its span and whether its version labels follow date order.
+    let mut by_sop: BTreeMap<&str, Vec<&Version>> = BTreeMap::new();
+    for v in &alive {
+        by_sop.entry(&v.sop_id).or_default().push(v);
+    }
+    let mut spans: Vec<Span> = Vec::new();
+    for (id, vs) in by_sop.iter_mut() {
+        vs.sort_by_key(|v| v.effective_from);
+        let labels: Vec<&str> = vs.iter().map(|v| v.version.as_str()).collect();
+        let mut natural = labels.clone();
+        natural.sort_by(|a, b| natural_cmp(a, b));
+        if labels != natural {
+            warnings.push(format!(
+                "sops: {id}: version labels are out of date order ({} by effective_from); versions are ordered by effective_from",
+                labels.join(" → ")
+            ));
+        }
+        let retired = vs.last().and_then(|v| v.retired_at);
+        spans.push((id, vs[0].key.clone(), vs[0].effective_from, retired, vs[0].row));
+        for w in vs.windows(2) {
+            if w[1].key != w[0].key {
+                warnings.push(format!(
+                    "sops: {id}: version {} governs '{}' but version {} governed '{}'",
+                    w[1].version,
+                    show_key(&w[1].key),
+                    w[0].version,
+                    show_key(&w[0].key)
+                ));
+            }
+        }
+    }
+    // Two SOPs governing the same tickets at the same time: the one that started later is rejected.
+    spans.sort_by(|a, b| a.2.cmp(&b.2).then(a.0.cmp(b.0)));
+    let mut rejected_sops: HashSet<&str> = HashSet::new();
+    for (k, later) in spans.iter().enumerate() {
+        for earlier in &spans[..k] {
+            if rejected_sops.contains(earlier.0) || earlier.1 != later.1 {
+                continue;
+            }
+            if earlier.3.is_none_or(|retired| retired > later.2) {
+                rejected_sops.insert(later.0);
+                let line = problems.line(earlier.4);
+                for v in alive.iter().filter(|v| v.sop_id == later.0) {
+                    problems.add(
+                        v.row,
+                        "sop_id",
+                        &v.sop_id,
+                        format!(
+                            "overlapping SOPs: {} governs '{}' while {} (line {line}) is in force; retire {} or give one of them another category",
+                            later.0,
+                            show_key(&later.1),
+                            earlier.0,
+                            earlier.0
+                        ),
+                    );
+                }
+                break;
+            }
+        }
+    }
+    warnings
+}
+
+/// The time an SOP governs its tickets: (sop_id, key, first effective_from, retired_at, row of the first version).
+type Span<'a> = (&'a str, (String, String), i64, Option<i64>, usize);
+
+fn show_key(k: &(String, String)) -> String {
+    if k.1.is_empty() {
+        k.0.clone()
+    } else {
+        format!("{} / {}", k.0, k.1)
+    }
+}
+
+/// Compare version labels the way people read them: `1.10` after `1.9`, `v2` after `v1`.
+pub fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    fn parts(s: &str) -> Vec<(u64, String)> {
+        let mut out = Vec::new();
+        let mut num = String::new();
+        let mut txt = String::new();
+        for c in s.chars() {
+            if c.is_ascii_digit() {
+                if !txt.is_empty() {
+                    out.push((u64::MAX, std::mem::take(&mut txt)));
+                }
+                num.push(c);
+            } else {
+                if !num.is_empty() {
+                    out.push((num.parse().unwrap_or(u64::MAX), String::new()));
+                    num.clear();
+                }
+                if c.is_alphanumeric() {
+                    txt.push(c.to_ascii_lowercase());
+                }
+            }
+        }
+        if !num.is_empty() {
+            out.push((num.parse().unwrap_or(u64::MAX), String::new()));
+        }
+        if !txt.is_empty() {
+            out.push((u64::MAX, txt));
+        }
+        out.retain(|p| !(p.0 == u64::MAX && p.1 == "v"));
+        out
+    }
+    parts(a).cmp(&parts(b)).then_with(|| a.cmp(b))
+}
+
+/// Warn about SOP versions whose (category, subcategory) matches no accepted ticket.
+fn unmatched_versions(sops: &DataFrame, tickets: &DataFrame) -> Result<Vec<String>> {
+    let pairs = tickets.select(["category", "subcategory"]).map_err(polars_internal)?;
+    let pairs = pairs.unique_stable(None, UniqueKeepStrategy::First, None).map_err(polars_internal)?;
+    let cats = pairs.column("category").map_err(polars_internal)?.str().map_err(polars_internal)?.clone();
+    let subs = pairs.column("subcategory").map_err(polars_internal)?.str().map_err(polars_internal)?.clone();
+    let mut keys: HashSet<(String, String)> = HashSet::new();
+    let mut categories: HashSet<String> = HashSet::new();
+    for (c, s) in cats.iter().zip(subs.iter()) {
+        let c = c.map(process_key).unwrap_or_default();
+        categories.insert(c.clone());
+        keys.insert((c, s.map(process_key).unwrap_or_default()));
+    }
+    let get = |name: &str| -> Result<StringChunked> {
+        Ok(sops.column(name).map_err(polars_internal)?.str().map_err(polars_internal)?.clone())
+    };
+    let (ids, vers, scat, ssub) = (get("sop_id")?, get("version")?, get("category")?, get("subcategory")?);
+    let mut out = Vec::new();
+    for i in 0..sops.height() {
+        let c = scat.get(i).map(process_key).unwrap_or_default();
+        let s = ssub.get(i).map(process_key).unwrap_or_default();
+        let matched = if s.is_empty() { categories.contains(&c) } else { keys.contains(&(c.clone(), s.clone())) };
+        if !matched {
+            out.push(format!(
+                "sops: {} version {} governs '{}' but no ticket has that category{}",
+                ids.get(i).unwrap_or(""),
+                vers.get(i).unwrap_or(""),
+                show_key(&(c, s.clone())),
+                if s.is_empty() { "" } else { " and subcategory" }
+            ));
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::natural_cmp;
+    use std::cmp::Ordering::*;
+
+    #[test]
+    fn natural_version_order() {
+        assert_eq!(natural_cmp("1.9", "1.10"), Less);
+        assert_eq!(natural_cmp("v2", "v10"), Less);
+        assert_eq!(natural_cmp("2.0", "1.5"), Greater);
+        assert_eq!(natural_cmp("v1", "1"), Greater, "tie broken by text, deterministically");
+    }
+}

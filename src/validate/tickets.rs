@@ -1,0 +1,293 @@
+//! Tickets: row checks, then de-duplication across all ticket files (event-log exports keep the
+//! latest event per ticket; otherwise a repeated id is an exact duplicate or a conflict).
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+
+use polars::prelude::*;
+
+use super::columns::{bools, counts, datetime_column, priorities, required_text, settle_order, text, timestamps};
+use super::{no_rows_error, open, summarise, Counts, InputSummary, LoadOptions, Reject, RowProblems};
+use crate::cli::Profile;
+use crate::error::{polars_internal, Result};
+use crate::ingest::profile::{InputKind, Mapping, Source};
+use crate::ingest::RawTable;
+use crate::timeparse::{format_utc, DateOrder};
+
+/// Canonical text columns of the tickets table.
+const TEXT: &[&str] = &["status", "category", "subcategory", "assignment_group", "assignee"];
+
+/// Columns compared to tell an exact duplicate from a conflicting one.
+const CONTENT: &[&str] = &[
+    "opened_at",
+    "resolved_at",
+    "closed_at",
+    "status",
+    "priority",
+    "category",
+    "subcategory",
+    "assignment_group",
+    "assignee",
+    "reopen_count",
+    "reassignment_count",
+    "escalated",
+    "made_sla",
+    "handling_error",
+];
+
+struct CheckedFile {
+    table_rows_read: u64,
+    frame: DataFrame,
+    rejected: u64,
+}
+
+fn check_file(
+    table: &RawTable,
+    mapping: &Mapping,
+    opts: &LoadOptions,
+    file_idx: u32,
+    rejects: &mut Vec<Reject>,
+) -> Result<CheckedFile> {
+    let src = |c: &str| mapping.source(c).clone();
+    let profile_default = (mapping.profile == Profile::Servicenow).then_some(DateOrder::Dmy);
+    let ts_sources = [src("opened_at"), src("resolved_at"), src("closed_at"), src("sys_updated_at")];
+    let order = settle_order(table, &ts_sources.iter().collect::<Vec<_>>(), opts, profile_default)?;
+
+    let mut problems = RowProblems::new(table);
+    // Structural rejects (ragged rows) were found while reading.
+    let ticket_id = required_text(table, &src("ticket_id"), "ticket_id", &mut problems);
+    let opened = timestamps(table, &src("opened_at"), "opened_at", order, opts, &mut problems, true);
+    let resolved = timestamps(table, &src("resolved_at"), "resolved_at", order, opts, &mut problems, false);
+    let closed = timestamps(table, &src("closed_at"), "closed_at", order, opts, &mut problems, false);
+    for (i, ((o, r), c)) in opened.iter().zip(resolved.iter()).zip(closed.iter()).enumerate() {
+        if let (Some(o), Some(r)) = (o, r) {
+            if r < o {
+                problems.add(
+                    i,
+                    "resolved_at",
+                    &format_utc(r),
+                    format!("resolved before it was opened ({})", format_utc(o)),
+                );
+            }
+        }
+        if let (Some(o), Some(c)) = (o, c) {
+            if c < o {
+                problems.add(
+                    i,
+                    "closed_at",
+                    &format_utc(c),
+                    format!("closed before it was opened ({})", format_utc(o)),
+                );
+            }
+        }
+    }
+    let priority = priorities(table, &src("priority"), "priority", &mut problems);
+    let reopen = counts(table, &src("reopen_count"), "reopen_count", &mut problems);
+    let reassign = counts(table, &src("reassignment_count"), "reassignment_count", &mut problems);
+    let escalated = bools(table, &src("escalated"), "escalated", &mut problems);
+    let made_sla = bools(table, &src("made_sla"), "made_sla", &mut problems);
+    let handling_error = bools(table, &src("handling_error"), "handling_error", &mut problems);
+    let updated = timestamps(table, &src("sys_updated_at"), "sys_updated_at", order, opts, &mut problems, false);
+    let mod_count = counts(table, &src("sys_mod_count"), "sys_mod_count", &mut problems);
+
+    let n = table.height();
+    let mut cols: Vec<Column> =
+        vec![ticket_id.into_column(), datetime_column(opened), datetime_column(resolved), datetime_column(closed)];
+    for name in TEXT {
+        cols.push(text(table, &src(name), name).into_column());
+    }
+    cols.push(priority.into_column());
+    cols.push(reopen.into_column());
+    cols.push(reassign.into_column());
+    cols.push(escalated.into_column());
+    cols.push(made_sla.into_column());
+    cols.push(handling_error.into_column());
+    cols.push(datetime_column(updated));
+    cols.push(mod_count.into_column());
+    cols.push(UInt32Chunked::full("source_file".into(), file_idx, n).into_column());
+    cols.push(
+        UInt64Chunked::from_iter_values("source_line".into(), (0..n as u64).map(|i| table.lines.line(i))).into_column(),
+    );
+    let frame = DataFrame::new(n, cols).map_err(polars_internal)?;
+    let frame = frame.filter(&problems.keep_mask()).map_err(polars_internal)?;
+    let rejected = problems.list.len() as u64 + table.rejects.len() as u64;
+    rejects.extend(table.rejects.iter().cloned());
+    rejects.append(&mut problems.list);
+    Ok(CheckedFile { table_rows_read: table.rows_read, frame, rejected })
+}
+
+/// Load every ticket file into one canonical frame, recording summaries and rejects.
+pub fn load(
+    paths: &[PathBuf],
+    opts: &LoadOptions,
+    inputs: &mut Vec<InputSummary>,
+    rejects: &mut Vec<Reject>,
+) -> Result<DataFrame> {
+    let mut frames = Vec::new();
+    let mut tables = Vec::new();
+    let mut event_log = false;
+    for (k, path) in paths.iter().enumerate() {
+        let (table, mapping) = open(path, InputKind::Tickets, opts.profile)?;
+        if table.rows_read == 0 {
+            return Err(no_rows_error(path, InputKind::Tickets));
+        }
+        event_log |=
+            *mapping.source("sys_updated_at") != Source::Missing || *mapping.source("sys_mod_count") != Source::Missing;
+        let checked = check_file(&table, &mapping, opts, k as u32, rejects)?;
+        frames.push(checked.frame);
+        tables.push((table, mapping, checked.rejected, checked.table_rows_read));
+    }
+    let mut all = frames.remove(0);
+    for f in frames {
+        all.vstack_mut_owned(f).map_err(polars_internal)?;
+    }
+    all.rechunk_mut();
+    let (mut deduped, dup_rejects) =
+        if event_log { (keep_latest_events(&all)?, Vec::new()) } else { resolve_duplicates(&all, paths)? };
+    let dup_by_file = count_by_file(&dup_rejects, paths);
+    rejects.extend(dup_rejects);
+    deduped = deduped.drop_many(["sys_updated_at", "sys_mod_count"]);
+    deduped = deduped
+        .sort(["opened_at", "ticket_id"], SortMultipleOptions::default().with_maintain_order(true))
+        .map_err(polars_internal)?;
+
+    // Per-file accounting, from what each file contributed.
+    let accepted_by_file = per_file_counts(&deduped)?;
+    let kept_before_dedupe = per_file_counts(&all)?;
+    for (k, (table, mapping, rejected, rows_read)) in tables.iter().enumerate() {
+        let accepted = accepted_by_file.get(&(k as u32)).copied().unwrap_or(0);
+        let before = kept_before_dedupe.get(&(k as u32)).copied().unwrap_or(0);
+        let dup_rejected = dup_by_file.get(&k).copied().unwrap_or(0);
+        let superseded = before - accepted - dup_rejected;
+        let range = file_date_range(&deduped, k as u32)?;
+        let mut s = summarise(
+            InputKind::Tickets,
+            table,
+            mapping,
+            Counts { accepted, rejected: rejected + dup_rejected, superseded },
+            range,
+            rejects,
+        );
+        s.rows_read = *rows_read;
+        inputs.push(s);
+    }
+    Ok(deduped)
+}
+
+fn per_file_counts(df: &DataFrame) -> Result<HashMap<u32, u64>> {
+    let mut m = HashMap::new();
+    for f in df.column("source_file").map_err(polars_internal)?.u32().map_err(polars_internal)?.iter().flatten() {
+        *m.entry(f).or_default() += 1;
+    }
+    Ok(m)
+}
+
+fn file_date_range(df: &DataFrame, file: u32) -> Result<Option<(i64, i64)>> {
+    let mask = df.column("source_file").map_err(polars_internal)?.u32().map_err(polars_internal)?.equal(file);
+    let opened = df
+        .column("opened_at")
+        .map_err(polars_internal)?
+        .datetime()
+        .map_err(polars_internal)?
+        .physical()
+        .filter(&mask)
+        .map_err(polars_internal)?;
+    Ok(super::date_range(&opened))
+}
+
+fn count_by_file(rejects: &[Reject], paths: &[PathBuf]) -> HashMap<usize, u64> {
+    let mut m = HashMap::new();
+    for r in rejects {
+        if let Some(k) = paths.iter().position(|p| p.display().to_string() == r.input) {
+            *m.entry(k).or_default() += 1;
+        }
+    }
+    m
+}
+
+/// Event-log exports: one incident on many rows. Keep the latest row per ticket by
+/// (sys_updated_at, sys_mod_count); earlier rows are superseded, not rejected.
+fn keep_latest_events(df: &DataFrame) -> Result<DataFrame> {
+    let sorted = df
+        .sort(
+            ["ticket_id", "sys_updated_at", "sys_mod_count", "source_file", "source_line"],
+            SortMultipleOptions::default().with_maintain_order(true).with_nulls_last(false),
+        )
+        .map_err(polars_internal)?;
+    sorted.unique_stable(Some(&["ticket_id".to_string()]), UniqueKeepStrategy::Last, None).map_err(polars_internal)
+}
+
+/// A repeated ticket id outside an event log: rows identical in content are duplicates (the
+/// first is kept, the others rejected); rows that differ conflict, and all of them are rejected,
+/// as there is no telling which is right.
+fn resolve_duplicates(df: &DataFrame, paths: &[PathBuf]) -> Result<(DataFrame, Vec<Reject>)> {
+    let ids = df.column("ticket_id").map_err(polars_internal)?.clone();
+    let dup_mask =
+        DataFrame::new(df.height(), vec![ids]).map_err(polars_internal)?.is_duplicated().map_err(polars_internal)?;
+    if !dup_mask.any() {
+        return Ok((df.clone(), Vec::new()));
+    }
+    let dups = df.filter(&dup_mask).map_err(polars_internal)?;
+    let row_index: Vec<u64> =
+        (0..df.height() as u64).zip(dup_mask.iter()).filter(|(_, d)| d.unwrap_or(false)).map(|(i, _)| i).collect();
+    // Every compared column as text, so that rows can be compared value by value.
+    let mut content: Vec<Vec<Option<String>>> = Vec::new();
+    for name in CONTENT {
+        let s = dups.column(name).map_err(polars_internal)?.cast(&DataType::String).map_err(polars_internal)?;
+        content.push(s.str().map_err(polars_internal)?.iter().map(|v| v.map(str::to_string)).collect());
+    }
+    let id_ca = dups.column("ticket_id").map_err(polars_internal)?.str().map_err(polars_internal)?.clone();
+    let files = dups.column("source_file").map_err(polars_internal)?.u32().map_err(polars_internal)?.clone();
+    let lines = dups.column("source_line").map_err(polars_internal)?.u64().map_err(polars_internal)?.clone();
+    let mut groups: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    for (j, id) in id_ca.iter().enumerate() {
+        groups.entry(id.unwrap_or_default().to_string()).or_default().push(j);
+    }
+    let place = |j: usize| -> (String, u64) {
+        let f = files.get(j).unwrap_or(0) as usize;
+        (paths.get(f).map(|p| p.display().to_string()).unwrap_or_default(), lines.get(j).unwrap_or(0))
+    };
+    let mut drop = vec![false; df.height()];
+    let mut rejects = Vec::new();
+    for (id, rows) in &groups {
+        let first = rows[0];
+        let differing: Vec<&str> = CONTENT
+            .iter()
+            .enumerate()
+            .filter(|(c, _)| rows.iter().any(|&j| content[*c][j] != content[*c][first]))
+            .map(|(_, n)| *n)
+            .collect();
+        let where_list: Vec<String> = rows.iter().map(|&j| place(j).1.to_string()).collect();
+        for (pos, &j) in rows.iter().enumerate() {
+            let (input, line) = place(j);
+            if differing.is_empty() {
+                if pos == 0 {
+                    continue;
+                }
+                let (first_input, first_line) = place(first);
+                rejects.push(Reject {
+                    input,
+                    line,
+                    column: "ticket_id".into(),
+                    value: id.clone(),
+                    reason: format!("duplicate ticket_id: identical to {first_input}:{first_line}, which is kept"),
+                });
+            } else {
+                rejects.push(Reject {
+                    input,
+                    line,
+                    column: "ticket_id".into(),
+                    value: id.clone(),
+                    reason: format!(
+                        "duplicate ticket_id with conflicting content on lines {} ({} differ); all its rows rejected",
+                        where_list.join(", "),
+                        differing.join(", ")
+                    ),
+                });
+            }
+            drop[row_index[j] as usize] = true;
+        }
+    }
+    let keep = BooleanChunked::from_iter_values("keep".into(), drop.iter().map(|d| !d));
+    Ok((df.filter(&keep).map_err(polars_internal)?, rejects))
+}

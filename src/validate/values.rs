@@ -1,0 +1,151 @@
+//! Parsers for single values of the canonical columns. Each returns the reason in words when the
+//! value cannot be used, so that it can go to rejects.csv as it is.
+
+/// `""`, `?` (ServiceNow's export of an empty reference) and `NULL` are missing values.
+pub fn clean(v: Option<&str>) -> Option<&str> {
+    let s = v?.trim();
+    if s.is_empty() || s == "?" || s.eq_ignore_ascii_case("null") {
+        None
+    } else {
+        Some(s)
+    }
+}
+
+/// Priorities are normalised to 1 (most urgent) … 5. Accepts `3`, `P3`, `3 - Moderate` and the
+/// words ServiceNow, Jira and Zendesk use.
+pub fn parse_priority(s: &str) -> Result<i32, String> {
+    let t = s.trim();
+    let lower = t.to_ascii_lowercase();
+    let digits = lower.strip_prefix('p').unwrap_or(&lower);
+    let lead: String = digits.chars().take_while(|c| c.is_ascii_digit()).collect();
+    if !lead.is_empty() {
+        let rest = digits[lead.len()..].trim_start();
+        if rest.is_empty() || rest.starts_with('-') || rest.starts_with(':') || rest.starts_with('(') {
+            return match lead.parse::<i32>() {
+                Ok(p @ 1..=5) => Ok(p),
+                _ => Err(format!("unknown priority '{t}' (numbers must be 1-5)")),
+            };
+        }
+    }
+    match lower.as_str() {
+        "critical" | "highest" | "urgent" | "blocker" => Ok(1),
+        "high" | "major" => Ok(2),
+        "moderate" | "medium" | "normal" => Ok(3),
+        "low" | "minor" => Ok(4),
+        "planning" | "lowest" | "trivial" => Ok(5),
+        _ => Err(format!(
+            "unknown priority '{t}' (expected 1-5, P1-P5, '3 - Moderate', or Critical/High/Medium/Low/Lowest)"
+        )),
+    }
+}
+
+pub fn parse_bool(s: &str) -> Result<bool, String> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "true" | "t" | "yes" | "y" | "1" => Ok(true),
+        "false" | "f" | "no" | "n" | "0" => Ok(false),
+        _ => Err(format!("not a yes/no value: '{s}' (expected true/false, yes/no or 1/0)")),
+    }
+}
+
+/// A count of events (reopens, reassignments): a whole number ≥ 0. `2.0` is accepted because
+/// spreadsheets write integers that way.
+pub fn parse_count(s: &str) -> Result<i64, String> {
+    let t = s.trim();
+    let v: f64 = t.parse().map_err(|_| format!("not a whole number: '{t}'"))?;
+    if !v.is_finite() || v.fract() != 0.0 || v.abs() > 1e12 {
+        return Err(format!("not a whole number: '{t}'"));
+    }
+    if v < 0.0 {
+        return Err(format!("negative count {t}: a count cannot be below 0"));
+    }
+    Ok(v as i64)
+}
+
+/// ServiceNow `escalation`: `Normal` (0) is not escalated; `Moderate`, `High`, `Overdue` (1-3) are.
+pub fn parse_escalation_level(s: &str) -> Result<bool, String> {
+    let t = s.trim().to_ascii_lowercase();
+    let word = t.split(" - ").last().unwrap_or(&t).trim().to_string();
+    match (t.as_str(), word.as_str()) {
+        ("0", _) | (_, "normal") => Ok(false),
+        ("1" | "2" | "3", _) | (_, "moderate" | "high" | "overdue") => Ok(true),
+        _ => Err(format!("unknown escalation '{s}' (expected Normal, Moderate, High or Overdue)")),
+    }
+}
+
+/// Jira "Time to resolution" outcome text.
+pub fn parse_sla_text(s: &str) -> Result<bool, String> {
+    let t = s.to_ascii_lowercase();
+    if t.contains("breach") || t.contains("missed") || t.contains("fail") {
+        Ok(false)
+    } else if t.contains("met") || t.contains("within") || t.contains("success") {
+        Ok(true)
+    } else {
+        parse_bool(s).map_err(|_| format!("unknown SLA outcome '{s}' (expected met or breached)"))
+    }
+}
+
+/// Does a label/tag cell hold the word `escalated`?
+pub fn has_escalated_label(s: &str) -> bool {
+    s.split(|c: char| c.is_whitespace() || c == ',' || c == ';').any(|w| w.eq_ignore_ascii_case("escalated"))
+}
+
+/// Normalise text that identifies a process: trimmed, lower case, inner white space collapsed.
+pub fn process_key(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn priorities_from_every_vendor() {
+        for (s, p) in [
+            ("1", 1),
+            ("P2", 2),
+            ("p4", 4),
+            ("3 - Moderate", 3),
+            ("5 - Planning", 5),
+            ("Highest", 1),
+            ("Urgent", 1),
+            ("High", 2),
+            ("Medium", 3),
+            ("Normal", 3),
+            ("low", 4),
+            ("Lowest", 5),
+        ] {
+            assert_eq!(parse_priority(s), Ok(p), "{s}");
+        }
+        for s in ["0", "6", "P9", "Whenever", "3x", "-1"] {
+            assert!(parse_priority(s).is_err(), "{s}");
+        }
+    }
+
+    #[test]
+    fn counts() {
+        assert_eq!(parse_count("0"), Ok(0));
+        assert_eq!(parse_count("2.0"), Ok(2));
+        assert!(parse_count("-1").unwrap_err().contains("negative"));
+        assert!(parse_count("1.5").is_err());
+        assert!(parse_count("many").is_err());
+        assert!(parse_count("NaN").is_err());
+    }
+
+    #[test]
+    fn escalation_and_labels() {
+        assert_eq!(parse_escalation_level("Normal"), Ok(false));
+        assert_eq!(parse_escalation_level("Overdue"), Ok(true));
+        assert_eq!(parse_escalation_level("2"), Ok(true));
+        assert!(parse_escalation_level("Maybe").is_err());
+        assert!(has_escalated_label("vpn escalated"));
+        assert!(!has_escalated_label("not-escalated-yet"));
+    }
+
+    #[test]
+    fn missing_markers() {
+        assert_eq!(clean(Some(" ? ")), None);
+        assert_eq!(clean(Some("")), None);
+        assert_eq!(clean(Some(" x ")), Some("x"));
+        assert_eq!(clean(None), None);
+    }
+}
