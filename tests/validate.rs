@@ -1,0 +1,303 @@
+//! Happy paths of `validate` and `generate` through the real binary: every vendor profile,
+//! Parquet and Arrow IPC inputs, event-log exports, determinism, and the accounting identity.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use polars::prelude::*;
+
+fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_sop-impact")
+}
+
+fn fixture(p: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(p)
+}
+
+fn run(args: &[&str]) -> Output {
+    Command::new(bin()).args(args).output().unwrap()
+}
+
+fn text(o: &Output) -> (String, String) {
+    (String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned())
+}
+
+fn validate(tickets: &Path, sops: &Path, extra: &[&str]) -> (i32, String, String, tempfile::TempDir) {
+    let out = tempfile::tempdir().unwrap();
+    let mut args = vec![
+        "validate",
+        "--tickets",
+        tickets.to_str().unwrap(),
+        "--sops",
+        sops.to_str().unwrap(),
+        "--out",
+        out.path().to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    let o = run(&args);
+    let (so, se) = text(&o);
+    (o.status.code().unwrap_or(-1), so, se, out)
+}
+
+fn rejects(dir: &Path) -> Vec<csv::StringRecord> {
+    csv::Reader::from_path(dir.join("rejects.csv")).unwrap().records().map(|r| r.unwrap()).collect()
+}
+
+#[test]
+fn jira_export_is_detected_and_read() {
+    let (code, out, err, dir) = validate(&fixture("profiles/jira/tickets.csv"), &fixture("profiles/sops.csv"), &[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("profile jira (header has 'Issue key' and 'Created')"), "{out}");
+    assert!(out.contains("Labels+Labels→escalated"), "both Labels columns feed escalated: {out}");
+    assert!(out.contains("3 rows read = 3 accepted + 0 rejected"), "{out}");
+    // 24/Nov/25 3:14 PM is the first ticket; 26/Nov/25 12:05 AM the last
+    assert!(out.contains("2025-11-24  2025-11-26"), "{out}");
+    assert!(rejects(dir.path()).is_empty());
+}
+
+#[test]
+fn zendesk_export_is_detected_and_offsets_respected() {
+    let (code, out, err, _dir) = validate(&fixture("profiles/zendesk/tickets.csv"), &fixture("profiles/sops.csv"), &[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("profile zendesk"), "{out}");
+    assert!(out.contains("Group stations→reassignment_count"), "{out}");
+    assert!(out.contains("3 rows read = 3 accepted + 0 rejected"), "{out}");
+}
+
+#[test]
+fn servicenow_list_export_with_question_marks_and_day_first_dates() {
+    let (code, out, err, dir) =
+        validate(&fixture("profiles/servicenow/tickets.csv"), &fixture("profiles/sops.csv"), &[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("profile servicenow"), "{out}");
+    assert!(out.contains("escalation→escalated"), "{out}");
+    assert!(out.contains("3 rows read = 3 accepted + 0 rejected"), "{out}");
+    assert!(out.contains("2024-02-29  2024-03-13"), "29/2/2024 read day-first: {out}");
+    assert!(rejects(dir.path()).is_empty());
+}
+
+#[test]
+fn semicolons_bom_crlf_and_quoted_newlines() {
+    let (code, out, err, _dir) =
+        validate(&fixture("profiles/semicolon_bom/tickets.csv"), &fixture("profiles/sops.csv"), &[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("csv (;)"), "{out}");
+    assert!(out.contains("2 rows read = 2 accepted + 0 rejected"), "{out}");
+}
+
+#[test]
+fn a_bad_row_after_a_quoted_newline_is_reported_at_its_real_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("t.csv");
+    std::fs::write(&p, "ticket_id,opened_at,status\nA,2025-01-01 10:00,\"two\nlines\"\nB,someday,Open\n").unwrap();
+    let (code, out, err, outdir) = validate(&p, &fixture("profiles/sops.csv"), &[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("2 rows read = 1 accepted + 1 rejected"), "{out}");
+    let r = rejects(outdir.path());
+    assert_eq!(&r[0][1], "4", "record B starts on line 4 because A spans lines 2-3");
+}
+
+#[test]
+fn timezone_and_date_order_options() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("t.csv");
+    std::fs::write(&p, "ticket_id,opened_at\nA,03/04/2025 10:00\n").unwrap();
+    let (code, _, err, _) = validate(&p, &fixture("profiles/sops.csv"), &[]);
+    assert_eq!(code, 3, "ambiguous without --date-order: {err}");
+    let (code, out, err, _) =
+        validate(&p, &fixture("profiles/sops.csv"), &["--date-order", "mdy", "--timezone", "America/New_York"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("2025-03-04"), "month-first: {out}");
+    let (code, _, err, _) = validate(&p, &fixture("profiles/sops.csv"), &["--timezone", "Mars/Olympus"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("unknown time zone 'Mars/Olympus'"), "{err}");
+}
+
+fn typed_frame() -> DataFrame {
+    let opened =
+        Int64Chunked::from_vec("opened_at".into(), vec![1_735_725_600_000, 1_735_812_000_000, 1_735_898_400_000])
+            .into_datetime(TimeUnit::Milliseconds, Some(TimeZone::UTC))
+            .into_column();
+    DataFrame::new(
+        3,
+        vec![
+            Column::new("ticket_id".into(), ["P-1", "P-2", "P-3"]),
+            opened,
+            Column::new("priority".into(), [Some(2i32), Some(3), None]),
+            Column::new("category".into(), ["Access", "Network", "Access"]),
+            Column::new("escalated".into(), [true, false, false]),
+            Column::new("reopen_count".into(), [0i64, 1, -3]),
+        ],
+    )
+    .unwrap()
+}
+
+#[test]
+fn parquet_and_arrow_ipc_inputs_are_detected_by_content() {
+    let dir = tempfile::tempdir().unwrap();
+    // Names without the usual extensions: the format must come from the bytes.
+    let pq = dir.path().join("tickets.export");
+    let ipc = dir.path().join("tickets.bin");
+    ParquetWriter::new(std::fs::File::create(&pq).unwrap()).finish(&mut typed_frame()).unwrap();
+    IpcWriter::new(std::fs::File::create(&ipc).unwrap()).finish(&mut typed_frame()).unwrap();
+    for (path, format) in [(&pq, "parquet"), (&ipc, "ipc")] {
+        let (code, out, err, outdir) = validate(path, &fixture("profiles/sops.csv"), &[]);
+        assert_eq!(code, 0, "{err}");
+        assert!(out.contains(&format!("  {format}  ")), "{out}");
+        assert!(out.contains("3 rows read = 2 accepted + 1 rejected"), "{out}");
+        let r = rejects(outdir.path());
+        assert_eq!((&r[0][1], &r[0][2], &r[0][3]), ("3", "reopen_count", "'-3"), "row 3 of the table");
+        assert!(out.contains("2025-01-01  2025-01-02"), "{out}");
+    }
+}
+
+#[test]
+fn generated_servicenow_event_log_keeps_the_latest_event_per_incident() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let o =
+        run(&["generate", "--out", d, "--tickets", "3000", "--seed", "11", "--profile", "servicenow", "--event-log"]);
+    assert!(o.status.success(), "{:?}", text(&o));
+    let (code, out, err, _) = validate(
+        &dir.path().join("tickets.csv"),
+        &dir.path().join("sops.csv"),
+        &["--changes", &format!("{d}/changes.csv"), "--audits", &format!("{d}/audits.csv")],
+    );
+    assert_eq!(code, 0, "{err}");
+    let line =
+        out.lines().find(|l| l.contains("rows read") && l.contains("superseded")).unwrap_or_else(|| panic!("{out}"));
+    // "N rows read = 3000 accepted + 0 rejected + M superseded", and N = 3000 + M.
+    let nums: Vec<u64> =
+        line.split(|c: char| !c.is_ascii_digit()).filter(|s| !s.is_empty()).map(|s| s.parse().unwrap()).collect();
+    assert_eq!(nums[1], 3000, "one ticket per incident: {line}");
+    assert_eq!(nums[0], nums[1] + nums[2] + nums[3], "{line}");
+    assert!(nums[3] > 0, "the event log has superseded rows: {line}");
+}
+
+#[test]
+fn generate_is_deterministic_per_seed() {
+    let a = tempfile::tempdir().unwrap();
+    let b = tempfile::tempdir().unwrap();
+    let c = tempfile::tempdir().unwrap();
+    for (dir, seed) in [(&a, "5"), (&b, "5"), (&c, "6")] {
+        let o =
+            run(&["generate", "--out", dir.path().to_str().unwrap(), "--tickets", "200000", "--seed", seed, "--quiet"]);
+        assert!(o.status.success());
+    }
+    for f in ["tickets.csv", "sops.csv", "changes.csv", "audits.csv", "truth.json"] {
+        let x = std::fs::read(a.path().join(f)).unwrap();
+        assert_eq!(x, std::fs::read(b.path().join(f)).unwrap(), "{f} differs for the same seed");
+    }
+    assert_ne!(
+        std::fs::read(a.path().join("tickets.csv")).unwrap(),
+        std::fs::read(c.path().join("tickets.csv")).unwrap()
+    );
+    let truth: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(a.path().join("truth.json")).unwrap()).unwrap();
+    let worsened =
+        truth["changes"].as_array().unwrap().iter().filter(|c| c["expected"]["reopen_rate"] == "worsened").count();
+    assert_eq!(worsened, 1, "exactly one change is planted to make things worse");
+    // 200,000 tickets plus the header; some of them still open at the end of the history.
+    let tickets = std::fs::read_to_string(a.path().join("tickets.csv")).unwrap();
+    assert_eq!(tickets.lines().count(), 200_001);
+    assert!(tickets.lines().any(|l| l.contains(",In Progress,")), "still-open tickets exist");
+}
+
+#[test]
+fn generated_data_validates_without_rejects_and_sop_warnings_name_the_gaps() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    assert!(run(&["generate", "--out", d, "--tickets", "5000", "--seed", "1", "--quiet"]).status.success());
+    let (code, out, err, outdir) = validate(&dir.path().join("tickets.csv"), &dir.path().join("sops.csv"), &[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("5000 rows read = 5000 accepted + 0 rejected"), "{out}");
+    assert!(out.contains("12 rows read = 12 accepted + 0 rejected"), "{out}");
+    assert!(rejects(outdir.path()).is_empty());
+}
+
+#[test]
+fn commands_not_built_yet_say_so_with_exit_2() {
+    for cmd in [vec!["report"], vec!["metrics"], vec!["backlog"], vec!["evidence", "--sop", "X"], vec!["init-config"]] {
+        let o = run(&cmd);
+        assert_eq!(o.status.code(), Some(2), "{cmd:?}");
+        let (_, err) = text(&o);
+        assert!(err.contains("is not available yet") && err.lines().count() == 1, "{cmd:?}: {err}");
+    }
+}
+
+#[test]
+fn help_has_examples_and_version_prints() {
+    for cmd in ["report", "validate", "metrics", "backlog", "evidence", "generate"] {
+        let o = run(&[cmd, "--help"]);
+        assert!(o.status.success());
+        assert!(text(&o).0.contains("Examples:"), "{cmd} --help has examples");
+    }
+    let o = run(&["--version"]);
+    assert_eq!(text(&o).0.trim(), format!("sop-impact {}", env!("CARGO_PKG_VERSION")));
+}
+
+#[test]
+fn missing_inputs_and_unwritable_output_have_their_exit_codes() {
+    let o = run(&["validate", "--tickets", "x.csv"]);
+    assert_eq!(o.status.code(), Some(2));
+    let o = run(&["validate", "--tickets", "/nonexistent/t.csv", "--sops", "/nonexistent/s.csv"]);
+    assert_eq!(o.status.code(), Some(3));
+    assert!(text(&o).1.contains("/nonexistent/t.csv: cannot read"), "{:?}", text(&o));
+    // --out below a regular file cannot be created
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("plain");
+    std::fs::write(&file, "x").unwrap();
+    let t = fixture("profiles/jira/tickets.csv");
+    let s = fixture("profiles/sops.csv");
+    let o = run(&[
+        "validate",
+        "--tickets",
+        t.to_str().unwrap(),
+        "--sops",
+        s.to_str().unwrap(),
+        "--out",
+        file.join("sub").to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(4), "{:?}", text(&o));
+}
+
+const ALPHABET: &[u8] = b"ab,;\"\n\r 0123456789:-/TZ?";
+
+#[test]
+fn garbage_and_truncated_files_never_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    assert!(run(&["generate", "--out", d, "--tickets", "300", "--seed", "9", "--quiet"]).status.success());
+    let good = std::fs::read(dir.path().join("tickets.csv")).unwrap();
+    let sops = dir.path().join("sops.csv");
+    let mut state = 0x2545_F491_4F6C_DD1Du64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    for k in 0..24 {
+        let p = dir.path().join(format!("case{k}.csv"));
+        let bytes: Vec<u8> = match k % 4 {
+            // truncated anywhere, even inside a multi-byte character or a quoted field
+            0 => good[..(next() as usize % good.len())].to_vec(),
+            // random bytes
+            1 => (0..(next() % 4000)).map(|_| next() as u8).collect(),
+            // random printable text with delimiters and quotes
+            2 => (0..(next() % 4000)).map(|_| ALPHABET[next() as usize % ALPHABET.len()]).collect(),
+            // the good header, then random printable rows
+            _ => {
+                let mut v = good[..good.iter().position(|&b| b == b'\n').unwrap() + 1].to_vec();
+                v.extend((0..(next() % 4000)).map(|_| ALPHABET[next() as usize % ALPHABET.len()]));
+                v
+            }
+        };
+        std::fs::write(&p, &bytes).unwrap();
+        let o = run(&["validate", "--tickets", p.to_str().unwrap(), "--sops", sops.to_str().unwrap(), "--out", d]);
+        let code = o.status.code().unwrap_or(-1);
+        let (_, err) = text(&o);
+        assert!(code == 0 || code == 3, "case {k}: exit {code}: {err}");
+        assert!(!err.contains("panicked"), "case {k}: {err}");
+    }
+}
