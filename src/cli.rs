@@ -169,9 +169,9 @@ pub struct InputArgs {
 #[derive(Debug, Args, Clone)]
 #[command(next_help_heading = "Analysis")]
 pub struct AnalysisArgs {
-    /// Period of the per-process tables and trend charts.
-    #[arg(long, value_enum, default_value_t = Period::Month)]
-    pub period: Period,
+    /// Period of the per-process tables and trend charts [default: the config's, else month].
+    #[arg(long, value_enum)]
+    pub period: Option<Period>,
     /// Days compared either side of each SOP change, or `all` for the full version intervals.
     #[arg(long, default_value = "90", value_name = "DAYS|all")]
     pub window: String,

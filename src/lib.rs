@@ -4,12 +4,16 @@
 //! ingest (read exports) → validate (canonical frames + rejects) → attribute → metrics →
 //! compare → render. `run` wires the subcommands onto it.
 
+pub mod attribute;
 pub mod cli;
+pub mod config;
 pub mod error;
 pub mod generate;
 pub mod ingest;
+pub mod metrics;
 pub mod output;
 pub mod summary;
+pub mod tables;
 pub mod timeparse;
 pub mod validate;
 
@@ -56,10 +60,73 @@ pub fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Report { .. } => not_built("report", "the Markdown report, charts and manifest", 6),
-        Command::Metrics { .. } => not_built("metrics", "SOP attribution and the metric tables", 4),
+        Command::Metrics { inputs, analysis, format, out } => {
+            let (paths, opts) = resolve_inputs(&inputs)?;
+            let config = config::Config::load(analysis.config.as_deref())?;
+            let period = resolve_period(&analysis, &config);
+            let queries = metrics::load_queries(metrics::query_dir(analysis.queries.as_deref()).as_deref())?;
+            let data = validate::load(&paths, &opts)?;
+            let att = attribute::attribute(&data, analysis.attribute_by)?;
+            let tables = metrics::compute(&att, &config, &queries, period)?;
+            let out = out.unwrap_or_else(|| PathBuf::from("reports/latest"));
+            let dir = out.join("metrics");
+            output::ensure_dir(&dir)?;
+            let ext = tables::extension(format);
+            let mut written = Vec::new();
+            for (name, df) in
+                [("sop_version_metrics", &tables.sop_versions), ("process_period_metrics", &tables.process_periods)]
+            {
+                let path = dir.join(format!("{name}.{ext}"));
+                output::write_atomic(&path, &tables::to_bytes(df, format)?)?;
+                written.push((path, df.height()));
+            }
+            output::write_atomic(&out.join("rejects.csv"), &output::rejects_csv(&data.rejects)?)?;
+            if !quiet {
+                for w in data.warnings.iter() {
+                    eprintln!("sop-impact: warning: {w}");
+                }
+                for (input, n) in &att.unattributed {
+                    eprintln!("sop-impact: warning: {n} {input} match no process (no category, subcategory, sop_id or process that an SOP or a ticket has)");
+                }
+                for s in &data.inputs {
+                    let sup = if s.superseded > 0 { format!(" + {} superseded", s.superseded) } else { String::new() };
+                    println!(
+                        "{} {}: {} rows read = {} accepted + {} rejected{sup}",
+                        s.kind.name(),
+                        s.path.display(),
+                        s.rows_read,
+                        s.accepted,
+                        s.rejected
+                    );
+                }
+                for (path, rows) in written {
+                    println!("wrote {} ({rows} rows)", path.display());
+                }
+            }
+            Ok(())
+        }
         Command::Backlog { .. } => not_built("backlog", "the documentation backlog", 7),
         Command::Evidence { .. } => not_built("evidence", "the auditor's evidence pack", 7),
-        Command::InitConfig { .. } => not_built("init-config", "the configuration file", 4),
+        Command::InitConfig { path } => {
+            if path.exists() {
+                return Err(Error::Usage(format!("{} exists already; remove it or name another path", path.display())));
+            }
+            output::write_atomic(&path, config::DEFAULT_TOML.as_bytes())?;
+            if !quiet {
+                println!("wrote {} (the documented defaults; edit and pass it with --config)", path.display());
+            }
+            Ok(())
+        }
+    }
+}
+
+/// The command line's --period wins over the config's.
+fn resolve_period(analysis: &cli::AnalysisArgs, config: &config::Config) -> cli::Period {
+    match (analysis.period, config.metrics.period.as_str()) {
+        (Some(p), _) => p,
+        (None, "week") => cli::Period::Week,
+        (None, "quarter") => cli::Period::Quarter,
+        _ => cli::Period::Month,
     }
 }
 

@@ -36,6 +36,10 @@ fn temp_name(path: &Path) -> PathBuf {
 /// Text that reaches a CSV cell and starts with `= + - @` would be run as a formula by a
 /// spreadsheet; a leading apostrophe neutralises it (spec §5).
 pub fn neutralise_cell(s: &str) -> std::borrow::Cow<'_, str> {
+    if s == "-" {
+        // a lone dash (the "no SOP" version) is no formula
+        return std::borrow::Cow::Borrowed(s);
+    }
     match s.chars().next() {
         Some('=' | '+' | '-' | '@' | '\t' | '\r') => std::borrow::Cow::Owned(format!("'{s}")),
         _ => std::borrow::Cow::Borrowed(s),

@@ -1,0 +1,16 @@
+-- metric: analyst_cv
+-- definition: analyst consistency: the coefficient of variation (sample standard deviation / mean) of the per-analyst median resolution hours, over analysts with at least [metrics] min_analyst_tickets resolved tickets in the group; empty with fewer than two such analysts. 0 means every analyst takes as long; 1 means the spread is as large as the typical time
+-- unit: ratio
+-- better: lower
+SELECT
+    grp,
+    STDDEV(analyst_median_h) / AVG(analyst_median_h) AS analyst_cv
+FROM (
+    SELECT grp, assignee, MEDIAN(resolution_hours) AS analyst_median_h, COUNT(*) AS resolved_tickets
+    FROM tickets
+    WHERE is_resolved AND assignee IS NOT NULL
+    GROUP BY grp, assignee
+) AS per_analyst
+WHERE resolved_tickets >= :min_analyst_tickets
+GROUP BY grp
+HAVING COUNT(*) >= 2

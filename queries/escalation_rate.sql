@@ -1,0 +1,9 @@
+-- metric: escalation_rate
+-- definition: share of tickets (open or resolved) with escalated = true; tickets whose export has no escalation are left out
+-- unit: fraction (0-1)
+-- better: lower
+SELECT
+    grp,
+    AVG(CASE WHEN escalated THEN 1.0 WHEN NOT escalated THEN 0.0 END) AS escalation_rate
+FROM tickets
+GROUP BY grp

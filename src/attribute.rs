@@ -1,0 +1,464 @@
+//! Attribution (spec §2.5): which process and SOP version every ticket, change and audit finding
+//! belongs to.
+//!
+//! The SOP table is small, so the process match (most specific first, case- and
+//! white-space-insensitive) is decided once per distinct (category, subcategory) pair and joined
+//! onto the records; the version in force is then an as-of join of each record's timestamp
+//! against the version timeline of its match key. No per-ticket loop in Rust.
+
+use std::collections::{BTreeMap, HashMap};
+
+use polars::prelude::*;
+
+use crate::cli::AttributeBy;
+use crate::error::{polars_internal, Result};
+use crate::validate::values::process_key;
+use crate::validate::Dataset;
+
+/// Name of the version before an SOP's first version, and of processes without an SOP.
+pub const NO_SOP: &str = "-";
+
+/// One row of the timeline: an SOP version, the "no SOP yet" interval before an SOP's first
+/// version, or a process that has no SOP at all.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TimelineRow {
+    pub id: u32,
+    pub process_id: u32,
+    pub sop_id: String,
+    pub version: String,
+    pub process: String,
+    /// UTC ms; None for "no SOP" rows
+    pub effective_from: Option<i64>,
+    /// UTC ms; None while in force
+    pub effective_to: Option<i64>,
+}
+
+/// The attributed inputs of one run.
+pub struct Attributed {
+    /// rows in a fixed order: per SOP (by sop_id) "-" then versions by effective_from; then
+    /// processes without an SOP by name
+    pub timeline: Vec<TimelineRow>,
+    /// process names by process_id
+    pub processes: Vec<String>,
+    /// tickets with `version_id`, `process_id` and `attributed_at` added
+    pub tickets: DataFrame,
+    pub changes: DataFrame,
+    pub audits: DataFrame,
+    /// changes and findings that match no process, by input
+    pub unattributed: Vec<(String, u64)>,
+}
+
+const SEP: char = '\u{1f}';
+
+/// (match key, effective_from in UTC ms, timeline id): one row of the as-of table.
+type AsofRow = (String, i64, u32);
+
+/// What a normalised (category, subcategory) is governed by.
+struct Governor {
+    /// the SOP key that matched (`category<SEP>subcategory`), or None without an SOP
+    match_key: Option<String>,
+    /// timeline id of the "-" row (before the SOP's first version) or of the no-SOP process
+    fallback_id: u32,
+    process_id: u32,
+}
+
+struct SopIndex {
+    /// SOP key → sop_id (the first SOP of that key in date order)
+    by_key: BTreeMap<String, String>,
+    /// sop_id → timeline id of its "-" row, and its process id
+    pre_row: HashMap<String, (u32, u32)>,
+    /// category → the SOP keys in it (for records that name only a category)
+    keys_in_category: HashMap<String, Vec<String>>,
+    /// process names (normalised) → sop_id
+    by_process_name: HashMap<String, String>,
+}
+
+fn sop_key(cat: &str, sub: &str) -> String {
+    format!("{}{SEP}{}", process_key(cat), process_key(sub))
+}
+
+fn str_col(df: &DataFrame, name: &str) -> Result<StringChunked> {
+    Ok(df.column(name).map_err(polars_internal)?.str().map_err(polars_internal)?.clone())
+}
+
+fn ms_col(df: &DataFrame, name: &str) -> Result<Int64Chunked> {
+    Ok(df.column(name).map_err(polars_internal)?.datetime().map_err(polars_internal)?.physical().clone())
+}
+
+/// Build the timeline from the validated SOP table.
+/// The SOP table turned into a timeline, process names, a match index and the as-of rows.
+struct Built {
+    timeline: Vec<TimelineRow>,
+    processes: Vec<String>,
+    index: SopIndex,
+    asof_rows: Vec<AsofRow>,
+}
+
+fn build_timeline(sops: &DataFrame) -> Result<Built> {
+    let (ids, versions, processes, cats, subs) = (
+        str_col(sops, "sop_id")?,
+        str_col(sops, "version")?,
+        str_col(sops, "process")?,
+        str_col(sops, "category")?,
+        str_col(sops, "subcategory")?,
+    );
+    let eff = ms_col(sops, "effective_from")?;
+    let retired = ms_col(sops, "retired_at")?;
+    // sop_id → its versions in date order (the frame is sorted by sop_id, effective_from)
+    let mut by_sop: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    for i in 0..sops.height() {
+        by_sop.entry(ids.get(i).unwrap_or_default().to_string()).or_default().push(i);
+    }
+    let mut timeline = Vec::new();
+    let mut process_names = Vec::new();
+    let mut index = SopIndex {
+        by_key: BTreeMap::new(),
+        pre_row: HashMap::new(),
+        keys_in_category: HashMap::new(),
+        by_process_name: HashMap::new(),
+    };
+    // (match key, effective_from, timeline id) for the as-of join
+    let mut asof_rows = Vec::new();
+    let mut first_use: Vec<(i64, String, String)> = Vec::new();
+    for (sop_id, rows) in &by_sop {
+        let last = *rows.last().unwrap_or(&rows[0]);
+        let process = processes.get(last).unwrap_or_default().to_string();
+        let process_id = process_names.len() as u32;
+        process_names.push(process.clone());
+        index.by_process_name.insert(process_key(&process), sop_id.clone());
+        let first_eff = eff.get(rows[0]);
+        let pre_id = timeline.len() as u32;
+        timeline.push(TimelineRow {
+            id: pre_id,
+            process_id,
+            sop_id: sop_id.clone(),
+            version: NO_SOP.into(),
+            process: process.clone(),
+            effective_from: None,
+            effective_to: first_eff,
+        });
+        index.pre_row.insert(sop_id.clone(), (pre_id, process_id));
+        for (k, &i) in rows.iter().enumerate() {
+            let id = timeline.len() as u32;
+            let next = rows.get(k + 1).and_then(|&j| eff.get(j)).or(retired.get(i));
+            timeline.push(TimelineRow {
+                id,
+                process_id,
+                sop_id: sop_id.clone(),
+                version: versions.get(i).unwrap_or_default().to_string(),
+                process: process.clone(),
+                effective_from: eff.get(i),
+                effective_to: next,
+            });
+            let key = sop_key(cats.get(i).unwrap_or_default(), subs.get(i).unwrap_or_default());
+            asof_rows.push((key.clone(), eff.get(i).unwrap_or(i64::MIN), id));
+            first_use.push((eff.get(i).unwrap_or(i64::MIN), key, sop_id.clone()));
+        }
+    }
+    // A key governed by several SOPs over time (one retired, another later) falls back to the
+    // first of them before any is in force.
+    first_use.sort();
+    for (_, key, sop_id) in first_use {
+        let cat = key.split(SEP).next().unwrap_or_default().to_string();
+        let keys = index.keys_in_category.entry(cat).or_default();
+        if !keys.contains(&key) {
+            keys.push(key.clone());
+        }
+        index.by_key.entry(key).or_insert(sop_id);
+    }
+    Ok(Built { timeline, processes: process_names, index, asof_rows })
+}
+
+impl SopIndex {
+    /// The most specific SOP key governing (category, subcategory): the exact pair, else the
+    /// whole category (an SOP with an empty subcategory). With `category_only`, a record that
+    /// names no subcategory also matches the single SOP of its category.
+    fn governing_key(&self, cat: &str, sub: &str, category_only: bool) -> Option<String> {
+        let exact = sop_key(cat, sub);
+        if self.by_key.contains_key(&exact) {
+            return Some(exact);
+        }
+        let whole = sop_key(cat, "");
+        if self.by_key.contains_key(&whole) {
+            return Some(whole);
+        }
+        if category_only && process_key(sub).is_empty() {
+            if let Some(keys) = self.keys_in_category.get(&process_key(cat)) {
+                if keys.len() == 1 {
+                    return Some(keys[0].clone());
+                }
+            }
+        }
+        None
+    }
+}
+
+/// Display name of a process without an SOP (spec §2.5): `category / subcategory`.
+fn unsop_name(cat: &str, sub: &str) -> String {
+    let (c, s) = (cat.trim(), sub.trim());
+    match (c.is_empty(), s.is_empty()) {
+        (true, true) => "(no category)".into(),
+        (false, true) => c.to_string(),
+        (true, false) => format!("(no category) / {s}"),
+        (false, false) => format!("{c} / {s}"),
+    }
+}
+
+/// Attribute all records of a run.
+pub fn attribute(data: &Dataset, by: AttributeBy) -> Result<Attributed> {
+    let Built { mut timeline, mut processes, index, asof_rows } = build_timeline(&data.sops)?;
+
+    // Distinct (category, subcategory) pairs of the tickets, decided once each.
+    let pairs = data
+        .tickets
+        .clone()
+        .lazy()
+        .select([col("category").fill_null(lit("")), col("subcategory").fill_null(lit(""))])
+        .unique_stable(None, UniqueKeepStrategy::First)
+        .sort(["category", "subcategory"], SortMultipleOptions::default())
+        .collect()
+        .map_err(polars_internal)?;
+    let (pcats, psubs) = (str_col(&pairs, "category")?, str_col(&pairs, "subcategory")?);
+    // Processes without an SOP, keyed by the normalised pair; the display name is the first
+    // spelling in sort order, so that "access" and "Access " are one process.
+    let mut unsop: BTreeMap<String, String> = BTreeMap::new();
+    let mut governed: Vec<Option<String>> = Vec::new();
+    for (c, s) in pcats.iter().zip(psubs.iter()) {
+        let (c, s) = (c.unwrap_or_default(), s.unwrap_or_default());
+        let key = index.governing_key(c, s, false);
+        if key.is_none() {
+            unsop.entry(sop_key(c, s)).or_insert_with(|| unsop_name(c, s));
+        }
+        governed.push(key);
+    }
+    let mut unsop_ids: HashMap<String, (u32, u32)> = HashMap::new();
+    let mut names: Vec<(&String, &String)> = unsop.iter().collect();
+    names.sort_by(|a, b| a.1.cmp(b.1).then(a.0.cmp(b.0)));
+    for (key, name) in names {
+        let process_id = processes.len() as u32;
+        processes.push(name.clone());
+        let id = timeline.len() as u32;
+        timeline.push(TimelineRow {
+            id,
+            process_id,
+            sop_id: String::new(),
+            version: NO_SOP.into(),
+            process: name.clone(),
+            effective_from: None,
+            effective_to: None,
+        });
+        unsop_ids.insert(key.clone(), (id, process_id));
+    }
+    let governor = |c: &str, s: &str, key: Option<String>| -> Option<Governor> {
+        match key {
+            Some(k) => {
+                let sop = index.by_key.get(&k)?;
+                let (fallback_id, process_id) = *index.pre_row.get(sop)?;
+                Some(Governor { match_key: Some(k), fallback_id, process_id })
+            }
+            None => {
+                let (fallback_id, process_id) = *unsop_ids.get(&sop_key(c, s))?;
+                Some(Governor { match_key: None, fallback_id, process_id })
+            }
+        }
+    };
+    let mut map_keys = Vec::new();
+    let mut map_fallback = Vec::new();
+    let mut map_process = Vec::new();
+    for ((c, s), key) in pcats.iter().zip(psubs.iter()).zip(governed) {
+        let (c, s) = (c.unwrap_or_default(), s.unwrap_or_default());
+        let g = governor(c, s, key).ok_or_else(|| polars_internal(polars_err!(ComputeError: "no governor")))?;
+        map_keys.push(g.match_key.unwrap_or_default());
+        map_fallback.push(g.fallback_id);
+        map_process.push(g.process_id);
+    }
+    let mapping = DataFrame::new(
+        pairs.height(),
+        vec![
+            pcats.into_column(),
+            psubs.into_column(),
+            Column::new("match_key".into(), map_keys),
+            Column::new("fallback_id".into(), map_fallback),
+            Column::new("process_id".into(), map_process),
+        ],
+    )
+    .map_err(polars_internal)?;
+
+    let asof = asof_table(&asof_rows)?;
+    let time = match by {
+        AttributeBy::OpenedAt => col("opened_at"),
+        // Tickets not resolved yet are attributed by when they were opened.
+        AttributeBy::ResolvedAt => coalesce(&[col("resolved_at"), col("closed_at"), col("opened_at")]),
+    };
+    let tickets = data
+        .tickets
+        .clone()
+        .lazy()
+        .with_columns([
+            time.alias("attributed_at"),
+            col("category").fill_null(lit("")).alias("_cat"),
+            col("subcategory").fill_null(lit("")).alias("_sub"),
+        ])
+        .join(
+            mapping.lazy(),
+            [col("_cat"), col("_sub")],
+            [col("category"), col("subcategory")],
+            JoinArgs::new(JoinType::Left),
+        )
+        .sort(["attributed_at"], SortMultipleOptions::default().with_maintain_order(true))
+        .collect()
+        .map_err(polars_internal)?;
+    let tickets = version_in_force(tickets, &asof)?;
+    let tickets = tickets.drop_many(["_cat", "_sub", "match_key", "fallback_id"]);
+
+    let (changes, lost_changes) =
+        attribute_records(data.changes.as_ref(), "opened_at", &index, &unsop_ids, &asof, false)?;
+    let (audits, lost_audits) = attribute_records(data.audits.as_ref(), "raised_at", &index, &unsop_ids, &asof, true)?;
+    let mut unattributed = Vec::new();
+    if lost_changes > 0 {
+        unattributed.push(("changes".to_string(), lost_changes));
+    }
+    if lost_audits > 0 {
+        unattributed.push(("audits".to_string(), lost_audits));
+    }
+    Ok(Attributed { timeline, processes, tickets, changes, audits, unattributed })
+}
+
+fn asof_table(rows: &[AsofRow]) -> Result<DataFrame> {
+    let mut rows = rows.to_vec();
+    rows.sort_by(|a, b| a.1.cmp(&b.1).then(a.0.cmp(&b.0)));
+    let eff = Int64Chunked::from_iter_values("effective_from".into(), rows.iter().map(|r| r.1))
+        .into_datetime(TimeUnit::Milliseconds, Some(TimeZone::UTC))
+        .into_column();
+    DataFrame::new(
+        rows.len(),
+        vec![
+            Column::new("match_key".into(), rows.iter().map(|r| r.0.as_str()).collect::<Vec<_>>()),
+            eff,
+            Column::new("asof_id".into(), rows.iter().map(|r| r.2).collect::<Vec<_>>()),
+        ],
+    )
+    .map_err(polars_internal)
+}
+
+/// As-of join on `attributed_at` within each match key: the version whose effective_from is
+/// the latest at or before the record's time (a record exactly at effective_from belongs to the
+/// new version). Records before the first version, or of processes without an SOP, take their
+/// fallback row. Expects `df` sorted by `attributed_at`.
+fn version_in_force(df: DataFrame, asof: &DataFrame) -> Result<DataFrame> {
+    let joined = df
+        .join_asof_by(
+            asof,
+            "attributed_at",
+            "effective_from",
+            ["match_key"],
+            ["match_key"],
+            AsofStrategy::Backward,
+            None,
+            true,
+            // Both sides are sorted here; polars cannot verify it within groups and would warn.
+            false,
+        )
+        .map_err(polars_internal)?;
+    let joined = joined.drop_many(["effective_from", "match_key_right"]);
+    joined
+        .lazy()
+        .with_column(coalesce(&[col("asof_id"), col("fallback_id")]).alias("version_id"))
+        .drop(by_name(["asof_id"], true, false))
+        .collect()
+        .map_err(polars_internal)
+}
+
+/// Changes and audit findings: small tables, so the match is decided row by row in Rust, then
+/// the version by the same as-of join. Audit findings may name an sop_id or a process instead of
+/// a category. Returns the frame (rows that match no process dropped) and how many were dropped.
+fn attribute_records(
+    df: Option<&DataFrame>,
+    time_col: &str,
+    index: &SopIndex,
+    unsop_ids: &HashMap<String, (u32, u32)>,
+    asof: &DataFrame,
+    is_audit: bool,
+) -> Result<(DataFrame, u64)> {
+    let Some(df) = df else {
+        let empty = DataFrame::new(
+            0,
+            vec![
+                Column::new("version_id".into(), Vec::<u32>::new()),
+                Column::new("process_id".into(), Vec::<u32>::new()),
+                Int64Chunked::from_vec("attributed_at".into(), vec![])
+                    .into_datetime(TimeUnit::Milliseconds, Some(TimeZone::UTC))
+                    .into_column(),
+                Column::new("close_code".into(), Vec::<String>::new()),
+            ],
+        )
+        .map_err(polars_internal)?;
+        return Ok((empty, 0));
+    };
+    let n = df.height();
+    let cats = str_col(df, "category")?;
+    let subs = str_col(df, "subcategory")?;
+    let sop_ids = if is_audit { Some(str_col(df, "sop_id")?) } else { None };
+    let procs = if is_audit { Some(str_col(df, "process")?) } else { None };
+    let mut keys = Vec::with_capacity(n);
+    let mut fallback: Vec<Option<u32>> = Vec::with_capacity(n);
+    let mut process: Vec<Option<u32>> = Vec::with_capacity(n);
+    for i in 0..n {
+        let (c, s) = (cats.get(i).unwrap_or_default(), subs.get(i).unwrap_or_default());
+        let mut key = None;
+        if let Some(sop) = sop_ids.as_ref().and_then(|x| x.get(i)) {
+            key = index.by_key.iter().find(|(_, v)| v.as_str() == sop).map(|(k, _)| k.clone());
+        }
+        if key.is_none() && !c.is_empty() {
+            key = index.governing_key(c, s, true);
+        }
+        if key.is_none() {
+            if let Some(name) = procs.as_ref().and_then(|x| x.get(i)) {
+                if let Some(sop) = index.by_process_name.get(&process_key(name)) {
+                    key = index.by_key.iter().find(|(_, v)| *v == sop).map(|(k, _)| k.clone());
+                }
+            }
+        }
+        let found = match &key {
+            Some(k) => index.by_key.get(k).and_then(|sop| index.pre_row.get(sop)).copied(),
+            None => unsop_ids.get(&sop_key(c, s)).copied().or_else(|| {
+                // a finding that names a process without an SOP by its display name
+                procs.as_ref().and_then(|x| x.get(i)).and_then(|name| {
+                    let (cat, sub) = name.split_once(" / ").unwrap_or((name, ""));
+                    unsop_ids.get(&sop_key(cat, sub)).copied()
+                })
+            }),
+        };
+        keys.push(key.unwrap_or_default());
+        fallback.push(found.map(|f| f.0));
+        process.push(found.map(|f| f.1));
+    }
+    let with_keys = df
+        .clone()
+        .lazy()
+        .with_columns([
+            col(time_col).alias("attributed_at"),
+            lit(Series::new("match_key".into(), keys)).alias("match_key"),
+            lit(Series::new("fallback_id".into(), fallback)).alias("fallback_id"),
+            lit(Series::new("process_id".into(), process)).alias("process_id"),
+        ])
+        .filter(col("process_id").is_not_null())
+        .sort(["attributed_at"], SortMultipleOptions::default().with_maintain_order(true))
+        .collect()
+        .map_err(polars_internal)?;
+    let lost = (n - with_keys.height()) as u64;
+    let out = version_in_force(with_keys, asof)?.drop_many(["match_key", "fallback_id"]);
+    Ok((out, lost))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_of_processes_without_sop() {
+        assert_eq!(unsop_name("Database", "Access request"), "Database / Access request");
+        assert_eq!(unsop_name("Printing", ""), "Printing");
+        assert_eq!(unsop_name("", ""), "(no category)");
+    }
+}

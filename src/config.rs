@@ -1,0 +1,156 @@
+//! The configuration file (TOML). Every setting has a documented default; `init-config` writes
+//! [`DEFAULT_TOML`], which a test keeps equal to `Config::default()`.
+
+use std::path::Path;
+
+use serde::Deserialize;
+
+use crate::error::{Error, Result};
+
+/// The documented default configuration, as `sop-impact init-config` writes it.
+pub const DEFAULT_TOML: &str = r#"# sop-impact configuration. Every key is optional; these are the defaults.
+
+[sla]
+# Resolution targets in hours for priorities 1..5. Used for SLA attainment when an export has no
+# SLA outcome (made_sla) for a ticket: a resolved ticket met its SLA when it was resolved within
+# the target of its priority. Tickets without a priority use the priority-3 target.
+target_hours = [4.0, 8.0, 24.0, 72.0, 168.0]
+
+[metrics]
+# Period of the per-process tables and trend charts: "month", "week" (ISO) or "quarter".
+period = "month"
+# Analysts with fewer resolved tickets than this in a group are left out of analyst consistency.
+min_analyst_tickets = 5
+# What counts as "not right first time" in the error rate.
+error_includes_reopened = true
+error_includes_reassigned = true
+error_includes_handling_error = true
+# Change close codes (case-insensitive substrings) that mark a failed change.
+change_failure_codes = ["unsuccessful", "with issues", "fail", "backed out", "rolled back"]
+
+[compare]
+# Significance level for verdicts (after Benjamini-Hochberg).
+alpha = 0.05
+# Fewer tickets than this on either side of a change: insufficient_data.
+min_n = 30
+# Days compared either side of each change (the command line's --window overrides it).
+window_days = 90
+"#;
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub sla: Sla,
+    pub metrics: Metrics,
+    pub compare: Compare,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Sla {
+    pub target_hours: [f64; 5],
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Metrics {
+    pub period: String,
+    pub min_analyst_tickets: u32,
+    pub error_includes_reopened: bool,
+    pub error_includes_reassigned: bool,
+    pub error_includes_handling_error: bool,
+    pub change_failure_codes: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Compare {
+    pub alpha: f64,
+    pub min_n: u32,
+    pub window_days: u32,
+}
+
+impl Default for Sla {
+    fn default() -> Self {
+        Sla { target_hours: [4.0, 8.0, 24.0, 72.0, 168.0] }
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics {
+            period: "month".into(),
+            min_analyst_tickets: 5,
+            error_includes_reopened: true,
+            error_includes_reassigned: true,
+            error_includes_handling_error: true,
+            change_failure_codes: ["unsuccessful", "with issues", "fail", "backed out", "rolled back"]
+                .map(String::from)
+                .to_vec(),
+        }
+    }
+}
+
+impl Default for Compare {
+    fn default() -> Self {
+        Compare { alpha: 0.05, min_n: 30, window_days: 90 }
+    }
+}
+
+impl Config {
+    /// Read a config file; no file means the defaults.
+    pub fn load(path: Option<&Path>) -> Result<Config> {
+        let Some(path) = path else { return Ok(Config::default()) };
+        let text =
+            std::fs::read_to_string(path).map_err(|source| Error::Unreadable { path: path.to_path_buf(), source })?;
+        let config: Config = toml::from_str(&text).map_err(|e| {
+            let line = e.span().map(|s| text[..s.start].matches('\n').count() as u64 + 1).unwrap_or(0);
+            Error::InvalidAt {
+                path: path.to_path_buf(),
+                line,
+                problem: e.message().trim().to_string(),
+                fix: Some("see `sop-impact init-config` for every key and its default".into()),
+            }
+        })?;
+        config.check(path)?;
+        Ok(config)
+    }
+
+    fn check(&self, path: &Path) -> Result<()> {
+        let bad = |what: &str| {
+            Err(Error::invalid(path, what.to_string(), "see `sop-impact init-config` for the allowed values"))
+        };
+        if !matches!(self.metrics.period.as_str(), "month" | "week" | "quarter") {
+            return bad("metrics.period must be \"month\", \"week\" or \"quarter\"");
+        }
+        if self.sla.target_hours.iter().any(|h| !(h.is_finite() && *h > 0.0)) {
+            return bad("sla.target_hours must be five positive numbers of hours");
+        }
+        if !(self.compare.alpha > 0.0 && self.compare.alpha < 1.0) {
+            return bad("compare.alpha must be between 0 and 1");
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn documented_default_is_the_default() {
+        let parsed: Config = toml::from_str(DEFAULT_TOML).unwrap();
+        assert_eq!(parsed, Config::default());
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_name_the_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.toml");
+        std::fs::write(&p, "[metrics]\nperiod = \"month\"\nmin_analyst = 3\n").unwrap();
+        let e = Config::load(Some(&p)).unwrap_err().to_string();
+        assert!(e.contains("c.toml:3:") && e.contains("min_analyst"), "{e}");
+        std::fs::write(&p, "[metrics]\nperiod = \"fortnight\"\n").unwrap();
+        assert!(Config::load(Some(&p)).unwrap_err().to_string().contains("metrics.period"));
+    }
+}

@@ -1,0 +1,145 @@
+//! Writing result tables: CSV through the csv crate with fixed formatting (timestamps as ISO
+//! 8601 UTC, floats in their shortest exact form, empty for missing), Parquet and Arrow IPC
+//! through polars, JSON as an array of objects. Pure functions from a frame to bytes.
+
+use polars::prelude::*;
+
+use crate::cli::TableFormat;
+use crate::error::{polars_internal, Error, Result};
+use crate::output::neutralise_cell;
+use crate::timeparse::format_utc;
+
+pub fn extension(format: TableFormat) -> &'static str {
+    match format {
+        TableFormat::Csv => "csv",
+        TableFormat::Parquet => "parquet",
+        TableFormat::Ipc => "arrow",
+        TableFormat::Json => "json",
+    }
+}
+
+/// Render a frame in the given format.
+pub fn to_bytes(df: &DataFrame, format: TableFormat) -> Result<Vec<u8>> {
+    match format {
+        TableFormat::Csv => to_csv(df),
+        TableFormat::Json => to_json(df),
+        TableFormat::Parquet => {
+            let mut buf = Vec::new();
+            ParquetWriter::new(&mut buf).finish(&mut df.clone()).map_err(polars_internal)?;
+            Ok(buf)
+        }
+        TableFormat::Ipc => {
+            let mut buf = Vec::new();
+            IpcWriter::new(&mut buf).finish(&mut df.clone()).map_err(polars_internal)?;
+            Ok(buf)
+        }
+    }
+}
+
+/// Text cells of every column, in order; `None` for missing.
+fn cells(df: &DataFrame) -> Result<Vec<Vec<Option<String>>>> {
+    let mut out = Vec::with_capacity(df.width());
+    for c in df.columns() {
+        let s = c.as_materialized_series();
+        let v: Vec<Option<String>> = match s.dtype() {
+            DataType::Datetime(_, _) => {
+                let ms = s
+                    .cast(&DataType::Datetime(TimeUnit::Milliseconds, Some(TimeZone::UTC)))
+                    .map_err(polars_internal)?;
+                ms.datetime().map_err(polars_internal)?.physical().iter().map(|v| v.map(format_utc)).collect()
+            }
+            DataType::Float64 | DataType::Float32 => {
+                let f = s.cast(&DataType::Float64).map_err(polars_internal)?;
+                f.f64()
+                    .map_err(polars_internal)?
+                    .iter()
+                    .map(|v| v.filter(|x| x.is_finite()).map(format_float))
+                    .collect()
+            }
+            DataType::String => s.str().map_err(polars_internal)?.iter().map(|v| v.map(str::to_string)).collect(),
+            _ => {
+                let t = s.cast(&DataType::String).map_err(polars_internal)?;
+                t.str().map_err(polars_internal)?.iter().map(|v| v.map(str::to_string)).collect()
+            }
+        };
+        out.push(v);
+    }
+    Ok(out)
+}
+
+/// The shortest decimal that reads back as the same f64, never in exponent form.
+pub fn format_float(x: f64) -> String {
+    let s = format!("{x}");
+    if s == "-0" {
+        "0".into()
+    } else {
+        s
+    }
+}
+
+fn to_csv(df: &DataFrame) -> Result<Vec<u8>> {
+    let cols = cells(df)?;
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let internal = |e: csv::Error| Error::Internal(format!("writing CSV: {e}"));
+    w.write_record(df.get_column_names().iter().map(|s| s.as_str())).map_err(internal)?;
+    for row in 0..df.height() {
+        let record: Vec<String> = cols
+            .iter()
+            .zip(df.columns())
+            .map(|(c, column)| {
+                let v = c[row].clone().unwrap_or_default();
+                // Numbers are data, not formulas; only text is neutralised.
+                if matches!(column.dtype(), DataType::String) {
+                    neutralise_cell(&v).into_owned()
+                } else {
+                    v
+                }
+            })
+            .collect();
+        w.write_record(&record).map_err(internal)?;
+    }
+    w.into_inner().map_err(|e| Error::Internal(format!("writing CSV: {e}")))
+}
+
+fn to_json(df: &DataFrame) -> Result<Vec<u8>> {
+    let cols = cells(df)?;
+    let names = df.get_column_names();
+    let mut rows = Vec::with_capacity(df.height());
+    for row in 0..df.height() {
+        let mut obj = serde_json::Map::new();
+        for ((name, c), column) in names.iter().zip(&cols).zip(df.columns()) {
+            let v = match &c[row] {
+                None => serde_json::Value::Null,
+                Some(t) if column.dtype().is_primitive_numeric() => {
+                    serde_json::from_str(t).unwrap_or(serde_json::Value::String(t.clone()))
+                }
+                Some(t) if column.dtype() == &DataType::Boolean => serde_json::Value::Bool(t == "true"),
+                Some(t) => serde_json::Value::String(t.clone()),
+            };
+            obj.insert(name.to_string(), v);
+        }
+        rows.push(serde_json::Value::Object(obj));
+    }
+    let mut bytes = serde_json::to_vec_pretty(&rows).map_err(|e| Error::Internal(e.to_string()))?;
+    bytes.push(b'\n');
+    Ok(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn floats_round_trip_and_missing_is_empty() {
+        assert_eq!(format_float(0.1), "0.1");
+        assert_eq!(format_float(1.0 / 3.0), "0.3333333333333333");
+        assert_eq!(format_float(1e-7), "0.0000001");
+        let df =
+            DataFrame::new(2, vec![Column::new("a".into(), [Some(0.5), None]), Column::new("b".into(), ["=1+1", "x"])])
+                .unwrap();
+        let csv = String::from_utf8(to_csv(&df).unwrap()).unwrap();
+        assert_eq!(csv, "a,b\n0.5,'=1+1\n,x\n");
+        let json = String::from_utf8(to_json(&df).unwrap()).unwrap();
+        assert!(json.contains("\"a\": 0.5") && json.contains("\"a\": null"), "{json}");
+    }
+}
