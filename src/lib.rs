@@ -67,7 +67,7 @@ pub fn run(cli: Cli) -> Result<()> {
             let queries = metrics::load_queries(metrics::query_dir(analysis.queries.as_deref()).as_deref())?;
             let data = validate::load(&paths, &opts)?;
             let att = attribute::attribute(&data, analysis.attribute_by)?;
-            let tables = metrics::compute(&att, &config, &queries, period)?;
+            let tables = metrics::compute(&att, &config, &queries, period, opts.tz)?;
             let out = out.unwrap_or_else(|| PathBuf::from("reports/latest"));
             let dir = out.join("metrics");
             output::ensure_dir(&dir)?;

@@ -246,16 +246,17 @@ fn derive_change_columns(changes: &DataFrame, cfg: &Config) -> LazyFrame {
     changes.clone().lazy().with_column(failed.fill_null(lit(false)).alias("failed"))
 }
 
-/// Period index of a timestamp column: months, ISO weeks or quarters since a fixed origin.
-fn period_index(c: Expr, period: Period) -> Expr {
+/// Period index of a timestamp column: months, ISO weeks or quarters since a fixed origin, on
+/// the calendar of the run's time zone (a Berlin team's March is Berlin's March).
+fn period_index(c: Expr, period: Period, tz: chrono_tz::Tz) -> Expr {
+    let c = c.dt().convert_time_zone(TimeZone::from_chrono(&tz));
+    let local_days = c.clone().dt().date().cast(DataType::Int64);
     match period {
         Period::Month => {
             c.clone().dt().year().cast(DataType::Int64) * lit(12i64) + c.dt().month().cast(DataType::Int64) - lit(1i64)
         }
         // 1970-01-01 was a Thursday; weeks start on Monday (ISO).
-        Period::Week => {
-            ((c.dt().timestamp(TimeUnit::Milliseconds).floor_div(lit(86_400_000i64))) + lit(3i64)).floor_div(lit(7i64))
-        }
+        Period::Week => (local_days + lit(3i64)).floor_div(lit(7i64)),
         Period::Quarter => {
             c.clone().dt().year().cast(DataType::Int64) * lit(4i64)
                 + (c.dt().month().cast(DataType::Int64) - lit(1i64)).floor_div(lit(3i64))
@@ -347,7 +348,13 @@ fn ensure_metric_columns(df: DataFrame) -> Result<DataFrame> {
 }
 
 /// Compute both tables.
-pub fn compute(att: &Attributed, cfg: &Config, queries: &[Query], period: Period) -> Result<MetricTables> {
+pub fn compute(
+    att: &Attributed,
+    cfg: &Config,
+    queries: &[Query],
+    period: Period,
+    tz: chrono_tz::Tz,
+) -> Result<MetricTables> {
     let tickets = derive_ticket_columns(&att.tickets, cfg);
     let changes = derive_change_columns(&att.changes, cfg);
     let audits = att.audits.clone().lazy();
@@ -366,8 +373,9 @@ pub fn compute(att: &Attributed, cfg: &Config, queries: &[Query], period: Period
     // Per process and period: grp = process_id * stride + period index.
     let by_period = |lf: LazyFrame| {
         lf.with_column(
-            (col("process_id").cast(DataType::Int64) * lit(PERIOD_STRIDE) + period_index(col("attributed_at"), period))
-                .alias("grp"),
+            (col("process_id").cast(DataType::Int64) * lit(PERIOD_STRIDE)
+                + period_index(col("attributed_at"), period, tz))
+            .alias("grp"),
         )
     };
     let period_metrics = run_queries(queries, cfg, by_period(tickets.clone()), by_period(changes), by_period(audits))?;
