@@ -12,6 +12,7 @@ pub mod generate;
 pub mod ingest;
 pub mod metrics;
 pub mod output;
+pub mod stats;
 pub mod summary;
 pub mod tables;
 pub mod timeparse;
