@@ -43,7 +43,7 @@ pub fn pooled_z(x1: u64, n1: u64, x2: u64, n2: u64) -> (f64, f64) {
     let (n1f, n2f) = (n1 as f64, n2 as f64);
     let pooled = (x1 + x2) as f64 / (n1f + n2f);
     let se = (pooled * (1.0 - pooled) * (1.0 / n1f + 1.0 / n2f)).sqrt();
-    if !(se > 0.0) {
+    if se.is_nan() || se <= 0.0 {
         return (0.0, 1.0);
     }
     let z = (x1 as f64 / n1f - x2 as f64 / n2f) / se;

@@ -43,7 +43,7 @@ pub fn mann_whitney(x: &[f64], y: &[f64]) -> Option<MannWhitney> {
     let u1 = r1 - n1f * (n1f + 1.0) / 2.0;
     let u2 = n1f * n2f - u1;
     let sigma = (n1f * n2f / 12.0 * ((nf + 1.0) - ties / (nf * (nf - 1.0)))).sqrt();
-    if !(sigma > 0.0) {
+    if sigma.is_nan() || sigma <= 0.0 {
         // every value tied: no evidence of a shift
         return Some(MannWhitney { u1, z: 0.0, p: 1.0 });
     }

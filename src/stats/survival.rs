@@ -61,7 +61,7 @@ pub fn log_rank(a: &[(f64, bool)], b: &[(f64, bool)]) -> Option<(f64, f64)> {
             v += d * (n1 / n) * (1.0 - n1 / n) * (n - d) / (n - 1.0);
         }
     }
-    if !(v > 0.0) {
+    if v.is_nan() || v <= 0.0 {
         return None;
     }
     let chi2 = (o1 - e1).powi(2) / v;
