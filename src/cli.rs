@@ -172,9 +172,10 @@ pub struct AnalysisArgs {
     /// Period of the per-process tables and trend charts [default: the config's, else month].
     #[arg(long, value_enum)]
     pub period: Option<Period>,
-    /// Days compared either side of each SOP change, or `all` for the full version intervals.
-    #[arg(long, default_value = "90", value_name = "DAYS|all")]
-    pub window: String,
+    /// Days compared either side of each SOP change, or `all` for the full version intervals
+    /// [default: the config's window_days, else 90].
+    #[arg(long, value_name = "DAYS|all")]
+    pub window: Option<String>,
     /// Configuration file (TOML); see `sop-impact init-config`.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,

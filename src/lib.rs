@@ -6,6 +6,7 @@
 
 pub mod attribute;
 pub mod cli;
+pub mod compare;
 pub mod config;
 pub mod error;
 pub mod generate;
@@ -21,6 +22,7 @@ pub mod validate;
 use std::path::{Path, PathBuf};
 
 use chrono_tz::Tz;
+use polars::prelude::ChunkAgg;
 
 use cli::{Cli, Command, InputArgs};
 use error::{Error, Result};
@@ -69,6 +71,9 @@ pub fn run(cli: Cli) -> Result<()> {
             let data = validate::load(&paths, &opts)?;
             let att = attribute::attribute(&data, analysis.attribute_by)?;
             let tables = metrics::compute(&att, &config, &queries, period, opts.tz)?;
+            let window = resolve_window(&analysis, &config)?;
+            let as_of = as_of_ms(&inputs, &opts, &data)?;
+            let comparisons = compare::compare(&att, &config, &queries, window, as_of)?;
             let out = out.unwrap_or_else(|| PathBuf::from("reports/latest"));
             let dir = out.join("metrics");
             output::ensure_dir(&dir)?;
@@ -82,6 +87,14 @@ pub fn run(cli: Cli) -> Result<()> {
                 written.push((path, df.height()));
             }
             output::write_atomic(&out.join("rejects.csv"), &output::rejects_csv(&data.rejects)?)?;
+            for (name, bytes, rows) in [
+                ("comparisons.csv", compare::comparisons_csv(&comparisons)?, comparisons.rows.len()),
+                ("windows.csv", compare::windows_csv(&comparisons)?, comparisons.changes.len()),
+            ] {
+                let path = out.join(name);
+                output::write_atomic(&path, &bytes)?;
+                written.push((path, rows));
+            }
             if !quiet {
                 for w in data.warnings.iter() {
                     eprintln!("sop-impact: warning: {w}");
@@ -119,6 +132,40 @@ pub fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
     }
+}
+
+/// The command line's --window, else the config's window_days.
+fn resolve_window(analysis: &cli::AnalysisArgs, config: &config::Config) -> Result<compare::Window> {
+    match &analysis.window {
+        Some(w) => compare::Window::parse(w).map_err(Error::Usage),
+        None => Ok(compare::Window::Days(config.compare.window_days.max(1))),
+    }
+}
+
+/// "Today" in UTC ms: the start of the day after --as-of in the run's time zone, else the
+/// latest timestamp in the tickets (so that runs on the same data agree).
+pub fn as_of_ms(inputs: &InputArgs, opts: &LoadOptions, data: &validate::Dataset) -> Result<i64> {
+    if let Some(d) = &inputs.as_of {
+        let date = chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d")
+            .map_err(|_| Error::Usage(format!("--as-of '{d}' is not a date: use YYYY-MM-DD")))?;
+        let next = date.succ_opt().unwrap_or(date);
+        return timeparse::parse_timestamp(&next.to_string(), None, opts.tz).map_err(Error::Usage);
+    }
+    let mut latest = i64::MIN;
+    for c in ["opened_at", "resolved_at", "closed_at"] {
+        let ca = data
+            .tickets
+            .column(c)
+            .map_err(error::polars_internal)?
+            .datetime()
+            .map_err(error::polars_internal)?
+            .physical()
+            .clone();
+        if let Some(m) = ca.max() {
+            latest = latest.max(m);
+        }
+    }
+    Ok(latest)
 }
 
 /// The command line's --period wins over the config's.

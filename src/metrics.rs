@@ -208,7 +208,7 @@ fn bind(query: &Query, cfg: &Config) -> Result<String> {
 }
 
 /// Ticket columns the queries read, derived once (documented in queries/README.md).
-fn derive_ticket_columns(tickets: &DataFrame, cfg: &Config) -> LazyFrame {
+pub(crate) fn derive_ticket_columns(tickets: &DataFrame, cfg: &Config) -> LazyFrame {
     let end = coalesce(&[col("resolved_at"), col("closed_at")]);
     let hours =
         (end.clone() - col("opened_at")).dt().total_milliseconds(false).cast(DataType::Float64) / lit(3_600_000.0);
@@ -237,7 +237,7 @@ fn derive_ticket_columns(tickets: &DataFrame, cfg: &Config) -> LazyFrame {
         )
 }
 
-fn derive_change_columns(changes: &DataFrame, cfg: &Config) -> LazyFrame {
+pub(crate) fn derive_change_columns(changes: &DataFrame, cfg: &Config) -> LazyFrame {
     let code = col("close_code").str().to_lowercase();
     let mut failed = lit(false);
     for c in &cfg.metrics.change_failure_codes {
@@ -280,7 +280,7 @@ const PERIOD_STRIDE: i64 = 1_000_000;
 
 /// Run every query with the given group column definitions; returns one frame keyed by `grp`
 /// with every metric column.
-fn run_queries(
+pub(crate) fn run_queries(
     queries: &[Query],
     cfg: &Config,
     tickets: LazyFrame,
@@ -312,6 +312,8 @@ fn run_queries(
                 "return `grp` and every column of the `-- metric:` line",
             ));
         }
+        // `<metric>__n`: how many records a rate is over, for the comparisons
+        wanted.extend(q.metrics.iter().map(|m| format!("{m}__n")).filter(|n| names.contains(n)));
         let df = df.select(wanted).map_err(polars_internal)?;
         let lf = df.lazy().with_column(col("grp").cast(DataType::Int64));
         result = Some(match result {

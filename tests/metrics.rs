@@ -334,9 +334,11 @@ fn edited_queries_change_the_tables_and_broken_ones_name_the_file() {
     }
     // Count escalations as a share of resolved tickets only.
     let esc = queries.path().join("escalation_rate.sql");
+    let text_before = std::fs::read_to_string(&esc).unwrap();
     let text = std::fs::read_to_string(&esc)
         .unwrap()
-        .replace("FROM tickets\nGROUP BY grp", "FROM tickets\nWHERE is_resolved\nGROUP BY grp");
+        .replace("    FROM tickets\n) AS per_ticket", "    FROM tickets\n    WHERE is_resolved\n) AS per_ticket");
+    assert_ne!(text, text_before, "the edit applies to the bundled query");
     std::fs::write(&esc, text).unwrap();
     let out = tempfile::tempdir().unwrap();
     let q = queries.path().to_str().unwrap();

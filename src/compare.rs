@@ -1,0 +1,616 @@
+//! Before/after comparisons for every SOP change (spec §8): the windows either side of each
+//! change, the metric values in each window (from the same SQL files as the metric tables), the
+//! right test and interval per metric type, Benjamini–Hochberg across the run, and a verdict
+//! that never claims more than the data supports.
+
+use std::collections::HashMap;
+
+use polars::prelude::*;
+use statrs::distribution::{ChiSquared, ContinuousCDF};
+
+use crate::attribute::{Attributed, NO_SOP};
+use crate::config::Config;
+use crate::error::{polars_internal, Result};
+use crate::metrics::{derive_change_columns, derive_ticket_columns, run_queries, Better, Query};
+use crate::stats::{multiple, poisson, proportions, ranks, survival, z_two_sided};
+use crate::timeparse::format_date;
+
+const DAY_MS: i64 = 86_400_000;
+
+/// How much either side of a change is compared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Window {
+    /// up to this many days either side, clipped at the neighbouring changes
+    Days(u32),
+    /// the full version intervals
+    All,
+}
+
+impl Window {
+    pub fn parse(s: &str) -> std::result::Result<Window, String> {
+        if s.eq_ignore_ascii_case("all") {
+            return Ok(Window::All);
+        }
+        match s.parse::<u32>() {
+            Ok(d) if d > 0 => Ok(Window::Days(d)),
+            _ => Err(format!("--window '{s}' is not a number of days (1 or more) or `all`")),
+        }
+    }
+}
+
+/// One SOP change and the windows compared.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Change {
+    pub sop_id: String,
+    pub process: String,
+    pub process_id: u32,
+    pub from_version: String,
+    pub to_version: String,
+    /// UTC ms
+    pub change_date: i64,
+    /// [start, end) in UTC ms; `None` = unbounded
+    pub before: (Option<i64>, i64),
+    pub after: (i64, Option<i64>),
+    pub before_tickets: u64,
+    pub after_tickets: u64,
+}
+
+/// One row of comparisons.csv.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Comparison {
+    pub change: usize,
+    pub metric: &'static str,
+    pub before_n: u64,
+    pub before_value: Option<f64>,
+    pub after_n: u64,
+    pub after_value: Option<f64>,
+    pub delta: Option<f64>,
+    pub ci: Option<(f64, f64)>,
+    pub p_value: Option<f64>,
+    pub p_adjusted: Option<f64>,
+    pub verdict: Verdict,
+    /// the test that gave the p-value, in words
+    pub test: String,
+    pub caveats: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Improved,
+    Worsened,
+    NoSignificantChange,
+    InsufficientData,
+}
+
+impl Verdict {
+    pub fn name(self) -> &'static str {
+        match self {
+            Verdict::Improved => "improved",
+            Verdict::Worsened => "worsened",
+            Verdict::NoSignificantChange => "no_significant_change",
+            Verdict::InsufficientData => "insufficient_data",
+        }
+    }
+}
+
+/// The metrics compared, with the kind of test each needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// a rate whose query returns `<metric>__n`
+    Proportion,
+    /// a rate over change requests (n = `changes`)
+    ChangeProportion,
+    /// resolution times: Mann–Whitney and Hodges–Lehmann
+    Duration,
+    /// audit findings per ticket exposure: exact conditional Poisson test
+    Rate,
+}
+
+const COMPARED: &[(&str, Kind)] = &[
+    ("reopen_rate", Kind::Proportion),
+    ("error_rate", Kind::Proportion),
+    ("escalation_rate", Kind::Proportion),
+    ("sla_attainment", Kind::Proportion),
+    ("mttr_median_h", Kind::Duration),
+    ("audit_exceptions_per_1k", Kind::Rate),
+    ("change_failure_rate", Kind::ChangeProportion),
+];
+
+/// Everything a run's comparisons produced.
+pub struct Comparisons {
+    pub changes: Vec<Change>,
+    pub rows: Vec<Comparison>,
+}
+
+fn intersect_start(a: Option<i64>, b: Option<i64>) -> Option<i64> {
+    match (a, b) {
+        (Some(x), Some(y)) => Some(x.max(y)),
+        (x, None) | (None, x) => x,
+    }
+}
+
+fn intersect_end(a: Option<i64>, b: Option<i64>) -> Option<i64> {
+    match (a, b) {
+        (Some(x), Some(y)) => Some(x.min(y)),
+        (x, None) | (None, x) => x,
+    }
+}
+
+/// The changes of every SOP and their windows. A change before the first record of the data
+/// has nothing before it to compare and is left out.
+pub fn changes(att: &Attributed, window: Window) -> Result<Vec<Change>> {
+    let times = att
+        .tickets
+        .column("attributed_at")
+        .map_err(polars_internal)?
+        .datetime()
+        .map_err(polars_internal)?
+        .physical()
+        .clone();
+    let Some(first_ticket) = times.min() else { return Ok(Vec::new()) };
+    let mut out = Vec::new();
+    let rows = &att.timeline;
+    for (k, next) in rows.iter().enumerate().skip(1) {
+        let prev = &rows[k - 1];
+        if prev.sop_id != next.sop_id || next.sop_id.is_empty() || next.version == NO_SOP {
+            continue;
+        }
+        let Some(change_date) = next.effective_from else { continue };
+        if change_date <= first_ticket {
+            continue;
+        }
+        let (before, after) = match window {
+            Window::All => ((prev.effective_from, change_date), (change_date, next.effective_to)),
+            Window::Days(d) => {
+                let span = d as i64 * DAY_MS;
+                (
+                    (intersect_start(Some(change_date - span), prev.effective_from), change_date),
+                    (change_date, intersect_end(Some(change_date + span), next.effective_to)),
+                )
+            }
+        };
+        out.push(Change {
+            sop_id: next.sop_id.clone(),
+            process: next.process.clone(),
+            process_id: next.process_id,
+            from_version: prev.version.clone(),
+            to_version: next.version.clone(),
+            change_date,
+            before,
+            after,
+            before_tickets: 0,
+            after_tickets: 0,
+        });
+    }
+    Ok(out)
+}
+
+/// Records of one window: grp = 2·change (before) or 2·change + 1 (after).
+fn windowed(lf: &LazyFrame, changes: &[Change]) -> LazyFrame {
+    let parts: Vec<LazyFrame> = changes
+        .iter()
+        .enumerate()
+        .flat_map(|(c, ch)| {
+            [(2 * c, ch.before.0, Some(ch.before.1)), (2 * c + 1, Some(ch.after.0), ch.after.1)].into_iter().map(
+                move |(grp, start, end)| {
+                    let mut pred = col("process_id").eq(lit(ch.process_id));
+                    let t = col("attributed_at").dt().timestamp(TimeUnit::Milliseconds);
+                    if let Some(s) = start {
+                        pred = pred.and(t.clone().gt_eq(lit(s)));
+                    }
+                    if let Some(e) = end {
+                        pred = pred.and(t.lt(lit(e)));
+                    }
+                    (grp, pred)
+                },
+            )
+        })
+        .map(|(grp, pred)| lf.clone().filter(pred).with_column(lit(grp as i64).cast(DataType::Int64).alias("grp")))
+        .collect();
+    if parts.is_empty() {
+        return lf.clone().filter(lit(false)).with_column(lit(0i64).alias("grp"));
+    }
+    concat(parts, UnionArgs::default())
+        .unwrap_or_else(|_| lf.clone().filter(lit(false)).with_column(lit(0i64).alias("grp")))
+}
+
+struct WindowValues {
+    /// metric → grp → value
+    values: HashMap<String, HashMap<i64, f64>>,
+}
+
+impl WindowValues {
+    fn get(&self, metric: &str, grp: i64) -> Option<f64> {
+        self.values.get(metric).and_then(|m| m.get(&grp)).copied()
+    }
+
+    fn count(&self, metric: &str, grp: i64) -> u64 {
+        self.get(metric, grp).map_or(0, |v| v.round() as u64)
+    }
+}
+
+fn collect_values(df: &DataFrame) -> Result<WindowValues> {
+    let grp: Vec<Option<i64>> =
+        df.column("grp").map_err(polars_internal)?.i64().map_err(polars_internal)?.iter().collect();
+    let mut values = HashMap::new();
+    for c in df.columns() {
+        if c.name() == "grp" {
+            continue;
+        }
+        let f = c.cast(&DataType::Float64).map_err(polars_internal)?;
+        let mut m = HashMap::new();
+        for (g, v) in grp.iter().zip(f.f64().map_err(polars_internal)?.iter()) {
+            if let (Some(g), Some(v)) = (g, v) {
+                m.insert(*g, v);
+            }
+        }
+        values.insert(c.name().to_string(), m);
+    }
+    Ok(WindowValues { values })
+}
+
+/// Per window: resolution hours of resolved tickets, (hours so far, false) for open ones, and
+/// ticket counts per priority.
+struct Samples {
+    durations: HashMap<i64, Vec<(f64, bool)>>,
+    priorities: HashMap<i64, [u64; 6]>,
+}
+
+fn collect_samples(tickets: LazyFrame, as_of_ms: i64) -> Result<Samples> {
+    let open_hours = (lit(as_of_ms) - col("opened_at").dt().timestamp(TimeUnit::Milliseconds)).cast(DataType::Float64)
+        / lit(3_600_000.0);
+    let df = tickets
+        .select([
+            col("grp"),
+            col("is_resolved"),
+            when(col("is_resolved")).then(col("resolution_hours")).otherwise(open_hours).alias("hours"),
+            col("priority"),
+        ])
+        .collect()
+        .map_err(polars_internal)?;
+    let grp = df.column("grp").map_err(polars_internal)?.i64().map_err(polars_internal)?.clone();
+    let resolved = df.column("is_resolved").map_err(polars_internal)?.bool().map_err(polars_internal)?.clone();
+    let hours = df.column("hours").map_err(polars_internal)?.f64().map_err(polars_internal)?.clone();
+    let prio = df.column("priority").map_err(polars_internal)?.i32().map_err(polars_internal)?.clone();
+    let mut durations: HashMap<i64, Vec<(f64, bool)>> = HashMap::new();
+    let mut priorities: HashMap<i64, [u64; 6]> = HashMap::new();
+    for i in 0..df.height() {
+        let Some(g) = grp.get(i) else { continue };
+        if let Some(h) = hours.get(i) {
+            durations.entry(g).or_default().push((h.max(0.0), resolved.get(i).unwrap_or(false)));
+        }
+        priorities.entry(g).or_insert([0; 6])[prio.get(i).unwrap_or(0).clamp(0, 5) as usize] += 1;
+    }
+    Ok(Samples { durations, priorities })
+}
+
+/// Pearson χ² test of the priority mix before vs after (ignoring priorities neither side has).
+fn mix_p(before: &[u64; 6], after: &[u64; 6]) -> Option<f64> {
+    let cols: Vec<(f64, f64)> =
+        (0..6).map(|k| (before[k] as f64, after[k] as f64)).filter(|(a, b)| a + b > 0.0).collect();
+    if cols.len() < 2 {
+        return None;
+    }
+    let (nb, na): (f64, f64) = (cols.iter().map(|c| c.0).sum(), cols.iter().map(|c| c.1).sum());
+    if nb == 0.0 || na == 0.0 {
+        return None;
+    }
+    let total = nb + na;
+    let mut chi2 = 0.0;
+    for (b, a) in &cols {
+        let col_total = b + a;
+        for (obs, row) in [(*b, nb), (*a, na)] {
+            let e = row * col_total / total;
+            chi2 += (obs - e).powi(2) / e;
+        }
+    }
+    ChiSquared::new((cols.len() - 1) as f64).ok().map(|d| d.sf(chi2))
+}
+
+fn better_of(queries: &[Query], metric: &str) -> Better {
+    queries.iter().find(|q| q.metrics.iter().any(|m| m == metric)).map_or(Better::None, |q| q.better)
+}
+
+/// Compare every change. `as_of_ms` is "today": open tickets have been open until then.
+pub fn compare(
+    att: &Attributed,
+    cfg: &Config,
+    queries: &[Query],
+    window: Window,
+    as_of_ms: i64,
+) -> Result<Comparisons> {
+    let mut changes = changes(att, window)?;
+    if changes.is_empty() {
+        return Ok(Comparisons { changes, rows: Vec::new() });
+    }
+    let tickets = windowed(&derive_ticket_columns(&att.tickets, cfg), &changes);
+    let change_records = windowed(&derive_change_columns(&att.changes, cfg), &changes);
+    let audits = windowed(&att.audits.clone().lazy(), &changes);
+    let values = collect_values(&run_queries(queries, cfg, tickets.clone(), change_records.clone(), audits)?)?;
+    let samples = collect_samples(tickets, as_of_ms)?;
+    let change_times = change_records
+        .select([col("grp")])
+        .collect()
+        .map_err(polars_internal)?
+        .column("grp")
+        .map_err(polars_internal)?
+        .i64()
+        .map_err(polars_internal)?
+        .iter()
+        .flatten()
+        .fold(HashMap::<i64, u64>::new(), |mut m, g| {
+            *m.entry(g).or_default() += 1;
+            m
+        });
+
+    let z = z_two_sided(cfg.compare.alpha);
+    let min_n = cfg.compare.min_n as u64;
+    let mut rows = Vec::new();
+    for (c, ch) in changes.iter_mut().enumerate() {
+        let (b, a) = (2 * c as i64, 2 * c as i64 + 1);
+        ch.before_tickets = values.count("tickets", b);
+        ch.after_tickets = values.count("tickets", a);
+        // Caveats that concern every metric of this change.
+        let mut shared = Vec::new();
+        let empty = [0u64; 6];
+        if let Some(p) =
+            mix_p(samples.priorities.get(&b).unwrap_or(&empty), samples.priorities.get(&a).unwrap_or(&empty))
+        {
+            if p < 0.01 {
+                shared.push(format!("priority mix changed (chi-square p = {p:.2e}); compare per priority"));
+            }
+        }
+        let concurrent = change_times.get(&b).copied().unwrap_or(0) + change_times.get(&a).copied().unwrap_or(0);
+        if concurrent > 0 {
+            shared.push(format!("{concurrent} change request(s) on this process during the windows"));
+        }
+        for &(metric, kind) in COMPARED {
+            let mut row = Comparison {
+                change: c,
+                metric,
+                before_n: 0,
+                before_value: values.get(metric, b),
+                after_n: 0,
+                after_value: values.get(metric, a),
+                delta: None,
+                ci: None,
+                p_value: None,
+                p_adjusted: None,
+                verdict: Verdict::InsufficientData,
+                test: String::new(),
+                caveats: shared.clone(),
+            };
+            let unit = match kind {
+                Kind::Proportion | Kind::Duration => "tickets",
+                Kind::Rate => "tickets (exposure)",
+                Kind::ChangeProportion => "change requests",
+            };
+            match kind {
+                Kind::Proportion | Kind::ChangeProportion => {
+                    let n_col = if kind == Kind::Proportion { format!("{metric}__n") } else { "changes".to_string() };
+                    let (nb, na) = (values.count(&n_col, b), values.count(&n_col, a));
+                    row.before_n = nb;
+                    row.after_n = na;
+                    if nb >= min_n && na >= min_n {
+                        let xb = (row.before_value.unwrap_or(0.0) * nb as f64).round() as u64;
+                        let xa = (row.after_value.unwrap_or(0.0) * na as f64).round() as u64;
+                        let (test, p) = proportions::two_proportion_p(xa, na, xb, nb);
+                        row.delta = Some(xa as f64 / na as f64 - xb as f64 / nb as f64);
+                        row.ci = Some(proportions::newcombe(xa, na, xb, nb, z));
+                        row.p_value = Some(p);
+                        row.test = test.name().to_string();
+                    }
+                }
+                Kind::Duration => {
+                    let side = |g: i64| samples.durations.get(&g).cloned().unwrap_or_default();
+                    let (sb, sa) = (side(b), side(a));
+                    let resolved = |s: &[(f64, bool)]| s.iter().filter(|x| x.1).map(|x| x.0).collect::<Vec<f64>>();
+                    let (rb, ra) = (resolved(&sb), resolved(&sa));
+                    row.before_n = rb.len() as u64;
+                    row.after_n = ra.len() as u64;
+                    let (ob, oa) = (sb.len() - rb.len(), sa.len() - ra.len());
+                    if ob + oa > 0 {
+                        let share = |o: usize, n: usize| if n == 0 { 0.0 } else { o as f64 / n as f64 };
+                        let mut note = format!("{ob} open before, {oa} open after (not in the medians)");
+                        if share(ob, sb.len()) > 0.1 || share(oa, sa.len()) > 0.1 {
+                            let km = |s: &[(f64, bool)]| {
+                                survival::km_median(s).map_or("not reached".into(), |m| format!("{m:.2} h"))
+                            };
+                            let lr = survival::log_rank(&sa, &sb)
+                                .map(|(_, p)| format!(", log-rank p = {p:.3}"))
+                                .unwrap_or_default();
+                            note.push_str(&format!(
+                                "; over 10% open, so resolved-only medians favour the later window: Kaplan-Meier medians {} before, {} after{lr}",
+                                km(&sb),
+                                km(&sa)
+                            ));
+                        }
+                        row.caveats.push(note);
+                    }
+                    if rb.len() as u64 >= min_n && ra.len() as u64 >= min_n {
+                        if let (Some(mw), Some((shift, ci))) =
+                            (ranks::mann_whitney(&ra, &rb), ranks::hodges_lehmann(&rb, &ra, z))
+                        {
+                            row.delta = Some(shift);
+                            row.ci = ci;
+                            row.p_value = Some(mw.p);
+                            row.test = "Mann-Whitney U; delta is the Hodges-Lehmann shift".into();
+                        }
+                    }
+                }
+                Kind::Rate => {
+                    let (tb, ta) = (values.count("tickets", b), values.count("tickets", a));
+                    let (yb, ya) = (values.count("audit_exceptions", b), values.count("audit_exceptions", a));
+                    row.before_n = tb;
+                    row.after_n = ta;
+                    if tb >= min_n.max(100) && ta >= min_n.max(100) {
+                        let attainable = poisson::attainable_p(ya + yb, ta as f64, tb as f64);
+                        match poisson::exact_rate_ratio(ya, ta as f64, yb, tb as f64, cfg.compare.alpha) {
+                            Some(r) if attainable < cfg.compare.alpha => {
+                                let before_rate = 1000.0 * yb as f64 / tb as f64;
+                                row.delta = Some(1000.0 * ya as f64 / ta as f64 - before_rate);
+                                // The rate-ratio interval, expressed as after − before at the before rate.
+                                row.ci = Some(((r.ci.0 - 1.0) * before_rate, (r.ci.1 - 1.0) * before_rate));
+                                row.p_value = Some(r.p);
+                                row.test = format!("exact conditional Poisson test (rate ratio {:.3})", r.ratio);
+                            }
+                            _ => row.caveats.push(format!(
+                                "{} audit finding(s) in both windows: too few for any split to be significant",
+                                ya + yb
+                            )),
+                        }
+                    }
+                }
+            }
+            if row.p_value.is_none() {
+                let (n_b, n_a) = (row.before_n, row.after_n);
+                let need = if kind == Kind::Rate { min_n.max(100) } else { min_n };
+                if n_b < need || n_a < need {
+                    let (side, n) = if n_b < need { ("before", n_b) } else { ("after", n_a) };
+                    row.caveats.push(format!("only {n} {unit} {side} the change; at least {need} are needed"));
+                }
+            }
+            rows.push(row);
+        }
+    }
+
+    // Benjamini–Hochberg across every comparison of the run that has a test.
+    let tested: Vec<usize> = (0..rows.len()).filter(|&i| rows[i].p_value.is_some()).collect();
+    let q = multiple::benjamini_hochberg(&tested.iter().map(|&i| rows[i].p_value.unwrap_or(1.0)).collect::<Vec<_>>());
+    for (k, &i) in tested.iter().enumerate() {
+        let row = &mut rows[i];
+        row.p_adjusted = Some(q[k]);
+        let better = better_of(queries, row.metric);
+        row.verdict = if q[k] < cfg.compare.alpha {
+            match (better, row.delta.unwrap_or(0.0)) {
+                (Better::Lower, d) if d < 0.0 => Verdict::Improved,
+                (Better::Lower, d) if d > 0.0 => Verdict::Worsened,
+                (Better::Higher, d) if d > 0.0 => Verdict::Improved,
+                (Better::Higher, d) if d < 0.0 => Verdict::Worsened,
+                _ => Verdict::NoSignificantChange,
+            }
+        } else {
+            Verdict::NoSignificantChange
+        };
+    }
+    Ok(Comparisons { changes, rows })
+}
+
+fn fmt_opt(v: Option<f64>) -> String {
+    v.filter(|x| x.is_finite()).map(crate::tables::format_float).unwrap_or_default()
+}
+
+fn fmt_time(ms: Option<i64>) -> String {
+    ms.map(crate::timeparse::format_utc).unwrap_or_default()
+}
+
+/// comparisons.csv: the columns of spec §5, then `test` and `caveats`.
+pub fn comparisons_csv(c: &Comparisons) -> Result<Vec<u8>> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let err = |e: csv::Error| crate::error::Error::Internal(format!("writing comparisons.csv: {e}"));
+    w.write_record([
+        "sop_id",
+        "process",
+        "from_version",
+        "to_version",
+        "change_date",
+        "metric",
+        "before_n",
+        "before_value",
+        "after_n",
+        "after_value",
+        "delta",
+        "ci_low",
+        "ci_high",
+        "p_value",
+        "p_adjusted",
+        "verdict",
+        "test",
+        "caveats",
+    ])
+    .map_err(err)?;
+    for r in &c.rows {
+        let ch = &c.changes[r.change];
+        let cells = [
+            crate::output::neutralise_cell(&ch.sop_id).into_owned(),
+            crate::output::neutralise_cell(&ch.process).into_owned(),
+            crate::output::neutralise_cell(&ch.from_version).into_owned(),
+            crate::output::neutralise_cell(&ch.to_version).into_owned(),
+            format_date(ch.change_date),
+            r.metric.to_string(),
+            r.before_n.to_string(),
+            fmt_opt(r.before_value),
+            r.after_n.to_string(),
+            fmt_opt(r.after_value),
+            fmt_opt(r.delta),
+            fmt_opt(r.ci.map(|c| c.0)),
+            fmt_opt(r.ci.map(|c| c.1)),
+            fmt_opt(r.p_value),
+            fmt_opt(r.p_adjusted),
+            r.verdict.name().to_string(),
+            r.test.clone(),
+            r.caveats.join("; "),
+        ];
+        w.write_record(&cells).map_err(err)?;
+    }
+    w.into_inner().map_err(|e| crate::error::Error::Internal(e.to_string()))
+}
+
+/// windows.csv: one row per change with the windows compared and their ticket counts.
+pub fn windows_csv(c: &Comparisons) -> Result<Vec<u8>> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let err = |e: csv::Error| crate::error::Error::Internal(format!("writing windows.csv: {e}"));
+    w.write_record([
+        "sop_id",
+        "process",
+        "from_version",
+        "to_version",
+        "change_date",
+        "before_start",
+        "before_end",
+        "after_start",
+        "after_end",
+        "before_tickets",
+        "after_tickets",
+    ])
+    .map_err(err)?;
+    for ch in &c.changes {
+        w.write_record([
+            crate::output::neutralise_cell(&ch.sop_id).into_owned(),
+            crate::output::neutralise_cell(&ch.process).into_owned(),
+            crate::output::neutralise_cell(&ch.from_version).into_owned(),
+            crate::output::neutralise_cell(&ch.to_version).into_owned(),
+            format_date(ch.change_date),
+            fmt_time(ch.before.0),
+            fmt_time(Some(ch.before.1)),
+            fmt_time(Some(ch.after.0)),
+            fmt_time(ch.after.1),
+            ch.before_tickets.to_string(),
+            ch.after_tickets.to_string(),
+        ])
+        .map_err(err)?;
+    }
+    w.into_inner().map_err(|e| crate::error::Error::Internal(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn window_option() {
+        assert_eq!(Window::parse("90"), Ok(Window::Days(90)));
+        assert_eq!(Window::parse("ALL"), Ok(Window::All));
+        assert!(Window::parse("0").is_err());
+        assert!(Window::parse("soon").is_err());
+    }
+
+    /// A 2×3 table worked by hand: before [30, 60, 10], after [10, 60, 30]; expected counts
+    /// 20/60/20 each side, χ² = 4·(10²/20) = 20 on 2 df, p = e^(−10) = 4.54e-5.
+    #[test]
+    fn priority_mix_chi_square() {
+        let p = mix_p(&[0, 30, 60, 10, 0, 0], &[0, 10, 60, 30, 0, 0]).unwrap();
+        assert!((p - (-10f64).exp()).abs() < 1e-12, "{p}");
+        assert!(mix_p(&[0, 5, 0, 0, 0, 0], &[0, 7, 0, 0, 0, 0]).is_none(), "one priority: nothing to compare");
+    }
+}

@@ -1,0 +1,171 @@
+//! Before/after comparisons through the real binary: the planted effects of `generate` are
+//! found in the right direction, planted no-effect changes are not called significant, and the
+//! columns and windows are what spec §5 and §8 say.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Command;
+
+fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_sop-impact")
+}
+
+fn run_ok(args: &[&str]) {
+    let o = Command::new(bin()).args(args).output().unwrap();
+    assert!(o.status.success(), "{args:?}: {}", String::from_utf8_lossy(&o.stderr));
+}
+
+type Row = BTreeMap<String, String>;
+
+fn read_csv(path: &Path) -> (Vec<String>, Vec<Row>) {
+    let mut rdr = csv::Reader::from_path(path).unwrap();
+    let headers: Vec<String> = rdr.headers().unwrap().iter().map(str::to_string).collect();
+    let rows =
+        rdr.records().map(|r| headers.iter().cloned().zip(r.unwrap().iter().map(str::to_string)).collect()).collect();
+    (headers, rows)
+}
+
+fn generate_and_compare(tickets: &str, seed: &str, window: &str) -> (tempfile::TempDir, tempfile::TempDir) {
+    let data = tempfile::tempdir().unwrap();
+    let d = data.path();
+    run_ok(&["generate", "--out", d.to_str().unwrap(), "--tickets", tickets, "--seed", seed, "--quiet"]);
+    let out = tempfile::tempdir().unwrap();
+    let p = |f: &str| d.join(f).to_str().unwrap().to_string();
+    run_ok(&[
+        "metrics",
+        "--quiet",
+        "--tickets",
+        &p("tickets.csv"),
+        "--sops",
+        &p("sops.csv"),
+        "--changes",
+        &p("changes.csv"),
+        "--audits",
+        &p("audits.csv"),
+        "--window",
+        window,
+        "--out",
+        out.path().to_str().unwrap(),
+    ]);
+    (data, out)
+}
+
+#[test]
+fn planted_effects_are_found_in_their_direction() {
+    let (data, out) = generate_and_compare("80000", "23", "all");
+    let truth: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(data.path().join("truth.json")).unwrap()).unwrap();
+    let (headers, rows) = read_csv(&out.path().join("comparisons.csv"));
+    assert_eq!(
+        headers[..16],
+        [
+            "sop_id",
+            "process",
+            "from_version",
+            "to_version",
+            "change_date",
+            "metric",
+            "before_n",
+            "before_value",
+            "after_n",
+            "after_value",
+            "delta",
+            "ci_low",
+            "ci_high",
+            "p_value",
+            "p_adjusted",
+            "verdict"
+        ],
+        "the columns of spec §5 first"
+    );
+    let mut checked_strong = 0;
+    let mut quiet_total = 0;
+    let mut quiet_significant = 0;
+    for change in truth["changes"].as_array().unwrap() {
+        let (sop, from, to) = (
+            change["sop_id"].as_str().unwrap(),
+            change["from_version"].as_str().unwrap(),
+            change["to_version"].as_str().unwrap(),
+        );
+        let of_change: Vec<&Row> =
+            rows.iter().filter(|r| r["sop_id"] == sop && r["from_version"] == from && r["to_version"] == to).collect();
+        if of_change.is_empty() {
+            // changes before the first ticket have nothing to compare
+            assert!(change["change_date"].as_str().unwrap() <= "2024-01-01", "{sop} {to} missing");
+            continue;
+        }
+        let big = of_change.iter().all(|r| {
+            r["metric"] == "change_failure_rate"
+                || r["metric"] == "audit_exceptions_per_1k"
+                || (r["before_n"].parse::<u64>().unwrap() >= 500 && r["after_n"].parse::<u64>().unwrap() >= 500)
+        });
+        let expected = change["expected"].as_object().unwrap();
+        let all_quiet = expected.values().all(|v| v == "no_change");
+        for r in &of_change {
+            let want = expected.get(r["metric"].as_str()).and_then(|v| v.as_str());
+            let verdict = r["verdict"].as_str();
+            // Never the opposite of what was planted.
+            match want {
+                Some("improved") => assert_ne!(verdict, "worsened", "{sop} {to} {}", r["metric"]),
+                Some("worsened") => assert_ne!(verdict, "improved", "{sop} {to} {}", r["metric"]),
+                _ => {}
+            }
+            // Strong planted effects on frequent outcomes are found whenever both sides have 500+.
+            let strong =
+                ["mttr_median_h", "reopen_rate", "error_rate", "escalation_rate"].contains(&r["metric"].as_str());
+            if big && strong && matches!(want, Some("improved") | Some("worsened")) {
+                assert_eq!(verdict, want.unwrap(), "{sop} {from}→{to} {}: {r:?}", r["metric"]);
+                checked_strong += 1;
+            }
+            if all_quiet && verdict != "insufficient_data" {
+                quiet_total += 1;
+                quiet_significant += (verdict != "no_significant_change") as u32;
+            }
+        }
+    }
+    assert!(checked_strong >= 8, "the planted effects were checked ({checked_strong})");
+    assert!(quiet_total >= 10, "no-effect changes were compared ({quiet_total})");
+    assert!(
+        quiet_significant * 10 <= quiet_total,
+        "planted no-effect changes are mostly no_significant_change: {quiet_significant} of {quiet_total}"
+    );
+}
+
+#[test]
+fn windows_are_clipped_and_small_samples_are_insufficient() {
+    let (_data, out) = generate_and_compare("3000", "4", "60");
+    let (_, windows) = read_csv(&out.path().join("windows.csv"));
+    let (_, rows) = read_csv(&out.path().join("comparisons.csv"));
+    assert!(!windows.is_empty());
+    for w in &windows {
+        // 60 days either side at most
+        let start = chrono::DateTime::parse_from_rfc3339(&w["before_start"]).unwrap();
+        let change = chrono::NaiveDate::parse_from_str(&w["change_date"], "%Y-%m-%d").unwrap();
+        let days = (change.and_hms_opt(0, 0, 0).unwrap().and_utc() - start.to_utc()).num_days();
+        assert!(days <= 60, "{w:?}");
+        let end = chrono::DateTime::parse_from_rfc3339(&w["after_end"]).unwrap();
+        assert!((end.to_utc() - change.and_hms_opt(0, 0, 0).unwrap().and_utc()).num_days() <= 60, "{w:?}");
+    }
+    // SOP-ACC-001: 1.0 on 2024-04-01, 1.1 on 2024-10-15; the window of 1.0→1.1 starts no
+    // earlier than 1.0 took effect.
+    let acc = windows.iter().find(|w| w["sop_id"] == "SOP-ACC-001" && w["to_version"] == "1.1").unwrap();
+    assert!(acc["before_start"].as_str() >= "2024-08-16", "{acc:?}");
+    for r in &rows {
+        let (b, a): (u64, u64) = (r["before_n"].parse().unwrap(), r["after_n"].parse().unwrap());
+        let need = if r["metric"] == "audit_exceptions_per_1k" { 100 } else { 30 };
+        if b < need || a < need {
+            assert_eq!(r["verdict"], "insufficient_data", "{r:?}");
+            assert!(r["caveats"].contains("at least"), "the unmet requirement is named: {r:?}");
+            assert!(r["p_value"].is_empty() && r["p_adjusted"].is_empty());
+        }
+        if r["verdict"] == "improved" || r["verdict"] == "worsened" {
+            assert!(r["p_adjusted"].parse::<f64>().unwrap() < 0.05);
+        }
+        if !r["p_adjusted"].is_empty() {
+            assert!(
+                r["p_adjusted"].parse::<f64>().unwrap() >= r["p_value"].parse::<f64>().unwrap(),
+                "BH never lowers a p-value"
+            );
+        }
+    }
+}
