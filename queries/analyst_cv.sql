@@ -1,10 +1,12 @@
 -- metric: analyst_cv
 -- definition: analyst consistency: the coefficient of variation (sample standard deviation / mean) of the per-analyst median resolution hours, over analysts with at least [metrics] min_analyst_tickets resolved tickets in the group; empty with fewer than two such analysts. 0 means every analyst takes as long; 1 means the spread is as large as the typical time
--- unit: ratio
+-- unit: ratio (12 decimals)
 -- better: lower
 SELECT
     grp,
-    STDDEV(analyst_median_h) / AVG(analyst_median_h) AS analyst_cv
+    -- rounded to 12 decimals: the sum over analysts runs in an order that can differ between
+    -- runs, which moves the last binary digit; the rounding keeps the output byte-identical
+    ROUND(STDDEV(analyst_median_h) / AVG(analyst_median_h), 12) AS analyst_cv
 FROM (
     SELECT grp, assignee, MEDIAN(resolution_hours) AS analyst_median_h, COUNT(*) AS resolved_tickets
     FROM tickets

@@ -13,6 +13,9 @@ pub mod generate;
 pub mod ingest;
 pub mod metrics;
 pub mod output;
+pub mod pipeline;
+pub mod render;
+pub mod report;
 pub mod stats;
 pub mod summary;
 pub mod tables;
@@ -22,7 +25,6 @@ pub mod validate;
 use std::path::{Path, PathBuf};
 
 use chrono_tz::Tz;
-use polars::prelude::ChunkAgg;
 
 use cli::{Cli, Command, InputArgs};
 use error::{Error, Result};
@@ -62,60 +64,36 @@ pub fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
-        Command::Report { .. } => not_built("report", "the Markdown report, charts and manifest", 6),
         Command::Metrics { inputs, analysis, format, out } => {
-            let (paths, opts) = resolve_inputs(&inputs)?;
-            let config = config::Config::load(analysis.config.as_deref())?;
-            let period = resolve_period(&analysis, &config);
-            let queries = metrics::load_queries(metrics::query_dir(analysis.queries.as_deref()).as_deref())?;
-            let data = validate::load(&paths, &opts)?;
-            let att = attribute::attribute(&data, analysis.attribute_by)?;
-            let tables = metrics::compute(&att, &config, &queries, period, opts.tz)?;
-            let window = resolve_window(&analysis, &config)?;
-            let as_of = as_of_ms(&inputs, &opts, &data)?;
-            let comparisons = compare::compare(&att, &config, &queries, window, as_of)?;
+            let progress = pipeline::Progress::new(quiet);
+            let a = pipeline::analyse(&inputs, &analysis, &progress)?;
+            progress.finish();
             let out = out.unwrap_or_else(|| PathBuf::from("reports/latest"));
-            let dir = out.join("metrics");
-            output::ensure_dir(&dir)?;
-            let ext = tables::extension(format);
-            let mut written = Vec::new();
-            for (name, df) in
-                [("sop_version_metrics", &tables.sop_versions), ("process_period_metrics", &tables.process_periods)]
-            {
-                let path = dir.join(format!("{name}.{ext}"));
-                output::write_atomic(&path, &tables::to_bytes(df, format)?)?;
-                written.push((path, df.height()));
-            }
-            output::write_atomic(&out.join("rejects.csv"), &output::rejects_csv(&data.rejects)?)?;
-            for (name, bytes, rows) in [
-                ("comparisons.csv", compare::comparisons_csv(&comparisons)?, comparisons.rows.len()),
-                ("windows.csv", compare::windows_csv(&comparisons)?, comparisons.changes.len()),
-            ] {
-                let path = out.join(name);
-                output::write_atomic(&path, &bytes)?;
-                written.push((path, rows));
-            }
+            let written = report::write_tables(&a, &out, format)?;
             if !quiet {
-                for w in data.warnings.iter() {
-                    eprintln!("sop-impact: warning: {w}");
-                }
-                for (input, n) in &att.unattributed {
-                    eprintln!("sop-impact: warning: {n} {input} match no process (no category, subcategory, sop_id or process that an SOP or a ticket has)");
-                }
-                for s in &data.inputs {
-                    let sup = if s.superseded > 0 { format!(" + {} superseded", s.superseded) } else { String::new() };
-                    println!(
-                        "{} {}: {} rows read = {} accepted + {} rejected{sup}",
-                        s.kind.name(),
-                        s.path.display(),
-                        s.rows_read,
-                        s.accepted,
-                        s.rejected
-                    );
+                report::print_warnings(&a);
+                for s in &a.data.inputs {
+                    println!("{}", summary::accounting_line(s));
                 }
                 for (path, rows) in written {
                     println!("wrote {} ({rows} rows)", path.display());
                 }
+            }
+            Ok(())
+        }
+        Command::Report { inputs, analysis, out } => {
+            let demo = inputs.tickets.is_empty() && inputs.sops.is_none();
+            let inputs = if demo { demo_inputs(inputs) } else { inputs };
+            let out = out.unwrap_or_else(|| PathBuf::from(if demo { "reports/demo" } else { "reports/latest" }));
+            let progress = pipeline::Progress::new(quiet);
+            let a = pipeline::analyse(&inputs, &analysis, &progress)?;
+            progress.step("drawing charts and writing the report");
+            let args: Vec<String> = std::env::args().skip(1).collect();
+            report::write_report(&a, &out, &args)?;
+            progress.finish();
+            if !quiet {
+                report::print_warnings(&a);
+                println!("report written to {}", out.join("report.md").display());
             }
             Ok(())
         }
@@ -131,50 +109,6 @@ pub fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
-    }
-}
-
-/// The command line's --window, else the config's window_days.
-fn resolve_window(analysis: &cli::AnalysisArgs, config: &config::Config) -> Result<compare::Window> {
-    match &analysis.window {
-        Some(w) => compare::Window::parse(w).map_err(Error::Usage),
-        None => Ok(compare::Window::Days(config.compare.window_days.max(1))),
-    }
-}
-
-/// "Today" in UTC ms: the start of the day after --as-of in the run's time zone, else the
-/// latest timestamp in the tickets (so that runs on the same data agree).
-pub fn as_of_ms(inputs: &InputArgs, opts: &LoadOptions, data: &validate::Dataset) -> Result<i64> {
-    if let Some(d) = &inputs.as_of {
-        let date = chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d")
-            .map_err(|_| Error::Usage(format!("--as-of '{d}' is not a date: use YYYY-MM-DD")))?;
-        let next = date.succ_opt().unwrap_or(date);
-        return timeparse::parse_timestamp(&next.to_string(), None, opts.tz).map_err(Error::Usage);
-    }
-    let mut latest = i64::MIN;
-    for c in ["opened_at", "resolved_at", "closed_at"] {
-        let ca = data
-            .tickets
-            .column(c)
-            .map_err(error::polars_internal)?
-            .datetime()
-            .map_err(error::polars_internal)?
-            .physical()
-            .clone();
-        if let Some(m) = ca.max() {
-            latest = latest.max(m);
-        }
-    }
-    Ok(latest)
-}
-
-/// The command line's --period wins over the config's.
-fn resolve_period(analysis: &cli::AnalysisArgs, config: &config::Config) -> cli::Period {
-    match (analysis.period, config.metrics.period.as_str()) {
-        (Some(p), _) => p,
-        (None, "week") => cli::Period::Week,
-        (None, "quarter") => cli::Period::Quarter,
-        _ => cli::Period::Month,
     }
 }
 
@@ -207,6 +141,23 @@ pub fn resolve_inputs(args: &InputArgs) -> Result<(InputPaths, LoadOptions)> {
     };
     Ok((paths, LoadOptions { profile: args.profile, tz, date_order: args.date_order }))
 }
+
+/// The demo run: the bundled data with a fixed "today" (the day after its history ends), so
+/// that the committed demo report is what any later run produces.
+fn demo_inputs(mut inputs: InputArgs) -> InputArgs {
+    let dir = demo_dir();
+    inputs.tickets = vec![dir.join("tickets.csv")];
+    inputs.sops = Some(dir.join("sops.csv"));
+    inputs.changes = Some(dir.join("changes.csv"));
+    inputs.audits = Some(dir.join("audits.csv"));
+    if inputs.as_of.is_none() {
+        inputs.as_of = Some(DEMO_AS_OF.to_string());
+    }
+    inputs
+}
+
+/// "Today" for the demo report.
+pub const DEMO_AS_OF: &str = "2025-12-31";
 
 /// Where the bundled demo data lives: `fixtures/demo` under the working directory, else under
 /// the source tree the binary was built from.

@@ -65,6 +65,101 @@ pub fn rejects_csv(rejects: &[Reject]) -> Result<Vec<u8>> {
     w.into_inner().map_err(|e| Error::Internal(format!("writing rejects.csv: {e}")))
 }
 
+/// SHA-256 of a file, hex, read in blocks (inputs can be gigabytes).
+pub fn sha256_file(path: &Path) -> Result<String> {
+    use sha2::{Digest, Sha256};
+    use std::io::Read;
+    let mut f = fs::File::open(path).map_err(|source| Error::Unreadable { path: path.to_path_buf(), source })?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f.read(&mut buf).map_err(|source| Error::Unreadable { path: path.to_path_buf(), source })?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(hex(&hasher.finalize()))
+}
+
+pub fn sha256_bytes(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    hex(&Sha256::digest(bytes))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A fresh temporary directory beside `target`, where a run writes everything before
+/// [`publish_dir`] moves it into place. Stale ones of earlier, interrupted runs are removed.
+pub fn staging_dir(target: &Path) -> Result<PathBuf> {
+    let parent = target.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    ensure_dir(parent)?;
+    let name = target.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_else(|| "report".into());
+    let prefix = format!(".{name}.tmp-");
+    if let Ok(entries) = fs::read_dir(parent) {
+        for e in entries.flatten() {
+            let n = e.file_name().to_string_lossy().to_string();
+            if let Some(pid) = n.strip_prefix(&prefix) {
+                // only directories of processes that are gone
+                if !Path::new("/proc").join(pid).exists() {
+                    let _ = fs::remove_dir_all(e.path());
+                }
+            }
+        }
+    }
+    let tmp = parent.join(format!("{prefix}{}", std::process::id()));
+    let _ = fs::remove_dir_all(&tmp);
+    fs::create_dir_all(&tmp).map_err(|e| Error::output(&tmp, e))?;
+    Ok(tmp)
+}
+
+/// Replace `target` with the finished `staged` directory: an interrupted run leaves the
+/// previous `target` as it was.
+pub fn publish_dir(staged: &Path, target: &Path) -> Result<()> {
+    let old = staged.with_file_name(format!(
+        ".{}.old-{}",
+        target.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default(),
+        std::process::id()
+    ));
+    let had_old = target.exists();
+    if had_old {
+        fs::rename(target, &old).map_err(|e| Error::output(target, e))?;
+    }
+    if let Err(e) = fs::rename(staged, target) {
+        if had_old {
+            let _ = fs::rename(&old, target);
+        }
+        return Err(Error::output(target, e));
+    }
+    if had_old {
+        let _ = fs::remove_dir_all(&old);
+    }
+    Ok(())
+}
+
+/// Every file under `dir`, as paths relative to it with `/` separators, sorted.
+pub fn list_files(dir: &Path) -> Result<Vec<String>> {
+    fn walk(base: &Path, dir: &Path, out: &mut Vec<String>) -> std::io::Result<()> {
+        for e in fs::read_dir(dir)? {
+            let p = e?.path();
+            if p.is_dir() {
+                walk(base, &p, out)?;
+            } else if let Ok(rel) = p.strip_prefix(base) {
+                out.push(
+                    rel.components().map(|c| c.as_os_str().to_string_lossy().to_string()).collect::<Vec<_>>().join("/"),
+                );
+            }
+        }
+        Ok(())
+    }
+    let mut out = Vec::new();
+    walk(dir, dir, &mut out).map_err(|e| Error::output(dir, e))?;
+    out.sort();
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

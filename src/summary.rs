@@ -68,3 +68,14 @@ pub fn data_quality(inputs: &[InputSummary], warnings: &[String]) -> String {
     }
     out
 }
+
+/// "1000 rows read = 990 accepted + 8 rejected + 2 superseded"
+pub fn accounting(s: &InputSummary) -> String {
+    let superseded = if s.superseded > 0 { format!(" + {} superseded", s.superseded) } else { String::new() };
+    format!("{} rows read = {} accepted + {} rejected{superseded}", s.rows_read, s.accepted, s.rejected)
+}
+
+/// "tickets t.csv: 1000 rows read = …"
+pub fn accounting_line(s: &InputSummary) -> String {
+    format!("{} {}: {}", s.kind.name(), s.path.display(), accounting(s))
+}

@@ -1,0 +1,133 @@
+//! The whole analysis in order — validate → attribute → metrics → compare — shared by the
+//! `metrics` and `report` commands, with progress on a terminal.
+
+use std::io::IsTerminal;
+use std::time::Duration;
+
+use chrono_tz::Tz;
+use polars::prelude::ChunkAgg;
+
+use crate::attribute::{self, Attributed};
+use crate::cli::{AnalysisArgs, InputArgs, Period};
+use crate::compare::{self, Comparisons, Window};
+use crate::config::Config;
+use crate::error::{polars_internal, Error, Result};
+use crate::metrics::{self, MetricTables, Query};
+use crate::timeparse;
+use crate::validate::{self, Dataset, InputPaths, LoadOptions};
+
+/// Everything one analysis produced.
+pub struct Analysis {
+    pub paths: InputPaths,
+    pub opts: LoadOptions,
+    pub config: Config,
+    pub queries: Vec<Query>,
+    pub period: Period,
+    pub window: Window,
+    /// "today" in UTC ms
+    pub as_of_ms: i64,
+    /// whether --as-of fixed it
+    pub as_of_given: bool,
+    pub data: Dataset,
+    pub attributed: Attributed,
+    pub tables: MetricTables,
+    pub comparisons: Comparisons,
+}
+
+/// Steps of a long run, shown as a spinner on a terminal (never when piped or --quiet).
+pub struct Progress {
+    bar: Option<indicatif::ProgressBar>,
+}
+
+impl Progress {
+    pub fn new(quiet: bool) -> Self {
+        let show = !quiet && std::io::stderr().is_terminal();
+        let bar = show.then(|| {
+            let b = indicatif::ProgressBar::new_spinner();
+            b.enable_steady_tick(Duration::from_millis(120));
+            b
+        });
+        Progress { bar }
+    }
+
+    pub fn step(&self, what: &str) {
+        if let Some(b) = &self.bar {
+            b.set_message(what.to_string());
+        }
+    }
+
+    pub fn finish(&self) {
+        if let Some(b) = &self.bar {
+            b.finish_and_clear();
+        }
+    }
+}
+
+pub fn analyse(inputs: &InputArgs, analysis: &AnalysisArgs, progress: &Progress) -> Result<Analysis> {
+    let (paths, opts) = crate::resolve_inputs(inputs)?;
+    let config = Config::load(analysis.config.as_deref())?;
+    let period = resolve_period(analysis, &config);
+    let window = resolve_window(analysis, &config)?;
+    let queries = metrics::load_queries(metrics::query_dir(analysis.queries.as_deref()).as_deref())?;
+    progress.step("reading and validating inputs");
+    let data = validate::load(&paths, &opts)?;
+    let as_of_ms = as_of_ms(inputs, opts.tz, &data)?;
+    progress.step("attributing records to SOP versions");
+    let attributed = attribute::attribute(&data, analysis.attribute_by)?;
+    progress.step("computing metrics");
+    let tables = metrics::compute(&attributed, &config, &queries, period, opts.tz)?;
+    progress.step("comparing before and after each SOP change");
+    let comparisons = compare::compare(&attributed, &config, &queries, window, as_of_ms)?;
+    Ok(Analysis {
+        paths,
+        opts,
+        config,
+        queries,
+        period,
+        window,
+        as_of_ms,
+        as_of_given: inputs.as_of.is_some(),
+        data,
+        attributed,
+        tables,
+        comparisons,
+    })
+}
+
+/// The command line's --window, else the config's window_days.
+fn resolve_window(analysis: &AnalysisArgs, config: &Config) -> Result<Window> {
+    match &analysis.window {
+        Some(w) => Window::parse(w).map_err(Error::Usage),
+        None => Ok(Window::Days(config.compare.window_days.max(1))),
+    }
+}
+
+/// The command line's --period wins over the config's.
+fn resolve_period(analysis: &AnalysisArgs, config: &Config) -> Period {
+    match (analysis.period, config.metrics.period.as_str()) {
+        (Some(p), _) => p,
+        (None, "week") => Period::Week,
+        (None, "quarter") => Period::Quarter,
+        _ => Period::Month,
+    }
+}
+
+/// "Today" in UTC ms: the start of the day after --as-of in the run's time zone, else the
+/// latest timestamp in the tickets (so that runs on the same data agree).
+fn as_of_ms(inputs: &InputArgs, tz: Tz, data: &Dataset) -> Result<i64> {
+    if let Some(d) = &inputs.as_of {
+        let date = chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d")
+            .map_err(|_| Error::Usage(format!("--as-of '{d}' is not a date: use YYYY-MM-DD")))?;
+        let next = date.succ_opt().unwrap_or(date);
+        return timeparse::parse_timestamp(&next.to_string(), None, tz).map_err(Error::Usage);
+    }
+    let mut latest = i64::MIN;
+    for c in ["opened_at", "resolved_at", "closed_at"] {
+        let ca =
+            data.tickets.column(c).map_err(polars_internal)?.datetime().map_err(polars_internal)?.physical().clone();
+        if let Some(m) = ca.max() {
+            latest = latest.max(m);
+        }
+    }
+    Ok(latest)
+}

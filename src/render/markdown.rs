@@ -1,0 +1,109 @@
+//! Markdown building blocks: escaping of user text (pipes, line breaks, HTML, emphasis) and the
+//! number formats of the report.
+
+/// Escape text from the data for a Markdown table cell or line: `|` and Markdown punctuation are
+/// backslash-escaped, `<`, `>` and `&` become entities (no HTML reaches the reader), and line
+/// breaks become spaces so that a cell stays one cell.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '|' | '\\' | '*' | '_' | '`' | '[' | ']' | '#' | '~' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '\n' | '\r' | '\t' => out.push(' '),
+            c if c.is_control() => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A Markdown table from a header and rows of already escaped cells.
+pub fn table(header: &[&str], rows: &[Vec<String>], right_aligned: &[usize]) -> String {
+    let mut s = format!("| {} |\n|", header.join(" | "));
+    for k in 0..header.len() {
+        s.push_str(if right_aligned.contains(&k) { "---:|" } else { "---|" });
+    }
+    s.push('\n');
+    for r in rows {
+        s.push_str(&format!("| {} |\n", r.join(" | ")));
+    }
+    s
+}
+
+/// 0.0612 → "6.1%"
+pub fn percent(v: f64) -> String {
+    format!("{:.1}%", v * 100.0)
+}
+
+/// A difference of rates in percentage points, signed: "+2.7 pts"
+pub fn points(v: f64) -> String {
+    format!("{} pts", signed(v * 100.0, 1))
+}
+
+pub fn signed(v: f64, decimals: usize) -> String {
+    let s = format!("{:.*}", decimals, v.abs());
+    if v < 0.0 && s.chars().any(|c| c.is_ascii_digit() && c != '0') {
+        format!("−{s}")
+    } else if v > 0.0 && s.chars().any(|c| c.is_ascii_digit() && c != '0') {
+        format!("+{s}")
+    } else {
+        s
+    }
+}
+
+/// Hours with two decimals: "1.66 h"
+pub fn hours(v: f64) -> String {
+    format!("{v:.2} h")
+}
+
+/// p-values: "< 0.001" or three decimals.
+pub fn p_value(p: f64) -> String {
+    if p < 0.001 {
+        "< 0.001".into()
+    } else {
+        format!("{p:.3}")
+    }
+}
+
+/// 1234567 → "1,234,567"
+pub fn thousands(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_text_cannot_break_tables_or_inject_html() {
+        assert_eq!(escape("Access | VPN"), "Access \\| VPN");
+        assert_eq!(escape("<script>alert(1)</script>"), "&lt;script&gt;alert(1)&lt;/script&gt;");
+        assert_eq!(escape("two\nlines"), "two lines");
+        assert_eq!(escape("*bold* _it_ [link](x)"), "\\*bold\\* \\_it\\_ \\[link\\](x)");
+    }
+
+    #[test]
+    fn number_formats() {
+        assert_eq!(percent(0.0612), "6.1%");
+        assert_eq!(points(-0.027), "−2.7 pts");
+        assert_eq!(points(0.0004), "0.0 pts");
+        assert_eq!(p_value(0.0004), "< 0.001");
+        assert_eq!(p_value(0.0456), "0.046");
+        assert_eq!(thousands(1234567), "1,234,567");
+        assert_eq!(thousands(999), "999");
+    }
+}

@@ -1,0 +1,840 @@
+//! The outputs people read (spec §4, §5): metric tables, comparisons, charts, report.md and
+//! manifest.json, written into a staging directory and published in one rename.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::path::{Path, PathBuf};
+
+use chrono::{Datelike, TimeZone};
+use chrono_tz::Tz;
+use polars::prelude::*;
+use serde_json::json;
+
+use crate::cli::{Period, TableFormat};
+use crate::compare::{Change, Comparison, Verdict, Window};
+use crate::error::{polars_internal, Error, Result};
+use crate::metrics::Better;
+use crate::output;
+use crate::pipeline::Analysis;
+use crate::render::charts::{self, ChangeBar, ChangeChart, Trend, TrendPanel};
+use crate::render::markdown::{escape, hours, p_value, percent, points, signed, table, thousands};
+use crate::tables;
+use crate::timeparse::{format_date, format_utc};
+
+/// Metric tables, comparisons, windows and rejects under `out` (the `metrics` command).
+pub fn write_tables(a: &Analysis, out: &Path, format: TableFormat) -> Result<Vec<(PathBuf, usize)>> {
+    let dir = out.join("metrics");
+    output::ensure_dir(&dir)?;
+    let ext = tables::extension(format);
+    let mut written = Vec::new();
+    for (name, df) in
+        [("sop_version_metrics", &a.tables.sop_versions), ("process_period_metrics", &a.tables.process_periods)]
+    {
+        let path = dir.join(format!("{name}.{ext}"));
+        output::write_atomic(&path, &tables::to_bytes(df, format)?)?;
+        written.push((path, df.height()));
+    }
+    for (name, bytes, rows) in [
+        ("comparisons.csv", crate::compare::comparisons_csv(&a.comparisons)?, a.comparisons.rows.len()),
+        ("windows.csv", crate::compare::windows_csv(&a.comparisons)?, a.comparisons.changes.len()),
+        ("rejects.csv", output::rejects_csv(&a.data.rejects)?, a.data.rejects.len()),
+    ] {
+        let path = out.join(name);
+        output::write_atomic(&path, &bytes)?;
+        written.push((path, rows));
+    }
+    Ok(written)
+}
+
+/// Warnings a user must see: SOP history problems and records that match no process.
+pub fn print_warnings(a: &Analysis) {
+    for w in &a.data.warnings {
+        eprintln!("sop-impact: warning: {w}");
+    }
+    for (input, n) in &a.attributed.unattributed {
+        eprintln!("sop-impact: warning: {n} {input} match no process (no category, subcategory, sop_id or process of an SOP or a ticket)");
+    }
+}
+
+/// The options that shape the results, for provenance (not --out or --quiet).
+fn shaping_options(args: &[String]) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut skip = false;
+    for a in args {
+        if skip {
+            skip = false;
+            continue;
+        }
+        if a == "--out" {
+            skip = true;
+            continue;
+        }
+        if a.starts_with("--out=") || a == "--quiet" || a == "-q" {
+            continue;
+        }
+        out.push(a.clone());
+    }
+    out
+}
+
+fn slug(s: &str) -> String {
+    let mut out = String::new();
+    for c in s.chars() {
+        if c.is_ascii_alphanumeric() {
+            out.push(c.to_ascii_lowercase());
+        } else if !out.ends_with('-') {
+            out.push('-');
+        }
+    }
+    out.trim_matches('-').to_string()
+}
+
+/// Text columns of a frame as owned strings.
+fn strings(df: &DataFrame, name: &str) -> Result<Vec<Option<String>>> {
+    let c = df.column(name).map_err(polars_internal)?.cast(&DataType::String).map_err(polars_internal)?;
+    Ok(c.str().map_err(polars_internal)?.iter().map(|v| v.map(str::to_string)).collect())
+}
+
+fn floats(df: &DataFrame, name: &str) -> Result<Vec<Option<f64>>> {
+    let c = df.column(name).map_err(polars_internal)?.cast(&DataType::Float64).map_err(polars_internal)?;
+    Ok(c.f64().map_err(polars_internal)?.iter().collect())
+}
+
+fn millis(df: &DataFrame, name: &str) -> Result<Vec<Option<i64>>> {
+    Ok(df.column(name).map_err(polars_internal)?.datetime().map_err(polars_internal)?.physical().iter().collect())
+}
+
+/// Where a moment falls on the period axis: the period's label and the fraction of it elapsed.
+fn period_position(ms: i64, period: Period, tz: Tz) -> (String, f64) {
+    let Some(t) = tz.timestamp_millis_opt(ms).single() else { return (String::new(), 0.0) };
+    let d = t.date_naive();
+    match period {
+        Period::Month => {
+            let days = chrono::NaiveDate::from_ymd_opt(d.year(), d.month(), 1)
+                .and_then(|f| f.checked_add_months(chrono::Months::new(1)).map(|n| (n - f).num_days()))
+                .unwrap_or(30);
+            (format!("{}-{:02}", d.year(), d.month()), (d.day0() as f64) / days as f64)
+        }
+        Period::Quarter => {
+            let q0 = (d.month0() / 3) * 3 + 1;
+            let start = chrono::NaiveDate::from_ymd_opt(d.year(), q0, 1).unwrap_or(d);
+            (format!("{}-Q{}", d.year(), d.month0() / 3 + 1), (d - start).num_days() as f64 / 91.0)
+        }
+        Period::Week => (d.format("%G-W%V").to_string(), d.weekday().num_days_from_monday() as f64 / 7.0),
+    }
+}
+
+/// x coordinate of a moment on a chart whose periods are `labels`.
+fn x_of(ms: Option<i64>, labels: &[String], period: Period, tz: Tz, open_end: f64) -> f64 {
+    let Some(ms) = ms else { return open_end };
+    let (label, frac) = period_position(ms, period, tz);
+    match labels.binary_search(&label) {
+        Ok(i) => i as f64 - 0.5 + frac,
+        Err(i) => i as f64 - 0.5,
+    }
+}
+
+/// Facts about one SOP version from the history.
+struct VersionInfo {
+    owner: Option<String>,
+    approved_by: Option<String>,
+    approved_at: Option<i64>,
+    next_review: Option<i64>,
+    summary: Option<String>,
+}
+
+fn version_infos(a: &Analysis) -> Result<BTreeMap<(String, String), VersionInfo>> {
+    let s = &a.data.sops;
+    let (ids, vers, owners, approvers, summaries) = (
+        strings(s, "sop_id")?,
+        strings(s, "version")?,
+        strings(s, "owner")?,
+        strings(s, "approved_by")?,
+        strings(s, "change_summary")?,
+    );
+    let (approved, review) = (millis(s, "approved_at")?, millis(s, "next_review")?);
+    let mut out = BTreeMap::new();
+    for i in 0..s.height() {
+        out.insert(
+            (ids[i].clone().unwrap_or_default(), vers[i].clone().unwrap_or_default()),
+            VersionInfo {
+                owner: owners[i].clone(),
+                approved_by: approvers[i].clone(),
+                approved_at: approved[i],
+                next_review: review[i],
+                summary: summaries[i].clone(),
+            },
+        );
+    }
+    Ok(out)
+}
+
+/// How a metric's values read in the report.
+fn show_value(metric: &str, v: Option<f64>) -> String {
+    match v {
+        None => "–".into(),
+        Some(v) if metric.ends_with("_h") => hours(v),
+        Some(v) if metric.ends_with("per_1k") => format!("{v:.2} per 1k"),
+        Some(v) => percent(v),
+    }
+}
+
+fn show_delta(metric: &str, v: f64) -> String {
+    if metric.ends_with("_h") {
+        format!("{} h", signed(v, 2))
+    } else if metric.ends_with("per_1k") {
+        format!("{} per 1k", signed(v, 2))
+    } else {
+        points(v)
+    }
+}
+
+fn metric_name(metric: &str) -> &'static str {
+    match metric {
+        "reopen_rate" => "Reopen rate",
+        "error_rate" => "Error rate",
+        "escalation_rate" => "Escalation rate",
+        "sla_attainment" => "SLA attainment",
+        "mttr_median_h" => "MTTR (median)",
+        "audit_exceptions_per_1k" => "Audit exceptions per 1k tickets",
+        "change_failure_rate" => "Change failure rate",
+        _ => "metric",
+    }
+}
+
+fn delta_with_ci(r: &Comparison) -> String {
+    // The interval's limits in the delta's unit, without repeating it.
+    let bare = |v: f64| {
+        if !v.is_finite() {
+            "∞".to_string()
+        } else if r.metric.ends_with("_h") || r.metric.ends_with("per_1k") {
+            signed(v, 2)
+        } else {
+            signed(v * 100.0, 1)
+        }
+    };
+    match (r.delta, r.ci) {
+        (Some(d), Some((lo, hi))) => format!("{} (95% CI {} to {})", show_delta(r.metric, d), bare(lo), bare(hi)),
+        (Some(d), None) => show_delta(r.metric, d),
+        _ => "–".into(),
+    }
+}
+
+fn verdict_text(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Improved => "**improved**",
+        Verdict::Worsened => "**worsened**",
+        Verdict::NoSignificantChange => "no significant change",
+        Verdict::InsufficientData => "insufficient data",
+    }
+}
+
+fn change_label(c: &Change) -> String {
+    format!("{} {} → {}", c.sop_id, c.from_version, c.to_version)
+}
+
+/// "q < 0.001" or "q = 0.012"
+fn q_text(q: f64) -> String {
+    let p = p_value(q);
+    if p.starts_with('<') {
+        format!("q {p}")
+    } else {
+        format!("q = {p}")
+    }
+}
+
+/// One line of the executive summary for a change with significant results.
+fn summary_line(c: &Change, rows: &[&Comparison], verdict: Verdict) -> String {
+    let parts: Vec<String> = rows
+        .iter()
+        .filter(|r| r.verdict == verdict)
+        .map(|r| {
+            format!(
+                "{} {} → {} ({}; {})",
+                metric_name(r.metric),
+                show_value(r.metric, r.before_value),
+                show_value(r.metric, r.after_value),
+                delta_with_ci(r),
+                q_text(r.p_adjusted.unwrap_or(1.0))
+            )
+        })
+        .collect();
+    format!(
+        "- **{}** ({}, {}): {} {}.",
+        escape(&change_label(c)),
+        escape(&c.process),
+        format_date(c.change_date),
+        if verdict == Verdict::Improved { "improved" } else { "worsened" },
+        parts.join("; ")
+    )
+}
+
+/// Write the full report to `out` (replacing what is there only when everything is written).
+pub fn write_report(a: &Analysis, out: &Path, args: &[String]) -> Result<()> {
+    let stage = output::staging_dir(out)?;
+    let result = build_report(a, &stage, args);
+    if let Err(e) = result {
+        let _ = std::fs::remove_dir_all(&stage);
+        return Err(e);
+    }
+    output::publish_dir(&stage, out)
+}
+
+fn build_report(a: &Analysis, dir: &Path, args: &[String]) -> Result<()> {
+    write_tables(a, dir, TableFormat::Csv)?;
+    let charts_dir = dir.join("charts");
+    output::ensure_dir(&charts_dir)?;
+    let tz = a.opts.tz;
+    let infos = version_infos(a)?;
+
+    // The period axis shared by every trend chart.
+    let pp = &a.tables.process_periods;
+    let (pp_process, pp_period, pp_version) =
+        (strings(pp, "process")?, strings(pp, "period")?, strings(pp, "version_in_force")?);
+    let mut labels: Vec<String> = pp_period.iter().flatten().cloned().collect();
+    labels.sort();
+    labels.dedup();
+    let metric_cols = ["reopen_rate", "error_rate", "sla_attainment", "mttr_median_h", "tickets", "resolved"];
+    let mut cols: BTreeMap<&str, Vec<Option<f64>>> = BTreeMap::new();
+    for m in metric_cols {
+        cols.insert(m, floats(pp, m)?);
+    }
+
+    let mut md = String::new();
+    let as_of = format_date(a.as_of_ms - 1);
+    let tickets_summary = a.data.inputs.iter().find(|s| s.kind == crate::ingest::profile::InputKind::Tickets);
+    let range = a
+        .data
+        .inputs
+        .iter()
+        .filter(|s| s.kind == crate::ingest::profile::InputKind::Tickets)
+        .filter_map(|s| s.date_range)
+        .fold(None, |acc: Option<(i64, i64)>, (x, y)| Some(acc.map_or((x, y), |(p, q)| (p.min(x), q.max(y)))));
+    let _ = writeln!(md, "# SOP impact report\n");
+    let _ = writeln!(
+        md,
+        "Did changing a standard operating procedure make the work better or worse? This report compares every SOP change's \
+         before and after windows on the metrics below, with confidence intervals and multiple-testing-adjusted p-values.\n"
+    );
+    let _ = writeln!(
+        md,
+        "- **Tickets**: {} accepted, opened {} to {}\n- **As of**: {as_of} ({})\n- **Periods**: {}; **windows**: {}; **time zone**: {}\n- **Inputs**: {}\n",
+        thousands(a.data.tickets.height() as u64),
+        range.map(|r| format_date(r.0)).unwrap_or_default(),
+        range.map(|r| format_date(r.1)).unwrap_or_default(),
+        if a.as_of_given { "fixed with --as-of" } else { "the latest timestamp in the tickets" },
+        match a.period {
+            Period::Month => "months",
+            Period::Week => "ISO weeks",
+            Period::Quarter => "quarters",
+        },
+        match a.window {
+            Window::Days(d) => format!("up to {d} days either side of each change, clipped at the neighbouring changes"),
+            Window::All => "the full version intervals".into(),
+        },
+        tz,
+        a.data.inputs.iter().map(|s| format!("{} `{}`", s.kind.name(), escape(&s.path.display().to_string()))).collect::<Vec<_>>().join(", ")
+    );
+    let _ = tickets_summary;
+
+    // Executive summary: at most ten lines.
+    let _ = writeln!(md, "## Summary\n");
+    let by_change: Vec<Vec<&Comparison>> = (0..a.comparisons.changes.len())
+        .map(|c| a.comparisons.rows.iter().filter(|r| r.change == c).collect())
+        .collect();
+    let mut lines = Vec::new();
+    for verdict in [Verdict::Worsened, Verdict::Improved] {
+        for (c, rows) in by_change.iter().enumerate() {
+            if rows.iter().any(|r| r.verdict == verdict) {
+                lines.push(summary_line(&a.comparisons.changes[c], rows, verdict));
+            }
+        }
+    }
+    let quiet: Vec<String> = by_change
+        .iter()
+        .enumerate()
+        .filter(|(_, rows)| {
+            rows.iter().all(|r| matches!(r.verdict, Verdict::NoSignificantChange | Verdict::InsufficientData))
+                && rows.iter().any(|r| r.verdict == Verdict::NoSignificantChange)
+        })
+        .map(|(c, _)| escape(&change_label(&a.comparisons.changes[c])))
+        .collect();
+    let unjudged: Vec<String> = by_change
+        .iter()
+        .enumerate()
+        .filter(|(_, rows)| rows.iter().all(|r| r.verdict == Verdict::InsufficientData))
+        .map(|(c, _)| escape(&change_label(&a.comparisons.changes[c])))
+        .collect();
+    let max_detail = 8usize;
+    let more = lines.len().saturating_sub(max_detail);
+    lines.truncate(max_detail);
+    if more > 0 {
+        lines.push(format!("- … and {more} more changes with significant results, in the sections below."));
+    }
+    if !quiet.is_empty() {
+        lines.push(format!("- **No statistically significant change** on any metric: {}.", quiet.join(", ")));
+    }
+    if !unjudged.is_empty() {
+        lines.push(format!("- **Could not be judged** (too little data either side): {}.", unjudged.join(", ")));
+    }
+    if a.comparisons.changes.is_empty() {
+        lines.push("- No SOP change falls inside the ticket history, so there is nothing to compare.".into());
+    }
+    lines.truncate(10);
+    let _ = writeln!(md, "{}\n", lines.join("\n"));
+    let _ = writeln!(
+        md,
+        "Verdicts use Benjamini–Hochberg adjusted p-values (q) at α = {}; intervals are unadjusted 95% intervals for after − before. \
+         “No significant change” is not “no effect”: read the interval.\n",
+        a.config.compare.alpha
+    );
+
+    // Per process.
+    let _ = writeln!(md, "## Processes with an SOP\n");
+    let timeline = &a.attributed.timeline;
+    let mut sop_ids: Vec<&str> = timeline.iter().filter(|r| !r.sop_id.is_empty()).map(|r| r.sop_id.as_str()).collect();
+    sop_ids.dedup();
+    for sop in &sop_ids {
+        let rows: Vec<_> =
+            timeline.iter().filter(|r| r.sop_id == *sop && r.version != crate::attribute::NO_SOP).collect();
+        let Some(current) = rows.last() else { continue };
+        let process = &current.process;
+        let info = infos.get(&(sop.to_string(), current.version.clone()));
+        let _ = writeln!(md, "### {}\n", escape(process));
+        let review = info.and_then(|i| i.next_review);
+        let overdue = review.is_some_and(|r| r < a.as_of_ms);
+        let _ = writeln!(
+            md,
+            "SOP **{}**, current version **{}** (in force since {}); owner: {}; next review: {}{}.\n",
+            escape(sop),
+            escape(&current.version),
+            current.effective_from.map(format_date).unwrap_or_default(),
+            info.and_then(|i| i.owner.clone()).map(|o| escape(&o)).unwrap_or_else(|| "**none recorded**".into()),
+            review.map(format_date).unwrap_or_else(|| "not set".into()),
+            if overdue { " (**overdue**)" } else { "" }
+        );
+        // Trend chart.
+        let stem = format!("trend-{}", slug(process));
+        let idx: Vec<usize> =
+            (0..pp.height()).filter(|&i| pp_process[i].as_deref() == Some(process.as_str())).collect();
+        if !idx.is_empty() {
+            let aligned = |m: &str| -> Vec<Option<f64>> {
+                let mut v = vec![None; labels.len()];
+                for &i in &idx {
+                    if let Ok(k) = labels.binary_search(pp_period[i].as_ref().unwrap_or(&String::new())) {
+                        v[k] = cols[m][i];
+                    }
+                }
+                v
+            };
+            let counts = |m: &str| aligned(m).iter().map(|v| v.unwrap_or(0.0) as u64).collect::<Vec<u64>>();
+            let mut stages = vec![String::new(); labels.len()];
+            for &i in &idx {
+                if let Ok(k) = labels.binary_search(pp_period[i].as_ref().unwrap_or(&String::new())) {
+                    let v = pp_version[i].clone().unwrap_or_default();
+                    stages[k] = v.rsplit('→').next().unwrap_or("").to_string();
+                }
+            }
+            let changes_here: Vec<&Change> = a.comparisons.changes.iter().filter(|c| c.sop_id == *sop).collect();
+            let end = labels.len() as f64 - 0.5;
+            let trend = Trend {
+                title: format!(
+                    "{process} — trend by {} with SOP changes",
+                    match a.period {
+                        Period::Month => "month",
+                        Period::Week => "week",
+                        Period::Quarter => "quarter",
+                    }
+                ),
+                periods: labels.clone(),
+                stages,
+                changes: rows
+                    .iter()
+                    .filter_map(|r| {
+                        r.effective_from.map(|e| {
+                            (
+                                x_of(Some(e), &labels, a.period, tz, end),
+                                format!("v{}", r.version.trim_start_matches(['v', 'V'])),
+                            )
+                        })
+                    })
+                    .filter(|(x, _)| *x > -0.5 && *x < end)
+                    .collect(),
+                windows: changes_here.last().map(|c| {
+                    (
+                        (
+                            x_of(c.before.0, &labels, a.period, tz, -0.5).max(-0.5),
+                            x_of(Some(c.before.1), &labels, a.period, tz, end),
+                        ),
+                        (
+                            x_of(Some(c.after.0), &labels, a.period, tz, end),
+                            x_of(c.after.1, &labels, a.period, tz, end).min(end),
+                        ),
+                    )
+                }),
+                panels: vec![
+                    TrendPanel {
+                        title: "Reopen rate".into(),
+                        unit: "% of resolved tickets".into(),
+                        values: aligned("reopen_rate"),
+                        counts: counts("resolved"),
+                        is_rate: true,
+                        percent: true,
+                    },
+                    TrendPanel {
+                        title: "Error rate".into(),
+                        unit: "% of resolved tickets".into(),
+                        values: aligned("error_rate"),
+                        counts: counts("resolved"),
+                        is_rate: true,
+                        percent: true,
+                    },
+                    TrendPanel {
+                        title: "MTTR (median)".into(),
+                        unit: "hours".into(),
+                        values: aligned("mttr_median_h"),
+                        counts: counts("resolved"),
+                        is_rate: false,
+                        percent: false,
+                    },
+                    TrendPanel {
+                        title: "SLA attainment".into(),
+                        unit: "% of tickets".into(),
+                        values: aligned("sla_attainment"),
+                        counts: counts("tickets"),
+                        is_rate: true,
+                        percent: true,
+                    },
+                ],
+            };
+            charts::trend(&charts_dir, &stem, &trend)?;
+            let _ = writeln!(
+                md,
+                "![{} trend](charts/{stem}.png)\n\n*Vertical lines: SOP versions taking effect. Shaded: the windows compared for the latest change \
+                 (orange before, blue after). Thin lines: centre and 3-sigma control limits recomputed per SOP version (p-chart for rates, \
+                 individuals chart for MTTR). [SVG](charts/{stem}.svg)*\n",
+                escape(process)
+            );
+        }
+        // Each change of this SOP.
+        for (c, ch) in a.comparisons.changes.iter().enumerate().filter(|(_, ch)| ch.sop_id == *sop) {
+            let vinfo = infos.get(&(sop.to_string(), ch.to_version.clone()));
+            let _ = writeln!(
+                md,
+                "#### {} → {} on {}\n",
+                escape(&ch.from_version),
+                escape(&ch.to_version),
+                format_date(ch.change_date)
+            );
+            if let Some(summary) = vinfo.and_then(|i| i.summary.clone()) {
+                let _ = writeln!(md, "> {}\n", escape(&summary));
+            }
+            let _ = writeln!(
+                md,
+                "Approved by {} on {}. Compared {} tickets from {} to {} with {} tickets from {} to {}.\n",
+                vinfo
+                    .and_then(|i| i.approved_by.clone())
+                    .map(|x| escape(&x))
+                    .unwrap_or_else(|| "(not recorded)".into()),
+                vinfo.and_then(|i| i.approved_at).map(format_date).unwrap_or_else(|| "(not recorded)".into()),
+                thousands(ch.before_tickets),
+                ch.before.0.map(format_date).unwrap_or_else(|| "the start of the data".into()),
+                format_date(ch.before.1 - 1),
+                thousands(ch.after_tickets),
+                format_date(ch.after.0),
+                ch.after.1.map(|e| format_date(e - 1)).unwrap_or_else(|| as_of.clone()),
+            );
+            let rows = &by_change[c];
+            // Caveats every metric of the change carries are said once, under the table.
+            let shared: Vec<String> = rows
+                .first()
+                .map(|first| {
+                    first.caveats.iter().filter(|c| rows.iter().all(|r| r.caveats.contains(c))).cloned().collect()
+                })
+                .unwrap_or_default();
+            let mut cells = Vec::new();
+            for r in rows {
+                cells.push(vec![
+                    metric_name(r.metric).to_string(),
+                    format!("{} (n={})", show_value(r.metric, r.before_value), thousands(r.before_n)),
+                    format!("{} (n={})", show_value(r.metric, r.after_value), thousands(r.after_n)),
+                    delta_with_ci(r),
+                    r.p_value.map(p_value).unwrap_or_else(|| "–".into()),
+                    r.p_adjusted.map(p_value).unwrap_or_else(|| "–".into()),
+                    verdict_text(r.verdict).to_string(),
+                    escape(&r.caveats.iter().filter(|c| !shared.contains(c)).cloned().collect::<Vec<_>>().join("; ")),
+                ]);
+            }
+            let _ = writeln!(
+                md,
+                "{}",
+                table(
+                    &["metric", "before", "after", "change (95% CI)", "p", "q (BH)", "verdict", "caveats"],
+                    &cells,
+                    &[4, 5]
+                )
+            );
+            for c in &shared {
+                let _ = writeln!(md, "Caveat: {}.\n", escape(c));
+            }
+            let bars = rows
+                .iter()
+                .map(|r| {
+                    let rel = match (r.before_value, r.delta) {
+                        (Some(b), Some(d)) if b.abs() > 1e-12 => {
+                            Some((100.0 * d / b, r.ci.map(|(lo, hi)| (100.0 * lo / b, 100.0 * hi / b))))
+                        }
+                        _ => None,
+                    };
+                    let color = match r.verdict {
+                        Verdict::Improved => charts::IMPROVED,
+                        Verdict::Worsened => charts::WORSENED,
+                        Verdict::NoSignificantChange => charts::UNCHANGED,
+                        Verdict::InsufficientData => charts::INSUFFICIENT,
+                    };
+                    let label = format!(
+                        "{}: {} → {}",
+                        metric_name(r.metric),
+                        show_value(r.metric, r.before_value),
+                        show_value(r.metric, r.after_value)
+                    );
+                    ChangeBar { label, relative: rel, color }
+                })
+                .collect();
+            let version_slug = |v: &str| if v == crate::attribute::NO_SOP { "none".to_string() } else { slug(v) };
+            let stem =
+                format!("change-{}-{}-to-{}", slug(sop), version_slug(&ch.from_version), version_slug(&ch.to_version));
+            charts::change(
+                &charts_dir,
+                &stem,
+                &ChangeChart {
+                    title: format!(
+                        "{} {} → {} ({}): after vs before",
+                        sop,
+                        ch.from_version,
+                        ch.to_version,
+                        format_date(ch.change_date)
+                    ),
+                    bars,
+                },
+            )?;
+            let _ = writeln!(md, "![before and after](charts/{stem}.png)\n");
+        }
+    }
+
+    // Processes without an SOP.
+    let sv = &a.tables.sop_versions;
+    let (sv_sop, sv_process) = (strings(sv, "sop_id")?, strings(sv, "process")?);
+    let (sv_tickets, sv_reopen, sv_mttr, sv_esc) = (
+        floats(sv, "tickets")?,
+        floats(sv, "reopen_rate")?,
+        floats(sv, "mttr_median_h")?,
+        floats(sv, "escalation_rate")?,
+    );
+    let no_sop: Vec<Vec<String>> = (0..sv.height())
+        .filter(|&i| sv_sop[i].as_deref().unwrap_or("").is_empty())
+        .map(|i| {
+            vec![
+                escape(sv_process[i].as_deref().unwrap_or("")),
+                thousands(sv_tickets[i].unwrap_or(0.0) as u64),
+                show_value("reopen_rate", sv_reopen[i]),
+                show_value("escalation_rate", sv_esc[i]),
+                show_value("mttr_median_h", sv_mttr[i]),
+            ]
+        })
+        .collect();
+    if !no_sop.is_empty() {
+        let _ = writeln!(md, "## Processes without an SOP\n");
+        let _ = writeln!(
+            md,
+            "{}",
+            table(&["process", "tickets", "reopen rate", "escalation rate", "MTTR (median)"], &no_sop, &[1, 2, 3, 4])
+        );
+    }
+
+    // Data quality.
+    let _ = writeln!(md, "## Data quality\n");
+    let rows: Vec<Vec<String>> = a
+        .data
+        .inputs
+        .iter()
+        .map(|s| {
+            vec![
+                s.kind.name().to_string(),
+                format!("`{}`", escape(&s.path.display().to_string())),
+                escape(&s.format),
+                s.profile.clone(),
+                thousands(s.rows_read),
+                thousands(s.accepted),
+                thousands(s.rejected),
+                thousands(s.superseded),
+                escape(&s.top_reasons.iter().take(3).map(|(r, n)| format!("{r} ({n})")).collect::<Vec<_>>().join("; ")),
+            ]
+        })
+        .collect();
+    let _ = writeln!(
+        md,
+        "{}",
+        table(
+            &[
+                "input",
+                "file",
+                "format",
+                "profile",
+                "rows read",
+                "accepted",
+                "rejected",
+                "superseded",
+                "top reject reasons"
+            ],
+            &rows,
+            &[4, 5, 6, 7]
+        )
+    );
+    let _ = writeln!(
+        md,
+        "For every input, rows read = accepted + rejected + superseded (earlier events of an event-log export). Every rejected row is in \
+         [rejects.csv](rejects.csv) with its line, column, value and reason ({} rows).\n",
+        thousands(a.data.rejects.len() as u64)
+    );
+    for w in &a.data.warnings {
+        let _ = writeln!(md, "- Warning: {}", escape(w));
+    }
+    for (input, n) in &a.attributed.unattributed {
+        let _ = writeln!(md, "- Warning: {n} {input} match no process and are not in any metric.");
+    }
+    if !a.data.warnings.is_empty() || !a.attributed.unattributed.is_empty() {
+        md.push('\n');
+    }
+
+    // Methodology.
+    let _ = writeln!(md, "## Methodology\n");
+    let defs: Vec<Vec<String>> = a
+        .queries
+        .iter()
+        .map(|q| {
+            vec![
+                format!("`{}`", q.metrics.join("`, `")),
+                escape(&q.definition),
+                escape(&q.unit),
+                match q.better {
+                    Better::Lower => "lower".into(),
+                    Better::Higher => "higher".into(),
+                    Better::None => "–".into(),
+                },
+                format!(
+                    "`{}`",
+                    escape(&q.path.file_name().map(|f| f.to_string_lossy().to_string()).unwrap_or_default())
+                ),
+            ]
+        })
+        .collect();
+    let _ = writeln!(md, "Metric definitions, from the headers of the SQL files that compute them:\n");
+    let _ = writeln!(md, "{}", table(&["metric", "definition", "unit", "better", "query"], &defs, &[]));
+    let _ = writeln!(
+        md,
+        "- **Attribution**: a ticket belongs to the process whose SOP governs its category and subcategory (the exact pair first, \
+         then the whole category) and to the SOP version in force when it was opened; before an SOP's first version it counts as `-`.\n\
+         - **Windows**: {}. Changes before the first ticket are not compared.\n\
+         - **Tests**: rates — pooled two-proportion z test, or Fisher's exact test when an expected count is below 5, with Newcombe's \
+         hybrid score interval for the difference; MTTR — Mann–Whitney U (normal approximation, tie and continuity corrections) with the \
+         Hodges–Lehmann shift and its interval as the change; audit exceptions — exact conditional Poisson test with the Clopper–Pearson \
+         rate-ratio interval, shown as a difference at the before rate.\n\
+         - **Multiple testing**: Benjamini–Hochberg across all {} tested comparisons of this report; a verdict needs q < {}.\n\
+         - **Minimum data**: fewer than {} records on either side (100 tickets of exposure for audit findings) is *insufficient data*, \
+         with the unmet requirement named.\n\
+         - **Caveats**: tests assume independent tickets; a before/after comparison credits any background trend to the SOP (see the \
+         trend charts); a strong change in priority mix (χ² p < 0.01) is flagged; open tickets are not in MTTR and are reported.\n\
+         - Medians and percentiles interpolate linearly between order statistics (R type 7).\n",
+        match a.window {
+            Window::Days(d) => format!("up to {d} days before and after each change, clipped at the neighbouring changes of the same SOP"),
+            Window::All => "the full interval of each version".into(),
+        },
+        a.comparisons.rows.iter().filter(|r| r.p_value.is_some()).count(),
+        a.config.compare.alpha,
+        a.config.compare.min_n
+    );
+
+    // Provenance.
+    let _ = writeln!(md, "## Provenance\n");
+    let options = shaping_options(args);
+    let mut inputs_json = Vec::new();
+    let mut prov = Vec::new();
+    for s in &a.data.inputs {
+        let sha = output::sha256_file(&s.path)?;
+        prov.push(vec![
+            s.kind.name().to_string(),
+            format!("`{}`", escape(&s.path.display().to_string())),
+            format!("`{sha}`"),
+        ]);
+        inputs_json.push(json!({
+            "kind": s.kind.name(),
+            "path": s.path.display().to_string(),
+            "format": s.format,
+            "profile": s.profile,
+            "sha256": sha,
+            "rows_read": s.rows_read,
+            "accepted": s.accepted,
+            "rejected": s.rejected,
+            "superseded": s.superseded,
+        }));
+    }
+    let _ = writeln!(
+        md,
+        "sop-impact {}; command: `sop-impact {}`; as of {as_of}.\n",
+        env!("CARGO_PKG_VERSION"),
+        escape(&options.join(" "))
+    );
+    let _ = writeln!(md, "{}", table(&["input", "file", "SHA-256"], &prov, &[]));
+    let _ = writeln!(md, "Every output's SHA-256 is in [manifest.json](manifest.json).");
+    output::write_atomic(&dir.join("report.md"), md.as_bytes())?;
+
+    // The manifest, last: it lists every other output.
+    let mut outputs = Vec::new();
+    for rel in output::list_files(dir)? {
+        let bytes = std::fs::read(dir.join(&rel)).map_err(|e| Error::output(&dir.join(&rel), e))?;
+        outputs.push(json!({ "path": rel, "sha256": output::sha256_bytes(&bytes) }));
+    }
+    let generated_at = if a.as_of_given {
+        format_utc(a.as_of_ms - 1)
+    } else {
+        chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string()
+    };
+    let manifest = json!({
+        "tool": "sop-impact",
+        "version": env!("CARGO_PKG_VERSION"),
+        "generated_at": generated_at,
+        "as_of": as_of,
+        "options": options,
+        "time_zone": tz.to_string(),
+        "inputs": inputs_json,
+        "outputs": outputs,
+    });
+    let mut bytes = serde_json::to_vec_pretty(&manifest).map_err(|e| Error::Internal(e.to_string()))?;
+    bytes.push(b'\n');
+    output::write_atomic(&dir.join("manifest.json"), &bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slugs_and_options() {
+        assert_eq!(slug("Database / Access request"), "database-access-request");
+        assert_eq!(slug("<script>|x"), "script-x");
+        let args: Vec<String> =
+            ["report", "--out", "x", "--window", "all", "-q"].iter().map(|s| s.to_string()).collect();
+        assert_eq!(shaping_options(&args), vec!["report", "--window", "all"]);
+    }
+
+    #[test]
+    fn period_positions() {
+        let ms = chrono::Utc.with_ymd_and_hms(2024, 3, 16, 0, 0, 0).unwrap().timestamp_millis();
+        let (label, frac) = period_position(ms, Period::Month, Tz::UTC);
+        assert_eq!(label, "2024-03");
+        assert!((frac - 15.0 / 31.0).abs() < 1e-12);
+        let labels = vec!["2024-02".to_string(), "2024-03".into()];
+        assert!((x_of(Some(ms), &labels, Period::Month, Tz::UTC, 9.0) - (1.0 - 0.5 + 15.0 / 31.0)).abs() < 1e-12);
+    }
+}
