@@ -35,6 +35,20 @@ alpha = 0.05
 min_n = 30
 # Days compared either side of each change (the command line's --window overrides it).
 window_days = 90
+
+[backlog]
+# Weights of the component scores (each scaled 0-1 across processes) in the backlog score.
+volume = 0.25
+risk = 0.20
+pain = 0.25
+inconsistency = 0.10
+state = 0.20
+
+[review]
+# Months between reviews an SOP's risk tier implies (tiers: the backlog's risk score, in thirds).
+high_risk_months = 6
+medium_risk_months = 12
+low_risk_months = 24
 "#;
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
@@ -43,6 +57,38 @@ pub struct Config {
     pub sla: Sla,
     pub metrics: Metrics,
     pub compare: Compare,
+    pub backlog: BacklogWeights,
+    pub review: Review,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BacklogWeights {
+    pub volume: f64,
+    pub risk: f64,
+    pub pain: f64,
+    pub inconsistency: f64,
+    pub state: f64,
+}
+
+impl Default for BacklogWeights {
+    fn default() -> Self {
+        BacklogWeights { volume: 0.25, risk: 0.20, pain: 0.25, inconsistency: 0.10, state: 0.20 }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Review {
+    pub high_risk_months: u32,
+    pub medium_risk_months: u32,
+    pub low_risk_months: u32,
+}
+
+impl Default for Review {
+    fn default() -> Self {
+        Review { high_risk_months: 6, medium_risk_months: 12, low_risk_months: 24 }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -125,6 +171,10 @@ impl Config {
         }
         if self.sla.target_hours.iter().any(|h| !(h.is_finite() && *h > 0.0)) {
             return bad("sla.target_hours must be five positive numbers of hours");
+        }
+        let w = &self.backlog;
+        if [w.volume, w.risk, w.pain, w.inconsistency, w.state].iter().any(|x| !(x.is_finite() && *x >= 0.0)) {
+            return bad("backlog weights must be numbers of 0 or more");
         }
         if !(self.compare.alpha > 0.0 && self.compare.alpha < 1.0) {
             return bad("compare.alpha must be between 0 and 1");

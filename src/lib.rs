@@ -5,6 +5,7 @@
 //! compare → render. `run` wires the subcommands onto it.
 
 pub mod attribute;
+pub mod backlog;
 pub mod cli;
 pub mod compare;
 pub mod config;
@@ -97,7 +98,36 @@ pub fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
-        Command::Backlog { .. } => not_built("backlog", "the documentation backlog", 7),
+        Command::Backlog { inputs, analysis, out } => {
+            let progress = pipeline::Progress::new(quiet);
+            let a = pipeline::analyse(&inputs, &analysis, &progress)?;
+            let b = backlog::backlog(&a)?;
+            progress.finish();
+            let out = out.unwrap_or_else(|| PathBuf::from("reports/latest"));
+            output::ensure_dir(&out)?;
+            output::write_atomic(&out.join("backlog.csv"), &backlog::backlog_csv(&b)?)?;
+            output::write_atomic(&out.join("review_calendar.csv"), &backlog::calendar_csv(&b)?)?;
+            if !quiet {
+                report::print_warnings(&a);
+                for r in b.rows.iter().take(10) {
+                    println!(
+                        "{:>3}. {} [{}] score {:.3}: {}",
+                        r.rank,
+                        r.process,
+                        r.state.name(),
+                        r.score,
+                        r.reasons.join("; ")
+                    );
+                }
+                println!(
+                    "wrote {} ({} processes) and {}",
+                    out.join("backlog.csv").display(),
+                    b.rows.len(),
+                    out.join("review_calendar.csv").display()
+                );
+            }
+            Ok(())
+        }
         Command::Evidence { .. } => not_built("evidence", "the auditor's evidence pack", 7),
         Command::InitConfig { path } => {
             if path.exists() {

@@ -189,7 +189,7 @@ fn show_delta(metric: &str, v: f64) -> String {
     }
 }
 
-fn metric_name(metric: &str) -> &'static str {
+pub fn metric_name(metric: &str) -> &'static str {
     match metric {
         "reopen_rate" => "Reopen rate",
         "error_rate" => "Error rate",
@@ -649,6 +649,75 @@ fn build_report(a: &Analysis, dir: &Path, args: &[String]) -> Result<()> {
             md,
             "{}",
             table(&["process", "tickets", "reopen rate", "escalation rate", "MTTR (median)"], &no_sop, &[1, 2, 3, 4])
+        );
+    }
+
+    // What to document next.
+    let b = crate::backlog::backlog(a)?;
+    output::write_atomic(&dir.join("backlog.csv"), &crate::backlog::backlog_csv(&b)?)?;
+    output::write_atomic(&dir.join("review_calendar.csv"), &crate::backlog::calendar_csv(&b)?)?;
+    let _ = writeln!(md, "## What to document next\n");
+    let w = &a.config.backlog;
+    let _ = writeln!(
+        md,
+        "Every process ranked by its need for a new or revised SOP. Score = {} × volume + {} × risk + {} × pain + {} × inconsistency + {} × SOP state          (weights from the config; each component scaled 0–1 across processes; state: missing 1, stale 0.6, current 0).          Full table: [backlog.csv](backlog.csv); review dates implied by risk: [review_calendar.csv](review_calendar.csv).\n",
+        w.volume, w.risk, w.pain, w.inconsistency, w.state
+    );
+    let rows: Vec<Vec<String>> = b
+        .rows
+        .iter()
+        .map(|r| {
+            vec![
+                r.rank.to_string(),
+                escape(&r.process),
+                r.state.name().to_string(),
+                format!("{:.3}", r.score),
+                escape(&r.reasons.join("; ")),
+            ]
+        })
+        .collect();
+    let _ = writeln!(md, "{}", table(&["rank", "process", "SOP", "score", "why"], &rows, &[0, 3]));
+    charts::backlog(
+        &charts_dir,
+        "backlog",
+        &charts::BacklogChart {
+            title: "What to document next".into(),
+            bars: b
+                .rows
+                .iter()
+                .map(|r| {
+                    let color = match r.state {
+                        crate::backlog::State::Missing => charts::MISSING,
+                        crate::backlog::State::Stale => charts::STALE,
+                        crate::backlog::State::Current => charts::CURRENT,
+                    };
+                    (format!("{}. {}", r.rank, r.process), r.score, color)
+                })
+                .collect(),
+        },
+    )?;
+    let _ = writeln!(md, "![documentation backlog](charts/backlog.png)\n");
+    let flagged: Vec<Vec<String>> = b
+        .calendar
+        .iter()
+        .filter(|r| !r.flag.is_empty())
+        .map(|r| {
+            vec![
+                escape(&r.sop_id),
+                escape(&r.process),
+                r.risk_tier.to_string(),
+                r.implied_next_review.map(format_date).unwrap_or_default(),
+                r.recorded_next_review.map(format_date).unwrap_or_else(|| "–".into()),
+                escape(&r.flag),
+            ]
+        })
+        .collect();
+    if !flagged.is_empty() {
+        let _ = writeln!(md, "Review dates that disagree with the SOP's risk:\n");
+        let _ = writeln!(
+            md,
+            "{}",
+            table(&["SOP", "process", "risk tier", "review due by risk", "review recorded", "note"], &flagged, &[])
         );
     }
 

@@ -217,7 +217,7 @@ fn generated_data_validates_without_rejects_and_sop_warnings_name_the_gaps() {
 
 #[test]
 fn commands_not_built_yet_say_so_with_exit_2() {
-    for cmd in [vec!["backlog"], vec!["evidence", "--sop", "X"]] {
+    for cmd in [vec!["evidence", "--sop", "X"]] {
         let o = run(&cmd);
         assert_eq!(o.status.code(), Some(2), "{cmd:?}");
         let (_, err) = text(&o);

@@ -324,6 +324,67 @@ pub fn change(dir: &Path, stem: &str, c: &ChangeChart) -> Result<()> {
     both(dir, stem, c)
 }
 
+/// The documentation backlog as a ranked bar chart.
+pub struct BacklogChart {
+    pub title: String,
+    /// (label, score, colour by SOP state), highest score first
+    pub bars: Vec<(String, f64, RGBColor)>,
+}
+
+pub const MISSING: RGBColor = RGBColor(215, 48, 39);
+pub const STALE: RGBColor = RGBColor(244, 165, 60);
+pub const CURRENT: RGBColor = RGBColor(90, 150, 200);
+
+impl Chart for BacklogChart {
+    fn size(&self) -> (u32, u32) {
+        (1400, 140 + 55 * self.bars.len().max(1) as u32)
+    }
+
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<()> {
+        let m = self.bars.len().max(1);
+        let top = self.bars.iter().map(|b| b.1).fold(0.0f64, f64::max).max(0.01) * 1.1;
+        let labels: Vec<String> = self.bars.iter().map(|b| b.0.clone()).collect();
+        let fmt_y = |y: &f64| {
+            let i = y.round();
+            if (y - i).abs() < 1e-9 && i >= 0.0 && (i as usize) < labels.len() {
+                labels[labels.len() - 1 - i as usize].clone()
+            } else {
+                String::new()
+            }
+        };
+        let mut chart = ChartBuilder::on(root)
+            .caption(&self.title, (FONT, 24).into_font().style(FontStyle::Bold))
+            .margin(16)
+            .x_label_area_size(50)
+            .y_label_area_size(380)
+            .build_cartesian_2d(0.0..top, -0.5..(m as f64 - 0.5))
+            .map_err(draw_err)?;
+        chart
+            .configure_mesh()
+            .disable_y_mesh()
+            .y_labels(m)
+            .y_label_formatter(&fmt_y)
+            .x_desc("backlog score (weighted volume, risk, pain, inconsistency and SOP state; red: no SOP, orange: stale, blue: current)")
+            .light_line_style(RGBColor(238, 238, 238))
+            .label_style((FONT, 16))
+            .axis_desc_style((FONT, 15))
+            .draw()
+            .map_err(draw_err)?;
+        chart
+            .draw_series(self.bars.iter().enumerate().map(|(k, (_, score, color))| {
+                let y = (m - 1 - k) as f64;
+                Rectangle::new([(0.0, y - 0.35), (*score, y + 0.35)], color.filled())
+            }))
+            .map_err(draw_err)?;
+        Ok(())
+    }
+}
+
+/// Write `<stem>.svg` and `<stem>.png` for the backlog.
+pub fn backlog(dir: &Path, stem: &str, c: &BacklogChart) -> Result<()> {
+    both(dir, stem, c)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
