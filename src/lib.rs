@@ -10,6 +10,7 @@ pub mod cli;
 pub mod compare;
 pub mod config;
 pub mod error;
+pub mod evidence;
 pub mod generate;
 pub mod ingest;
 pub mod metrics;
@@ -128,7 +129,19 @@ pub fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
-        Command::Evidence { .. } => not_built("evidence", "the auditor's evidence pack", 7),
+        Command::Evidence { inputs, analysis, sop, sop_version, out } => {
+            let progress = pipeline::Progress::new(quiet);
+            let a = pipeline::analyse(&inputs, &analysis, &progress)?;
+            progress.step("writing the evidence pack");
+            let args: Vec<String> = std::env::args().skip(1).collect();
+            let dir = evidence::write_evidence(&a, &sop, sop_version.as_deref(), out, &args)?;
+            progress.finish();
+            if !quiet {
+                report::print_warnings(&a);
+                println!("evidence pack written to {}", dir.display());
+            }
+            Ok(())
+        }
         Command::InitConfig { path } => {
             if path.exists() {
                 return Err(Error::Usage(format!("{} exists already; remove it or name another path", path.display())));
@@ -140,10 +153,6 @@ pub fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
     }
-}
-
-fn not_built(cmd: &str, what: &str, issue: u32) -> Result<()> {
-    Err(Error::Usage(format!("`sop-impact {cmd}` is not available yet: {what} is still being built (issue #{issue}); `sop-impact validate` checks inputs today")))
 }
 
 /// Turn the INPUT options into paths and reading options, checking what a parser cannot.

@@ -135,15 +135,15 @@ fn x_of(ms: Option<i64>, labels: &[String], period: Period, tz: Tz, open_end: f6
 }
 
 /// Facts about one SOP version from the history.
-struct VersionInfo {
-    owner: Option<String>,
-    approved_by: Option<String>,
-    approved_at: Option<i64>,
-    next_review: Option<i64>,
-    summary: Option<String>,
+pub(crate) struct VersionInfo {
+    pub(crate) owner: Option<String>,
+    pub(crate) approved_by: Option<String>,
+    pub(crate) approved_at: Option<i64>,
+    pub(crate) next_review: Option<i64>,
+    pub(crate) summary: Option<String>,
 }
 
-fn version_infos(a: &Analysis) -> Result<BTreeMap<(String, String), VersionInfo>> {
+pub(crate) fn version_infos(a: &Analysis) -> Result<BTreeMap<(String, String), VersionInfo>> {
     let s = &a.data.sops;
     let (ids, vers, owners, approvers, summaries) = (
         strings(s, "sop_id")?,
@@ -267,6 +267,112 @@ fn summary_line(c: &Change, rows: &[&Comparison], verdict: Verdict) -> String {
         if verdict == Verdict::Improved { "improved" } else { "worsened" },
         parts.join("; ")
     )
+}
+
+/// The section of one change: what changed, the windows, the table and the chart.
+pub(crate) fn change_section(
+    a: &Analysis,
+    c: usize,
+    infos: &BTreeMap<(String, String), VersionInfo>,
+    charts_dir: &Path,
+    as_of: &str,
+    heading: &str,
+) -> Result<String> {
+    let ch = &a.comparisons.changes[c];
+    let mut md = String::new();
+    let vinfo = infos.get(&(ch.sop_id.clone(), ch.to_version.clone()));
+    let _ = writeln!(
+        md,
+        "{heading} {} → {} on {}\n",
+        escape(&ch.from_version),
+        escape(&ch.to_version),
+        format_date(ch.change_date)
+    );
+    if let Some(summary) = vinfo.and_then(|i| i.summary.clone()) {
+        let _ = writeln!(md, "> {}\n", escape(&summary));
+    }
+    let _ = writeln!(
+        md,
+        "Approved by {} on {}. Compared {} tickets from {} to {} with {} tickets from {} to {}.\n",
+        vinfo.and_then(|i| i.approved_by.clone()).map(|x| escape(&x)).unwrap_or_else(|| "(not recorded)".into()),
+        vinfo.and_then(|i| i.approved_at).map(format_date).unwrap_or_else(|| "(not recorded)".into()),
+        thousands(ch.before_tickets),
+        ch.before.0.map(format_date).unwrap_or_else(|| "the start of the data".into()),
+        format_date(ch.before.1 - 1),
+        thousands(ch.after_tickets),
+        format_date(ch.after.0),
+        ch.after.1.map(|e| format_date(e - 1)).unwrap_or_else(|| as_of.to_string()),
+    );
+    let rows: Vec<&Comparison> = a.comparisons.rows.iter().filter(|r| r.change == c).collect();
+    // Caveats every metric of the change carries are said once, under the table.
+    let shared: Vec<String> = rows
+        .first()
+        .map(|first| first.caveats.iter().filter(|c| rows.iter().all(|r| r.caveats.contains(c))).cloned().collect())
+        .unwrap_or_default();
+    let mut cells = Vec::new();
+    for r in &rows {
+        cells.push(vec![
+            metric_name(r.metric).to_string(),
+            format!("{} (n={})", show_value(r.metric, r.before_value), thousands(r.before_n)),
+            format!("{} (n={})", show_value(r.metric, r.after_value), thousands(r.after_n)),
+            delta_with_ci(r),
+            r.p_value.map(p_value).unwrap_or_else(|| "–".into()),
+            r.p_adjusted.map(p_value).unwrap_or_else(|| "–".into()),
+            verdict_text(r.verdict).to_string(),
+            escape(&r.caveats.iter().filter(|c| !shared.contains(c)).cloned().collect::<Vec<_>>().join("; ")),
+        ]);
+    }
+    let _ = writeln!(
+        md,
+        "{}",
+        table(&["metric", "before", "after", "change (95% CI)", "p", "q (BH)", "verdict", "caveats"], &cells, &[4, 5])
+    );
+    for c in &shared {
+        let _ = writeln!(md, "Caveat: {}.\n", escape(c));
+    }
+    let bars = rows
+        .iter()
+        .map(|r| {
+            let rel = match (r.before_value, r.delta) {
+                (Some(b), Some(d)) if b.abs() > 1e-12 => {
+                    Some((100.0 * d / b, r.ci.map(|(lo, hi)| (100.0 * lo / b, 100.0 * hi / b))))
+                }
+                _ => None,
+            };
+            let color = match r.verdict {
+                Verdict::Improved => charts::IMPROVED,
+                Verdict::Worsened => charts::WORSENED,
+                Verdict::NoSignificantChange => charts::UNCHANGED,
+                Verdict::InsufficientData => charts::INSUFFICIENT,
+            };
+            let label = format!(
+                "{}: {} → {}",
+                metric_name(r.metric),
+                show_value(r.metric, r.before_value),
+                show_value(r.metric, r.after_value)
+            );
+            ChangeBar { label, relative: rel, color }
+        })
+        .collect();
+    let version_slug = |v: &str| if v == crate::attribute::NO_SOP { "none".to_string() } else { slug(v) };
+    let stem =
+        format!("change-{}-{}-to-{}", slug(&ch.sop_id), version_slug(&ch.from_version), version_slug(&ch.to_version));
+    charts::change(
+        charts_dir,
+        &stem,
+        &ChangeChart {
+            title: format!(
+                "{} {} → {} ({}): after vs before",
+                ch.sop_id,
+                ch.from_version,
+                ch.to_version,
+                format_date(ch.change_date)
+            ),
+            bars,
+        },
+    )?;
+    let _ = writeln!(md, "![before and after](charts/{stem}.png)\n");
+    Ok(md)
 }
 
 /// Write the full report to `out` (replacing what is there only when everything is written).
@@ -517,108 +623,8 @@ fn build_report(a: &Analysis, dir: &Path, args: &[String]) -> Result<()> {
             );
         }
         // Each change of this SOP.
-        for (c, ch) in a.comparisons.changes.iter().enumerate().filter(|(_, ch)| ch.sop_id == *sop) {
-            let vinfo = infos.get(&(sop.to_string(), ch.to_version.clone()));
-            let _ = writeln!(
-                md,
-                "#### {} → {} on {}\n",
-                escape(&ch.from_version),
-                escape(&ch.to_version),
-                format_date(ch.change_date)
-            );
-            if let Some(summary) = vinfo.and_then(|i| i.summary.clone()) {
-                let _ = writeln!(md, "> {}\n", escape(&summary));
-            }
-            let _ = writeln!(
-                md,
-                "Approved by {} on {}. Compared {} tickets from {} to {} with {} tickets from {} to {}.\n",
-                vinfo
-                    .and_then(|i| i.approved_by.clone())
-                    .map(|x| escape(&x))
-                    .unwrap_or_else(|| "(not recorded)".into()),
-                vinfo.and_then(|i| i.approved_at).map(format_date).unwrap_or_else(|| "(not recorded)".into()),
-                thousands(ch.before_tickets),
-                ch.before.0.map(format_date).unwrap_or_else(|| "the start of the data".into()),
-                format_date(ch.before.1 - 1),
-                thousands(ch.after_tickets),
-                format_date(ch.after.0),
-                ch.after.1.map(|e| format_date(e - 1)).unwrap_or_else(|| as_of.clone()),
-            );
-            let rows = &by_change[c];
-            // Caveats every metric of the change carries are said once, under the table.
-            let shared: Vec<String> = rows
-                .first()
-                .map(|first| {
-                    first.caveats.iter().filter(|c| rows.iter().all(|r| r.caveats.contains(c))).cloned().collect()
-                })
-                .unwrap_or_default();
-            let mut cells = Vec::new();
-            for r in rows {
-                cells.push(vec![
-                    metric_name(r.metric).to_string(),
-                    format!("{} (n={})", show_value(r.metric, r.before_value), thousands(r.before_n)),
-                    format!("{} (n={})", show_value(r.metric, r.after_value), thousands(r.after_n)),
-                    delta_with_ci(r),
-                    r.p_value.map(p_value).unwrap_or_else(|| "–".into()),
-                    r.p_adjusted.map(p_value).unwrap_or_else(|| "–".into()),
-                    verdict_text(r.verdict).to_string(),
-                    escape(&r.caveats.iter().filter(|c| !shared.contains(c)).cloned().collect::<Vec<_>>().join("; ")),
-                ]);
-            }
-            let _ = writeln!(
-                md,
-                "{}",
-                table(
-                    &["metric", "before", "after", "change (95% CI)", "p", "q (BH)", "verdict", "caveats"],
-                    &cells,
-                    &[4, 5]
-                )
-            );
-            for c in &shared {
-                let _ = writeln!(md, "Caveat: {}.\n", escape(c));
-            }
-            let bars = rows
-                .iter()
-                .map(|r| {
-                    let rel = match (r.before_value, r.delta) {
-                        (Some(b), Some(d)) if b.abs() > 1e-12 => {
-                            Some((100.0 * d / b, r.ci.map(|(lo, hi)| (100.0 * lo / b, 100.0 * hi / b))))
-                        }
-                        _ => None,
-                    };
-                    let color = match r.verdict {
-                        Verdict::Improved => charts::IMPROVED,
-                        Verdict::Worsened => charts::WORSENED,
-                        Verdict::NoSignificantChange => charts::UNCHANGED,
-                        Verdict::InsufficientData => charts::INSUFFICIENT,
-                    };
-                    let label = format!(
-                        "{}: {} → {}",
-                        metric_name(r.metric),
-                        show_value(r.metric, r.before_value),
-                        show_value(r.metric, r.after_value)
-                    );
-                    ChangeBar { label, relative: rel, color }
-                })
-                .collect();
-            let version_slug = |v: &str| if v == crate::attribute::NO_SOP { "none".to_string() } else { slug(v) };
-            let stem =
-                format!("change-{}-{}-to-{}", slug(sop), version_slug(&ch.from_version), version_slug(&ch.to_version));
-            charts::change(
-                &charts_dir,
-                &stem,
-                &ChangeChart {
-                    title: format!(
-                        "{} {} → {} ({}): after vs before",
-                        sop,
-                        ch.from_version,
-                        ch.to_version,
-                        format_date(ch.change_date)
-                    ),
-                    bars,
-                },
-            )?;
-            let _ = writeln!(md, "![before and after](charts/{stem}.png)\n");
+        for (c, _) in a.comparisons.changes.iter().enumerate().filter(|(_, ch)| ch.sop_id == *sop) {
+            md.push_str(&change_section(a, c, &infos, &charts_dir, &as_of, "####")?);
         }
     }
 
