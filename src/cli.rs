@@ -182,6 +182,9 @@ pub struct AnalysisArgs {
     /// Attribute tickets by this timestamp.
     #[arg(long, value_enum, default_value_t = AttributeBy::OpenedAt)]
     pub attribute_by: AttributeBy,
+    /// Also compare within each value of this ticket column (writes comparisons_by_<column>.csv).
+    #[arg(long, value_enum, value_name = "COLUMN")]
+    pub by: Option<Stratify>,
     /// Directory of metric SQL files to use instead of the bundled queries/.
     #[arg(long, value_name = "DIR")]
     pub queries: Option<PathBuf>,
@@ -217,6 +220,21 @@ pub enum Period {
     Month,
     Week,
     Quarter,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Stratify {
+    Priority,
+    AssignmentGroup,
+}
+
+impl Stratify {
+    pub fn column(self) -> &'static str {
+        match self {
+            Stratify::Priority => "priority",
+            Stratify::AssignmentGroup => "assignment_group",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -474,14 +474,18 @@ pub fn compare(
         }
     }
 
-    // Benjamini–Hochberg across every comparison of the run that has a test.
-    let tested: Vec<usize> = (0..rows.len()).filter(|&i| rows[i].p_value.is_some()).collect();
-    let q = multiple::benjamini_hochberg(&tested.iter().map(|&i| rows[i].p_value.unwrap_or(1.0)).collect::<Vec<_>>());
-    for (k, &i) in tested.iter().enumerate() {
-        let row = &mut rows[i];
-        row.p_adjusted = Some(q[k]);
+    adjust(&mut rows, queries, cfg.compare.alpha);
+    Ok(Comparisons { changes, rows })
+}
+
+/// Benjamini–Hochberg across every comparison that has a test, and the verdicts.
+fn adjust<'a>(rows: impl IntoIterator<Item = &'a mut Comparison>, queries: &[Query], alpha: f64) {
+    let mut tested: Vec<&mut Comparison> = rows.into_iter().filter(|r| r.p_value.is_some()).collect();
+    let q = multiple::benjamini_hochberg(&tested.iter().map(|r| r.p_value.unwrap_or(1.0)).collect::<Vec<_>>());
+    for (row, q) in tested.iter_mut().zip(q) {
+        row.p_adjusted = Some(q);
         let better = better_of(queries, row.metric);
-        row.verdict = if q[k] < cfg.compare.alpha {
+        row.verdict = if q < alpha {
             match (better, row.delta.unwrap_or(0.0)) {
                 (Better::Lower, d) if d < 0.0 => Verdict::Improved,
                 (Better::Lower, d) if d > 0.0 => Verdict::Worsened,
@@ -493,7 +497,68 @@ pub fn compare(
             Verdict::NoSignificantChange
         };
     }
-    Ok(Comparisons { changes, rows })
+}
+
+/// The comparisons repeated within each stratum of a ticket column (`priority`,
+/// `assignment_group`): where an overall effect is only a change in the mix, the strata show it.
+/// Audit findings and change requests are not per ticket and are left out of the strata. One
+/// Benjamini–Hochberg family across all strata.
+pub fn compare_by(
+    att: &Attributed,
+    cfg: &Config,
+    queries: &[Query],
+    window: Window,
+    as_of_ms: i64,
+    column: &str,
+) -> Result<Vec<(String, Comparisons)>> {
+    let values =
+        att.tickets.column(column).map_err(polars_internal)?.cast(&DataType::String).map_err(polars_internal)?;
+    let mut strata: Vec<Option<String>> =
+        values.str().map_err(polars_internal)?.iter().map(|v| v.map(str::to_string)).collect();
+    strata.sort();
+    strata.dedup();
+    let empty = |df: &DataFrame| df.clear();
+    let mut out = Vec::new();
+    for stratum in strata {
+        let mask = match &stratum {
+            Some(v) => values.str().map_err(polars_internal)?.equal(v.as_str()),
+            None => values.is_null(),
+        };
+        let sub = Attributed {
+            timeline: att.timeline.clone(),
+            processes: att.processes.clone(),
+            tickets: att.tickets.filter(&mask).map_err(polars_internal)?,
+            changes: empty(&att.changes),
+            audits: empty(&att.audits),
+            unattributed: Vec::new(),
+        };
+        let mut c = compare(&sub, cfg, queries, window, as_of_ms)?;
+        for r in c.rows.iter_mut() {
+            r.p_adjusted = None;
+            if r.p_value.is_some() {
+                r.verdict = Verdict::NoSignificantChange;
+            }
+        }
+        out.push((stratum.unwrap_or_else(|| "(none)".into()), c));
+    }
+    adjust(out.iter_mut().flat_map(|(_, c)| c.rows.iter_mut()), queries, cfg.compare.alpha);
+    Ok(out)
+}
+
+/// comparisons_by_<column>.csv: the stratum, then the columns of comparisons.csv.
+pub fn comparisons_by_csv(column: &str, strata: &[(String, Comparisons)]) -> Result<Vec<u8>> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let mut header = vec![column];
+    header.extend(COMPARISON_COLUMNS);
+    w.write_record(header).map_err(csv_err)?;
+    for (stratum, c) in strata {
+        for r in &c.rows {
+            let mut cells = vec![crate::output::neutralise_cell(stratum).into_owned()];
+            cells.extend(comparison_cells(c, r));
+            w.write_record(cells).map_err(csv_err)?;
+        }
+    }
+    w.into_inner().map_err(|e| crate::error::Error::Internal(e.to_string()))
 }
 
 fn fmt_opt(v: Option<f64>) -> String {
@@ -504,54 +569,62 @@ fn fmt_time(ms: Option<i64>) -> String {
     ms.map(crate::timeparse::format_utc).unwrap_or_default()
 }
 
-/// comparisons.csv: the columns of spec §5, then `test` and `caveats`.
+/// The columns of comparisons.csv: those of spec §5, then `test` and `caveats`.
+const COMPARISON_COLUMNS: [&str; 18] = [
+    "sop_id",
+    "process",
+    "from_version",
+    "to_version",
+    "change_date",
+    "metric",
+    "before_n",
+    "before_value",
+    "after_n",
+    "after_value",
+    "delta",
+    "ci_low",
+    "ci_high",
+    "p_value",
+    "p_adjusted",
+    "verdict",
+    "test",
+    "caveats",
+];
+
+fn comparison_cells(c: &Comparisons, r: &Comparison) -> Vec<String> {
+    let ch = &c.changes[r.change];
+    vec![
+        crate::output::neutralise_cell(&ch.sop_id).into_owned(),
+        crate::output::neutralise_cell(&ch.process).into_owned(),
+        crate::output::neutralise_cell(&ch.from_version).into_owned(),
+        crate::output::neutralise_cell(&ch.to_version).into_owned(),
+        format_date(ch.change_date),
+        r.metric.to_string(),
+        r.before_n.to_string(),
+        fmt_opt(r.before_value),
+        r.after_n.to_string(),
+        fmt_opt(r.after_value),
+        fmt_opt(r.delta),
+        fmt_opt(r.ci.map(|c| c.0)),
+        fmt_opt(r.ci.map(|c| c.1)),
+        fmt_opt(r.p_value),
+        fmt_opt(r.p_adjusted),
+        r.verdict.name().to_string(),
+        r.test.clone(),
+        r.caveats.join("; "),
+    ]
+}
+
+fn csv_err(e: csv::Error) -> crate::error::Error {
+    crate::error::Error::Internal(format!("writing a comparisons table: {e}"))
+}
+
+/// comparisons.csv
 pub fn comparisons_csv(c: &Comparisons) -> Result<Vec<u8>> {
     let mut w = csv::Writer::from_writer(Vec::new());
-    let err = |e: csv::Error| crate::error::Error::Internal(format!("writing comparisons.csv: {e}"));
-    w.write_record([
-        "sop_id",
-        "process",
-        "from_version",
-        "to_version",
-        "change_date",
-        "metric",
-        "before_n",
-        "before_value",
-        "after_n",
-        "after_value",
-        "delta",
-        "ci_low",
-        "ci_high",
-        "p_value",
-        "p_adjusted",
-        "verdict",
-        "test",
-        "caveats",
-    ])
-    .map_err(err)?;
+    w.write_record(COMPARISON_COLUMNS).map_err(csv_err)?;
     for r in &c.rows {
-        let ch = &c.changes[r.change];
-        let cells = [
-            crate::output::neutralise_cell(&ch.sop_id).into_owned(),
-            crate::output::neutralise_cell(&ch.process).into_owned(),
-            crate::output::neutralise_cell(&ch.from_version).into_owned(),
-            crate::output::neutralise_cell(&ch.to_version).into_owned(),
-            format_date(ch.change_date),
-            r.metric.to_string(),
-            r.before_n.to_string(),
-            fmt_opt(r.before_value),
-            r.after_n.to_string(),
-            fmt_opt(r.after_value),
-            fmt_opt(r.delta),
-            fmt_opt(r.ci.map(|c| c.0)),
-            fmt_opt(r.ci.map(|c| c.1)),
-            fmt_opt(r.p_value),
-            fmt_opt(r.p_adjusted),
-            r.verdict.name().to_string(),
-            r.test.clone(),
-            r.caveats.join("; "),
-        ];
-        w.write_record(&cells).map_err(err)?;
+        w.write_record(comparison_cells(c, r)).map_err(csv_err)?;
     }
     w.into_inner().map_err(|e| crate::error::Error::Internal(e.to_string()))
 }

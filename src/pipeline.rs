@@ -32,6 +32,8 @@ pub struct Analysis {
     pub attributed: Attributed,
     pub tables: MetricTables,
     pub comparisons: Comparisons,
+    /// with --by: the column and the comparisons within each of its values
+    pub strata: Option<(&'static str, Vec<(String, Comparisons)>)>,
 }
 
 /// Steps of a long run, shown as a spinner on a terminal (never when piped or --quiet).
@@ -78,6 +80,14 @@ pub fn analyse(inputs: &InputArgs, analysis: &AnalysisArgs, progress: &Progress)
     let tables = metrics::compute(&attributed, &config, &queries, period, opts.tz)?;
     progress.step("comparing before and after each SOP change");
     let comparisons = compare::compare(&attributed, &config, &queries, window, as_of_ms)?;
+    let strata = match analysis.by {
+        Some(by) => {
+            progress.step("comparing within each stratum");
+            let column = by.column();
+            Some((column, compare::compare_by(&attributed, &config, &queries, window, as_of_ms, column)?))
+        }
+        None => None,
+    };
     Ok(Analysis {
         paths,
         opts,
@@ -91,6 +101,7 @@ pub fn analyse(inputs: &InputArgs, analysis: &AnalysisArgs, progress: &Progress)
         attributed,
         tables,
         comparisons,
+        strata,
     })
 }
 

@@ -43,6 +43,11 @@ pub fn write_tables(a: &Analysis, out: &Path, format: TableFormat) -> Result<Vec
         output::write_atomic(&path, &bytes)?;
         written.push((path, rows));
     }
+    if let Some((column, strata)) = &a.strata {
+        let path = out.join(format!("comparisons_by_{column}.csv"));
+        output::write_atomic(&path, &crate::compare::comparisons_by_csv(column, strata)?)?;
+        written.push((path, strata.iter().map(|(_, c)| c.rows.len()).sum()));
+    }
     Ok(written)
 }
 

@@ -169,3 +169,65 @@ fn windows_are_clipped_and_small_samples_are_insufficient() {
         }
     }
 }
+
+#[test]
+fn stratified_comparisons_by_priority() {
+    let data = tempfile::tempdir().unwrap();
+    let d = data.path();
+    run_ok(&["generate", "--out", d.to_str().unwrap(), "--tickets", "20000", "--seed", "8", "--quiet"]);
+    let out = tempfile::tempdir().unwrap();
+    let p = |f: &str| d.join(f).to_str().unwrap().to_string();
+    run_ok(&[
+        "metrics",
+        "--quiet",
+        "--tickets",
+        &p("tickets.csv"),
+        "--sops",
+        &p("sops.csv"),
+        "--by",
+        "priority",
+        "--window",
+        "all",
+        "--out",
+        out.path().to_str().unwrap(),
+    ]);
+    let (headers, rows) = read_csv(&out.path().join("comparisons_by_priority.csv"));
+    assert_eq!(headers[0], "priority");
+    assert_eq!(
+        headers[1..17],
+        [
+            "sop_id",
+            "process",
+            "from_version",
+            "to_version",
+            "change_date",
+            "metric",
+            "before_n",
+            "before_value",
+            "after_n",
+            "after_value",
+            "delta",
+            "ci_low",
+            "ci_high",
+            "p_value",
+            "p_adjusted",
+            "verdict"
+        ]
+    );
+    let strata: std::collections::BTreeSet<&str> = rows.iter().map(|r| r["priority"].as_str()).collect();
+    assert_eq!(strata.into_iter().collect::<Vec<_>>(), vec!["1", "2", "3", "4", "5"]);
+    // the strata of one change add up to the overall before_n of its escalation rate
+    let (_, overall) = read_csv(&out.path().join("comparisons.csv"));
+    let esc = overall.iter().find(|r| r["sop_id"] == "SOP-NET-004" && r["metric"] == "escalation_rate").unwrap();
+    let sum: u64 = rows
+        .iter()
+        .filter(|r| r["sop_id"] == "SOP-NET-004" && r["metric"] == "escalation_rate")
+        .map(|r| r["before_n"].parse::<u64>().unwrap())
+        .sum();
+    assert_eq!(sum, esc["before_n"].parse::<u64>().unwrap());
+    // P1 tickets are 2%: small strata are insufficient, not falsely significant
+    assert!(rows
+        .iter()
+        .filter(|r| r["priority"] == "1")
+        .all(|r| r["verdict"] == "insufficient_data" || r["verdict"] == "no_significant_change"));
+}
