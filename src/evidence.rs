@@ -236,17 +236,7 @@ fn build(a: &Analysis, target: &crate::attribute::TimelineRow, dir: &Path, args:
         let name = q.path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_else(|| "query.sql".into());
         output::write_atomic(&qdir.join(name), q.sql.as_bytes())?;
     }
-    let mut inputs = Vec::new();
-    let mut prov = Vec::new();
-    for s in &a.data.inputs {
-        let sha = output::sha256_file(&s.path)?;
-        prov.push(vec![
-            s.kind.name().into(),
-            format!("`{}`", escape(&s.path.display().to_string())),
-            format!("`{sha}`"),
-        ]);
-        inputs.push(json!({"kind": s.kind.name(), "path": s.path.display().to_string(), "sha256": sha, "rows_read": s.rows_read, "accepted": s.accepted, "rejected": s.rejected, "superseded": s.superseded}));
-    }
+    let (prov, inputs) = crate::report::input_provenance(a)?;
     let command = format!("sop-impact {}", args.join(" "));
     let _ = writeln!(md, "## Provenance\n");
     let _ =
@@ -254,11 +244,7 @@ fn build(a: &Analysis, target: &crate::attribute::TimelineRow, dir: &Path, args:
     let _ = writeln!(md, "{}", table(&["input", "file", "SHA-256"], &prov, &[]));
     output::write_atomic(&dir.join("evidence.md"), md.as_bytes())?;
 
-    let mut outputs = Vec::new();
-    for rel in output::list_files(dir)? {
-        let bytes = std::fs::read(dir.join(&rel)).map_err(|e| Error::output(&dir.join(&rel), e))?;
-        outputs.push(json!({"path": rel, "sha256": output::sha256_bytes(&bytes)}));
-    }
+    let outputs = crate::report::output_checksums(dir)?;
     let manifest = json!({
         "tool": "sop-impact",
         "version": env!("CARGO_PKG_VERSION"),

@@ -380,6 +380,42 @@ pub(crate) fn change_section(
     Ok(md)
 }
 
+/// Per input: a provenance table row (kind, path, SHA-256) and its manifest entry.
+pub(crate) fn input_provenance(a: &Analysis) -> Result<(Vec<Vec<String>>, Vec<serde_json::Value>)> {
+    let mut rows = Vec::new();
+    let mut entries = Vec::new();
+    for s in &a.data.inputs {
+        let sha = output::sha256_file(&s.path)?;
+        rows.push(vec![
+            s.kind.name().to_string(),
+            format!("`{}`", escape(&s.path.display().to_string())),
+            format!("`{sha}`"),
+        ]);
+        entries.push(json!({
+            "kind": s.kind.name(),
+            "path": s.path.display().to_string(),
+            "format": s.format,
+            "profile": s.profile,
+            "sha256": sha,
+            "rows_read": s.rows_read,
+            "accepted": s.accepted,
+            "rejected": s.rejected,
+            "superseded": s.superseded,
+        }));
+    }
+    Ok((rows, entries))
+}
+
+/// Every file under `dir` with its SHA-256, for a manifest.
+pub(crate) fn output_checksums(dir: &Path) -> Result<Vec<serde_json::Value>> {
+    let mut outputs = Vec::new();
+    for rel in output::list_files(dir)? {
+        let bytes = std::fs::read(dir.join(&rel)).map_err(|e| Error::output(&dir.join(&rel), e))?;
+        outputs.push(json!({ "path": rel, "sha256": output::sha256_bytes(&bytes) }));
+    }
+    Ok(outputs)
+}
+
 /// Write the full report to `out` (replacing what is there only when everything is written).
 pub fn write_report(a: &Analysis, out: &Path, args: &[String]) -> Result<()> {
     let stage = output::staging_dir(out)?;
@@ -838,27 +874,7 @@ fn build_report(a: &Analysis, dir: &Path, args: &[String]) -> Result<()> {
     // Provenance.
     let _ = writeln!(md, "## Provenance\n");
     let options = shaping_options(args);
-    let mut inputs_json = Vec::new();
-    let mut prov = Vec::new();
-    for s in &a.data.inputs {
-        let sha = output::sha256_file(&s.path)?;
-        prov.push(vec![
-            s.kind.name().to_string(),
-            format!("`{}`", escape(&s.path.display().to_string())),
-            format!("`{sha}`"),
-        ]);
-        inputs_json.push(json!({
-            "kind": s.kind.name(),
-            "path": s.path.display().to_string(),
-            "format": s.format,
-            "profile": s.profile,
-            "sha256": sha,
-            "rows_read": s.rows_read,
-            "accepted": s.accepted,
-            "rejected": s.rejected,
-            "superseded": s.superseded,
-        }));
-    }
+    let (prov, inputs_json) = input_provenance(a)?;
     let _ = writeln!(
         md,
         "sop-impact {}; command: `sop-impact {}`; as of {as_of}.\n",
@@ -870,11 +886,7 @@ fn build_report(a: &Analysis, dir: &Path, args: &[String]) -> Result<()> {
     output::write_atomic(&dir.join("report.md"), md.as_bytes())?;
 
     // The manifest, last: it lists every other output.
-    let mut outputs = Vec::new();
-    for rel in output::list_files(dir)? {
-        let bytes = std::fs::read(dir.join(&rel)).map_err(|e| Error::output(&dir.join(&rel), e))?;
-        outputs.push(json!({ "path": rel, "sha256": output::sha256_bytes(&bytes) }));
-    }
+    let outputs = output_checksums(dir)?;
     let generated_at = if a.as_of_given {
         format_utc(a.as_of_ms - 1)
     } else {

@@ -67,6 +67,16 @@ fn both<C: Chart>(dir: &Path, stem: &str, chart: &C) -> Result<()> {
     Ok(())
 }
 
+/// The label of a category row at y (the first label at the top), empty between rows.
+fn category_label(labels: &[String], y: f64) -> String {
+    let i = y.round();
+    if (y - i).abs() < 1e-9 && i >= 0.0 && (i as usize) < labels.len() {
+        labels[labels.len() - 1 - i as usize].clone()
+    } else {
+        String::new()
+    }
+}
+
 /// One panel of a trend chart: a metric over the periods of one process.
 pub struct TrendPanel {
     pub title: String,
@@ -266,14 +276,7 @@ fn draw_change<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, c: &ChangeChar
         .min(400.0)
         * 1.1;
     let labels: Vec<String> = c.bars.iter().map(|b| b.label.clone()).collect();
-    let fmt_y = |y: &f64| {
-        let i = y.round();
-        if (y - i).abs() < 1e-9 && i >= 0.0 && (i as usize) < labels.len() {
-            labels[labels.len() - 1 - i as usize].clone()
-        } else {
-            String::new()
-        }
-    };
+    let fmt_y = |y: &f64| category_label(&labels, *y);
     let mut chart = ChartBuilder::on(root)
         .caption(&c.title, (FONT, 24).into_font().style(FontStyle::Bold))
         .margin(16)
@@ -344,14 +347,7 @@ impl Chart for BacklogChart {
         let m = self.bars.len().max(1);
         let top = self.bars.iter().map(|b| b.1).fold(0.0f64, f64::max).max(0.01) * 1.1;
         let labels: Vec<String> = self.bars.iter().map(|b| b.0.clone()).collect();
-        let fmt_y = |y: &f64| {
-            let i = y.round();
-            if (y - i).abs() < 1e-9 && i >= 0.0 && (i as usize) < labels.len() {
-                labels[labels.len() - 1 - i as usize].clone()
-            } else {
-                String::new()
-            }
-        };
+        let fmt_y = |y: &f64| category_label(&labels, *y);
         let mut chart = ChartBuilder::on(root)
             .caption(&self.title, (FONT, 24).into_font().style(FontStyle::Bold))
             .margin(16)
