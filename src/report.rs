@@ -219,6 +219,10 @@ fn delta_with_ci(r: &Comparison) -> String {
         }
     };
     match (r.delta, r.ci) {
+        // For durations the change is the Hodges–Lehmann shift, not the difference of the medians.
+        (Some(d), Some((lo, hi))) if r.metric.ends_with("_h") => {
+            format!("{} shift (95% CI {} to {})", show_delta(r.metric, d), bare(lo), bare(hi))
+        }
         (Some(d), Some((lo, hi))) => format!("{} (95% CI {} to {})", show_delta(r.metric, d), bare(lo), bare(hi)),
         (Some(d), None) => show_delta(r.metric, d),
         _ => "–".into(),
