@@ -85,6 +85,9 @@ pub fn write_evidence(
         let mut ids: Vec<&str> =
             a.attributed.timeline.iter().map(|r| r.sop_id.as_str()).filter(|s| !s.is_empty()).collect();
         ids.dedup();
+        if ids.is_empty() {
+            return Err(Error::Usage(format!("unknown SOP '{sop}': the SOP history has no accepted versions (see rejects.csv from `sop-impact validate`)")));
+        }
         return Err(Error::Usage(format!("unknown SOP '{sop}'; the SOP history has: {}", ids.join(", "))));
     }
     let target = match version {

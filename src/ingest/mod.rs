@@ -79,13 +79,18 @@ pub struct RawTable {
     pub rows_read: u64,
     /// records that could not be read as a row at all (ragged, not UTF-8)
     pub rejects: Vec<Reject>,
+    /// rows kept (read minus the records rejected while reading)
+    pub rows: usize,
 }
 
 impl RawTable {
     pub fn height(&self) -> usize {
-        self.columns.first().map_or(0, |c| c.len())
+        self.rows
     }
 }
+
+/// Chooses, from the header and format, which columns to read (the others stay empty).
+pub type Select<'a> = dyn FnMut(&[String], Format) -> Result<Vec<bool>> + 'a;
 
 /// Detect the format of `path` from its first bytes.
 pub fn detect_format(path: &Path) -> Result<Format> {
@@ -169,20 +174,21 @@ pub fn sniff_delimiter(text: &[u8]) -> u8 {
     }
 }
 
-/// Read a whole input file into a [`RawTable`].
-pub fn read_table(path: &Path) -> Result<RawTable> {
+/// Read an input file into a [`RawTable`], keeping only the columns `select` asks for: real
+/// exports carry dozens of columns the analysis never reads.
+pub fn read_table(path: &Path, select: &mut Select) -> Result<RawTable> {
     let format = detect_format(path)?;
     match format {
-        Format::Csv { delimiter } => read_csv(path, delimiter),
+        Format::Csv { delimiter } => read_csv(path, delimiter, select),
         Format::Parquet => {
             let f = File::open(path).map_err(|source| Error::Unreadable { path: path.to_path_buf(), source })?;
             let df = ParquetReader::new(f).finish().map_err(polars_in(path, "cannot read Parquet"))?;
-            from_frame(path, format, df)
+            from_frame(path, format, df, select)
         }
         Format::Ipc => {
             let f = File::open(path).map_err(|source| Error::Unreadable { path: path.to_path_buf(), source })?;
             let df = IpcReader::new(f).finish().map_err(polars_in(path, "cannot read Arrow IPC"))?;
-            from_frame(path, format, df)
+            from_frame(path, format, df, select)
         }
         Format::IpcStream => Err(Error::invalid(
             path,
@@ -192,10 +198,15 @@ pub fn read_table(path: &Path) -> Result<RawTable> {
     }
 }
 
-fn from_frame(path: &Path, format: Format, df: DataFrame) -> Result<RawTable> {
+fn from_frame(path: &Path, format: Format, df: DataFrame, select: &mut Select) -> Result<RawTable> {
     let headers: Vec<String> = df.get_column_names().iter().map(|s| s.to_string()).collect();
+    let keep = select(&headers, format)?;
     let mut columns = Vec::with_capacity(headers.len());
     for (i, col) in df.columns().iter().enumerate() {
+        if !keep.get(i).copied().unwrap_or(false) {
+            columns.push(StringChunked::full_null(format!("c{i}").into(), 0));
+            continue;
+        }
         // Typed columns (timestamps, integers, booleans) are validated through the same string
         // path as CSV; their text forms are all ones the parsers accept.
         let s = col
@@ -212,12 +223,13 @@ fn from_frame(path: &Path, format: Format, df: DataFrame) -> Result<RawTable> {
         headers,
         columns,
         lines: LineMap::new(1),
+        rows: rows as usize,
         rows_read: rows,
         rejects: Vec::new(),
     })
 }
 
-fn read_csv(path: &Path, delimiter: u8) -> Result<RawTable> {
+fn read_csv(path: &Path, delimiter: u8, select: &mut Select) -> Result<RawTable> {
     let file = File::open(path).map_err(|source| Error::Unreadable { path: path.to_path_buf(), source })?;
     let mut input = BufReader::with_capacity(1 << 20, file);
     let head = input.fill_buf().map_err(|source| Error::Unreadable { path: path.to_path_buf(), source })?;
@@ -236,8 +248,10 @@ fn read_csv(path: &Path, delimiter: u8) -> Result<RawTable> {
     }
     let headers: Vec<String> = record.iter().map(|h| String::from_utf8_lossy(h).trim().to_string()).collect();
     let width = headers.len();
-    let mut builders: Vec<StringChunkedBuilder> =
-        (0..width).map(|i| StringChunkedBuilder::new(format!("c{i}").into(), 1024)).collect();
+    let keep = select(&headers, Format::Csv { delimiter })?;
+    let mut builders: Vec<Option<StringChunkedBuilder>> = (0..width)
+        .map(|i| keep.get(i).copied().unwrap_or(false).then(|| StringChunkedBuilder::new(format!("c{i}").into(), 1024)))
+        .collect();
     let mut lines = LineMap::new(2);
     let mut rejects = Vec::new();
     let mut rows_read = 0u64;
@@ -287,8 +301,10 @@ fn read_csv(path: &Path, delimiter: u8) -> Result<RawTable> {
         lines.record(kept, line);
         kept += 1;
         for (b, field) in builders.iter_mut().zip(record.iter()) {
-            // SAFETY-free: checked above that every field is UTF-8.
-            b.append_value(std::str::from_utf8(field).unwrap_or_default());
+            if let Some(b) = b {
+                // checked above that every field is UTF-8
+                b.append_value(std::str::from_utf8(field).unwrap_or_default());
+            }
         }
     }
     if rows_read > 0 && ragged == rows_read {
@@ -301,13 +317,18 @@ fn read_csv(path: &Path, delimiter: u8) -> Result<RawTable> {
             "the delimiter of the header and of the rows differ, or the export is broken; export it again",
         ));
     }
-    let columns = builders.into_iter().map(|b| b.finish()).collect();
+    let columns = builders
+        .into_iter()
+        .enumerate()
+        .map(|(i, b)| b.map_or_else(|| StringChunked::full_null(format!("c{i}").into(), 0), |b| b.finish()))
+        .collect();
     Ok(RawTable {
         path: path.to_path_buf(),
         format: Format::Csv { delimiter },
         headers,
         columns,
         lines,
+        rows: kept as usize,
         rows_read,
         rejects,
     })

@@ -128,18 +128,30 @@ impl<'a> RowProblems<'a> {
 
 /// Read and map one file, turning a missing required column into a file-level error.
 fn open(path: &Path, kind: InputKind, profile: Profile) -> Result<(RawTable, Mapping)> {
-    let table = read_table(path)?;
-    let mapping = map_header(kind, profile, &table.headers).map_err(|problem| Error::InvalidFile {
-        path: path.to_path_buf(),
-        problem,
-        fix: Some(if table.headers.len() == 1 && !matches!(table.format, crate::ingest::Format::Csv { .. }) {
-            "export the columns the spec lists (see README, Inputs)".into()
-        } else if table.headers.len() == 1 {
-            "the header was not split into columns: save the export comma-, semicolon-, tab- or |-separated".into()
-        } else {
-            "rename the columns, or choose the right --profile (see README, Inputs)".into()
-        }),
+    let mut mapping = None;
+    let table = read_table(path, &mut |headers: &[String], format| {
+        let m = map_header(kind, profile, headers).map_err(|problem| Error::InvalidFile {
+            path: path.to_path_buf(),
+            problem,
+            fix: Some(if headers.len() == 1 && !matches!(format, crate::ingest::Format::Csv { .. }) {
+                "export the columns the spec lists (see README, Inputs)".into()
+            } else if headers.len() == 1 {
+                "the header was not split into columns: save the export comma-, semicolon-, tab- or |-separated".into()
+            } else {
+                "rename the columns, or choose the right --profile (see README, Inputs)".into()
+            }),
+        })?;
+        // Only the columns the mapping reads are kept.
+        let mut keep = vec![false; headers.len()];
+        for (_, src) in &m.columns {
+            for i in src.columns() {
+                keep[i] = true;
+            }
+        }
+        mapping = Some(m);
+        Ok(keep)
     })?;
+    let mapping = mapping.ok_or_else(|| Error::Internal("the header was never mapped".into()))?;
     Ok((table, mapping))
 }
 
