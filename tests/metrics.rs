@@ -379,43 +379,31 @@ fn edited_queries_change_the_tables_and_broken_ones_name_the_file() {
 #[test]
 fn weeks_and_quarters_are_labelled_on_the_local_calendar() {
     let edge = fixture("metrics_edge");
-    let t = edge.join("tickets.csv");
-    let s = edge.join("sops.csv");
     let out = tempfile::tempdir().unwrap();
-    let o = out.path().to_str().unwrap();
-    run_ok(&[
-        "metrics",
-        "--tickets",
-        t.to_str().unwrap(),
-        "--sops",
-        s.to_str().unwrap(),
-        "--timezone",
-        "Europe/Berlin",
-        "--period",
-        "week",
-        "--out",
-        o,
-    ]);
-    let rows = read_csv(&out.path().join("metrics/process_period_metrics.csv"));
+    // The edge fixture in Berlin time, by `period`; returns process_period_metrics rows.
+    let periods = |period: &str| {
+        run_ok(&[
+            "metrics",
+            "--tickets",
+            edge.join("tickets.csv").to_str().unwrap(),
+            "--sops",
+            edge.join("sops.csv").to_str().unwrap(),
+            "--timezone",
+            "Europe/Berlin",
+            "--period",
+            period,
+            "--out",
+            out.path().to_str().unwrap(),
+        ]);
+        read_csv(&out.path().join("metrics/process_period_metrics.csv"))
+    };
+    let rows = periods("week");
     // E-06 (Sat 30 March, 23:59 Berlin) and E-07, E-08 (Sun 31 March) are ISO week 13; E-05
     // (Fri 1 March, 00:00 Berlin) is week 9.
     let w13 = rows.iter().find(|r| r["process"] == "Edge process" && r["period"] == "2024-W13").unwrap();
     assert_eq!(num(w13, "tickets"), Some(3.0));
     assert!(rows.iter().any(|r| r["process"] == "Edge process" && r["period"] == "2024-W09"));
-    run_ok(&[
-        "metrics",
-        "--tickets",
-        t.to_str().unwrap(),
-        "--sops",
-        s.to_str().unwrap(),
-        "--timezone",
-        "Europe/Berlin",
-        "--period",
-        "quarter",
-        "--out",
-        o,
-    ]);
-    let rows = read_csv(&out.path().join("metrics/process_period_metrics.csv"));
+    let rows = periods("quarter");
     let q1 = rows.iter().find(|r| r["process"] == "Edge process" && r["period"] == "2024-Q1").unwrap();
     assert_eq!(num(q1, "tickets"), Some(7.0), "E-02..E-08; E-01 is 2023-Q4 in Berlin; E-09, E-10 are Q2");
 }
