@@ -366,7 +366,7 @@ pub(crate) fn change_section(
     let version_slug = |v: &str| if v == crate::attribute::NO_SOP { "none".to_string() } else { slug(v) };
     let stem =
         format!("change-{}-{}-to-{}", slug(&ch.sop_id), version_slug(&ch.from_version), version_slug(&ch.to_version));
-    charts::change(
+    charts::write(
         charts_dir,
         &stem,
         &ChangeChart {
@@ -658,7 +658,7 @@ fn build_report(a: &Analysis, dir: &Path, args: &[String]) -> Result<()> {
                     },
                 ],
             };
-            charts::trend(&charts_dir, &stem, &trend)?;
+            charts::write(&charts_dir, &stem, &trend)?;
             let _ = writeln!(
                 md,
                 "![{} trend](charts/{stem}.png)\n\n*Vertical lines: SOP versions taking effect. Shaded: the windows compared for the latest change \
@@ -728,7 +728,7 @@ fn build_report(a: &Analysis, dir: &Path, args: &[String]) -> Result<()> {
         })
         .collect();
     let _ = writeln!(md, "{}", table(&["rank", "process", "SOP", "score", "why"], &rows, &[0, 3]));
-    charts::backlog(
+    charts::write(
         &charts_dir,
         "backlog",
         &charts::BacklogChart {

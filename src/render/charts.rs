@@ -41,13 +41,13 @@ fn draw_err<E: std::fmt::Debug>(e: E) -> Error {
 }
 
 /// A chart that can draw itself on any plotters backend.
-trait Chart {
+pub trait Chart {
     fn size(&self) -> (u32, u32);
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<()>;
 }
 
 /// Draw `chart` into `<stem>.svg` and `<stem>.png` under `dir`.
-fn both<C: Chart>(dir: &Path, stem: &str, chart: &C) -> Result<()> {
+pub fn write<C: Chart>(dir: &Path, stem: &str, chart: &C) -> Result<()> {
     ensure_font()?;
     let size = chart.size();
     let mut svg = String::new();
@@ -244,11 +244,6 @@ impl Chart for Trend {
     }
 }
 
-/// Write `<stem>.svg` and `<stem>.png` for a process trend.
-pub fn trend(dir: &Path, stem: &str, t: &Trend) -> Result<()> {
-    both(dir, stem, t)
-}
-
 /// One metric of a change: its relative change with interval, and the verdict colour.
 pub struct ChangeBar {
     pub label: String,
@@ -322,11 +317,6 @@ impl Chart for ChangeChart {
     }
 }
 
-/// Write `<stem>.svg` and `<stem>.png` for one change.
-pub fn change(dir: &Path, stem: &str, c: &ChangeChart) -> Result<()> {
-    both(dir, stem, c)
-}
-
 /// The documentation backlog as a ranked bar chart.
 pub struct BacklogChart {
     pub title: String,
@@ -374,11 +364,6 @@ impl Chart for BacklogChart {
             .map_err(draw_err)?;
         Ok(())
     }
-}
-
-/// Write `<stem>.svg` and `<stem>.png` for the backlog.
-pub fn backlog(dir: &Path, stem: &str, c: &BacklogChart) -> Result<()> {
-    both(dir, stem, c)
 }
 
 #[cfg(test)]
