@@ -323,8 +323,11 @@ pub fn compare(
     if changes.is_empty() {
         return Ok(Comparisons { changes, rows: Vec::new() });
     }
-    let tickets = windowed(&derive_ticket_columns(&att.tickets, cfg), &changes);
-    let change_records = windowed(&derive_change_columns(&att.changes, cfg), &changes);
+    // The windowed tables feed both the SQL and the samples: build each once.
+    let tickets =
+        windowed(&derive_ticket_columns(&att.tickets, cfg), &changes).collect().map_err(polars_internal)?.lazy();
+    let change_records =
+        windowed(&derive_change_columns(&att.changes, cfg), &changes).collect().map_err(polars_internal)?.lazy();
     let audits = windowed(&att.audits.clone().lazy(), &changes);
     let values = collect_values(&run_queries(queries, cfg, tickets.clone(), change_records.clone(), audits)?)?;
     let samples = collect_samples(tickets, as_of_ms)?;
