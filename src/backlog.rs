@@ -10,6 +10,7 @@ use crate::attribute::NO_SOP;
 use crate::compare::Verdict;
 use crate::error::{polars_internal, Result};
 use crate::metrics::{derive_change_columns, derive_ticket_columns, run_queries};
+use crate::output::{cell, csv_bytes};
 use crate::pipeline::Analysis;
 use crate::render::markdown::thousands;
 use crate::timeparse::format_date;
@@ -365,9 +366,7 @@ fn num(v: f64) -> String {
 
 /// backlog.csv
 pub fn backlog_csv(b: &Backlog) -> Result<Vec<u8>> {
-    let mut w = csv::Writer::from_writer(Vec::new());
-    let err = |e: csv::Error| crate::error::Error::Internal(format!("writing backlog.csv: {e}"));
-    w.write_record([
+    let header = [
         "rank",
         "process",
         "sop_id",
@@ -379,13 +378,12 @@ pub fn backlog_csv(b: &Backlog) -> Result<Vec<u8>> {
         "inconsistency_score",
         "score",
         "reasons",
-    ])
-    .map_err(err)?;
-    for r in &b.rows {
-        w.write_record([
+    ];
+    let rows = b.rows.iter().map(|r| {
+        vec![
             r.rank.to_string(),
-            crate::output::neutralise_cell(&r.process).into_owned(),
-            crate::output::neutralise_cell(&r.sop_id).into_owned(),
+            cell(&r.process),
+            cell(&r.sop_id),
             r.state.name().to_string(),
             num(r.tickets_per_month),
             num(r.volume),
@@ -394,17 +392,14 @@ pub fn backlog_csv(b: &Backlog) -> Result<Vec<u8>> {
             num(r.inconsistency),
             num(r.score),
             r.reasons.join("; "),
-        ])
-        .map_err(err)?;
-    }
-    w.into_inner().map_err(|e| crate::error::Error::Internal(e.to_string()))
+        ]
+    });
+    csv_bytes("backlog.csv", &header, rows)
 }
 
 /// review_calendar.csv
 pub fn calendar_csv(b: &Backlog) -> Result<Vec<u8>> {
-    let mut w = csv::Writer::from_writer(Vec::new());
-    let err = |e: csv::Error| crate::error::Error::Internal(format!("writing review_calendar.csv: {e}"));
-    w.write_record([
+    let header = [
         "sop_id",
         "process",
         "version",
@@ -413,20 +408,18 @@ pub fn calendar_csv(b: &Backlog) -> Result<Vec<u8>> {
         "implied_next_review",
         "recorded_next_review",
         "flag",
-    ])
-    .map_err(err)?;
-    for r in &b.calendar {
-        w.write_record([
-            crate::output::neutralise_cell(&r.sop_id).into_owned(),
-            crate::output::neutralise_cell(&r.process).into_owned(),
-            crate::output::neutralise_cell(&r.version).into_owned(),
+    ];
+    let rows = b.calendar.iter().map(|r| {
+        vec![
+            cell(&r.sop_id),
+            cell(&r.process),
+            cell(&r.version),
             r.effective_from.map(format_date).unwrap_or_default(),
             r.risk_tier.to_string(),
             r.implied_next_review.map(format_date).unwrap_or_default(),
             r.recorded_next_review.map(format_date).unwrap_or_default(),
             r.flag.clone(),
-        ])
-        .map_err(err)?;
-    }
-    w.into_inner().map_err(|e| crate::error::Error::Internal(e.to_string()))
+        ]
+    });
+    csv_bytes("review_calendar.csv", &header, rows)
 }

@@ -12,6 +12,7 @@ use crate::attribute::{Attributed, NO_SOP};
 use crate::config::Config;
 use crate::error::{polars_internal, Result};
 use crate::metrics::{derive_change_columns, derive_ticket_columns, run_queries, Better, Query};
+use crate::output::{cell, csv_bytes};
 use crate::stats::{multiple, poisson, proportions, ranks, survival, z_two_sided};
 use crate::timeparse::format_date;
 
@@ -550,18 +551,16 @@ pub fn compare_by(
 
 /// comparisons_by_<column>.csv: the stratum, then the columns of comparisons.csv.
 pub fn comparisons_by_csv(column: &str, strata: &[(String, Comparisons)]) -> Result<Vec<u8>> {
-    let mut w = csv::Writer::from_writer(Vec::new());
     let mut header = vec![column];
     header.extend(COMPARISON_COLUMNS);
-    w.write_record(header).map_err(csv_err)?;
-    for (stratum, c) in strata {
-        for r in &c.rows {
-            let mut cells = vec![crate::output::neutralise_cell(stratum).into_owned()];
+    let rows = strata.iter().flat_map(|(stratum, c)| {
+        c.rows.iter().map(move |r| {
+            let mut cells = vec![cell(stratum)];
             cells.extend(comparison_cells(c, r));
-            w.write_record(cells).map_err(csv_err)?;
-        }
-    }
-    w.into_inner().map_err(|e| crate::error::Error::Internal(e.to_string()))
+            cells
+        })
+    });
+    csv_bytes("comparisons_by_stratum.csv", &header, rows)
 }
 
 fn fmt_opt(v: Option<f64>) -> String {
@@ -597,10 +596,10 @@ const COMPARISON_COLUMNS: [&str; 18] = [
 fn comparison_cells(c: &Comparisons, r: &Comparison) -> Vec<String> {
     let ch = &c.changes[r.change];
     vec![
-        crate::output::neutralise_cell(&ch.sop_id).into_owned(),
-        crate::output::neutralise_cell(&ch.process).into_owned(),
-        crate::output::neutralise_cell(&ch.from_version).into_owned(),
-        crate::output::neutralise_cell(&ch.to_version).into_owned(),
+        cell(&ch.sop_id),
+        cell(&ch.process),
+        cell(&ch.from_version),
+        cell(&ch.to_version),
         format_date(ch.change_date),
         r.metric.to_string(),
         r.before_n.to_string(),
@@ -618,25 +617,14 @@ fn comparison_cells(c: &Comparisons, r: &Comparison) -> Vec<String> {
     ]
 }
 
-fn csv_err(e: csv::Error) -> crate::error::Error {
-    crate::error::Error::Internal(format!("writing a comparisons table: {e}"))
-}
-
 /// comparisons.csv
 pub fn comparisons_csv(c: &Comparisons) -> Result<Vec<u8>> {
-    let mut w = csv::Writer::from_writer(Vec::new());
-    w.write_record(COMPARISON_COLUMNS).map_err(csv_err)?;
-    for r in &c.rows {
-        w.write_record(comparison_cells(c, r)).map_err(csv_err)?;
-    }
-    w.into_inner().map_err(|e| crate::error::Error::Internal(e.to_string()))
+    csv_bytes("comparisons.csv", &COMPARISON_COLUMNS, c.rows.iter().map(|r| comparison_cells(c, r)))
 }
 
 /// windows.csv: one row per change with the windows compared and their ticket counts.
 pub fn windows_csv(c: &Comparisons) -> Result<Vec<u8>> {
-    let mut w = csv::Writer::from_writer(Vec::new());
-    let err = |e: csv::Error| crate::error::Error::Internal(format!("writing windows.csv: {e}"));
-    w.write_record([
+    let header = [
         "sop_id",
         "process",
         "from_version",
@@ -648,14 +636,13 @@ pub fn windows_csv(c: &Comparisons) -> Result<Vec<u8>> {
         "after_end",
         "before_tickets",
         "after_tickets",
-    ])
-    .map_err(err)?;
-    for ch in &c.changes {
-        w.write_record([
-            crate::output::neutralise_cell(&ch.sop_id).into_owned(),
-            crate::output::neutralise_cell(&ch.process).into_owned(),
-            crate::output::neutralise_cell(&ch.from_version).into_owned(),
-            crate::output::neutralise_cell(&ch.to_version).into_owned(),
+    ];
+    let rows = c.changes.iter().map(|ch| {
+        vec![
+            cell(&ch.sop_id),
+            cell(&ch.process),
+            cell(&ch.from_version),
+            cell(&ch.to_version),
             format_date(ch.change_date),
             fmt_time(ch.before.0),
             fmt_time(Some(ch.before.1)),
@@ -663,10 +650,9 @@ pub fn windows_csv(c: &Comparisons) -> Result<Vec<u8>> {
             fmt_time(ch.after.1),
             ch.before_tickets.to_string(),
             ch.after_tickets.to_string(),
-        ])
-        .map_err(err)?;
-    }
-    w.into_inner().map_err(|e| crate::error::Error::Internal(e.to_string()))
+        ]
+    });
+    csv_bytes("windows.csv", &header, rows)
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use serde_json::json;
 
 use crate::attribute::NO_SOP;
 use crate::error::{polars_internal, Error, Result};
-use crate::output;
+use crate::output::{self, cell, csv_bytes};
 use crate::pipeline::Analysis;
 use crate::render::markdown::{escape, table, thousands};
 use crate::timeparse::{format_date, format_utc};
@@ -61,14 +61,11 @@ fn window_records(
 }
 
 fn records_csv(records: &[(String, String, i64, u64)]) -> Result<Vec<u8>> {
-    let mut w = csv::Writer::from_writer(Vec::new());
-    let err = |e: csv::Error| Error::Internal(format!("writing a window file: {e}"));
-    w.write_record(["record", "id", "attributed_at", "source_line"]).map_err(err)?;
-    for (kind, id, t, line) in records {
-        w.write_record([kind.as_str(), output::neutralise_cell(id).as_ref(), &format_utc(*t), &line.to_string()])
-            .map_err(err)?;
-    }
-    w.into_inner().map_err(|e| Error::Internal(e.to_string()))
+    csv_bytes(
+        "a window file",
+        &["record", "id", "attributed_at", "source_line"],
+        records.iter().map(|(kind, id, t, line)| vec![kind.clone(), cell(id), format_utc(*t), line.to_string()]),
+    )
 }
 
 /// Write the pack for `sop` (and `version`, default the latest) under `out`; returns its path.

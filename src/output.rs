@@ -46,23 +46,35 @@ pub fn neutralise_cell(s: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
+/// A CSV table as bytes: the header, then one record per row. Every table the tool writes by
+/// hand goes through here; text cells are neutralised by the caller with [`cell`].
+pub fn csv_bytes<I>(what: &str, header: &[&str], rows: I) -> Result<Vec<u8>>
+where
+    I: IntoIterator<Item = Vec<String>>,
+{
+    let internal = |e: csv::Error| Error::Internal(format!("writing {what}: {e}"));
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(header).map_err(internal)?;
+    for row in rows {
+        w.write_record(&row).map_err(internal)?;
+    }
+    w.into_inner().map_err(|e| Error::Internal(format!("writing {what}: {e}")))
+}
+
+/// A text cell, neutralised (see [`neutralise_cell`]).
+pub fn cell(s: &str) -> String {
+    neutralise_cell(s).into_owned()
+}
+
 /// rejects.csv: `input, line, column, value, reason`, sorted by input order then line.
 pub fn rejects_csv(rejects: &[Reject]) -> Result<Vec<u8>> {
-    let mut w = csv::Writer::from_writer(Vec::new());
-    let internal = |e: csv::Error| Error::Internal(format!("writing rejects.csv: {e}"));
-    w.write_record(["input", "line", "column", "value", "reason"]).map_err(internal)?;
-    for r in rejects {
-        let line = r.line.to_string();
-        w.write_record([
-            neutralise_cell(&r.input).as_ref(),
-            line.as_str(),
-            neutralise_cell(&r.column).as_ref(),
-            neutralise_cell(&r.value).as_ref(),
-            neutralise_cell(&r.reason).as_ref(),
-        ])
-        .map_err(internal)?;
-    }
-    w.into_inner().map_err(|e| Error::Internal(format!("writing rejects.csv: {e}")))
+    csv_bytes(
+        "rejects.csv",
+        &["input", "line", "column", "value", "reason"],
+        rejects
+            .iter()
+            .map(|r| vec![cell(&r.input), r.line.to_string(), cell(&r.column), cell(&r.value), cell(&r.reason)]),
+    )
 }
 
 /// SHA-256 of a file, hex, read in blocks (inputs can be gigabytes).

@@ -6,7 +6,7 @@ use polars::prelude::*;
 
 use crate::cli::TableFormat;
 use crate::error::{polars_internal, Error, Result};
-use crate::output::neutralise_cell;
+use crate::output::cell;
 use crate::timeparse::format_utc;
 
 pub fn extension(format: TableFormat) -> &'static str {
@@ -90,7 +90,7 @@ fn to_csv(df: &DataFrame) -> Result<Vec<u8>> {
                 let v = c[row].clone().unwrap_or_default();
                 // Numbers are data, not formulas; only text is neutralised.
                 if matches!(column.dtype(), DataType::String) {
-                    neutralise_cell(&v).into_owned()
+                    cell(&v)
                 } else {
                     v
                 }
