@@ -357,7 +357,8 @@ pub fn compute(
     period: Period,
     tz: chrono_tz::Tz,
 ) -> Result<MetricTables> {
-    let tickets = derive_ticket_columns(&att.tickets, cfg);
+    // Derived once: every query of both groupings reads these columns.
+    let tickets = derive_ticket_columns(&att.tickets, cfg).collect().map_err(polars_internal)?.lazy();
     let changes = derive_change_columns(&att.changes, cfg);
     let audits = att.audits.clone().lazy();
 
