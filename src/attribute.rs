@@ -2,16 +2,17 @@
 //! belongs to.
 //!
 //! The SOP table is small, so the process match (most specific first, case- and
-//! white-space-insensitive) is decided once per distinct (category, subcategory) pair and joined
-//! onto the records; the version in force is then an as-of join of each record's timestamp
-//! against the version timeline of its match key. No per-ticket loop in Rust.
+//! white-space-insensitive) is decided once per distinct (category, subcategory) pair, found on
+//! the categorical codes. The version in force is then, per ticket, a binary search of its time
+//! in the few versions of its pair's SOP key: one pass, no join and no sort of the ticket table.
+//! Changes and audit findings (small tables) go through an as-of join.
 
 use std::collections::{BTreeMap, HashMap};
 
 use polars::prelude::*;
 
 use crate::cli::AttributeBy;
-use crate::error::{polars_internal, Result};
+use crate::error::{polars_internal, Error, Result};
 use crate::validate::values::process_key;
 use crate::validate::Dataset;
 
@@ -53,15 +54,6 @@ const SEP: char = '\u{1f}';
 /// (match key, effective_from in UTC ms, timeline id): one row of the as-of table.
 type AsofRow = (String, i64, u32);
 
-/// What a normalised (category, subcategory) is governed by.
-struct Governor {
-    /// the SOP key that matched (`category<SEP>subcategory`), or None without an SOP
-    match_key: Option<String>,
-    /// timeline id of the "-" row (before the SOP's first version) or of the no-SOP process
-    fallback_id: u32,
-    process_id: u32,
-}
-
 struct SopIndex {
     /// SOP key → sop_id (the first SOP of that key in date order)
     by_key: BTreeMap<String, String>,
@@ -83,6 +75,55 @@ fn str_col(df: &DataFrame, name: &str) -> Result<StringChunked> {
 
 fn ms_col(df: &DataFrame, name: &str) -> Result<Int64Chunked> {
     Ok(df.column(name).map_err(polars_internal)?.datetime().map_err(polars_internal)?.physical().clone())
+}
+
+/// What governs one (category, subcategory) pair of the tickets.
+struct PairGovernor {
+    /// (effective_from, timeline id) of the versions of its SOP key, in date order
+    versions: Vec<(i64, u32)>,
+    /// timeline id before the first version (or of the process without an SOP)
+    fallback_id: u32,
+    process_id: u32,
+}
+
+/// The distinct (category, subcategory) pairs of the tickets as text (sorted), and the pair of
+/// every row. Found on the categorical codes, so the text of 10 million rows is never built.
+struct TicketPairs {
+    text: Vec<(String, String)>,
+    slot_of_row: Vec<u32>,
+}
+
+impl TicketPairs {
+    fn of(tickets: &DataFrame) -> Result<Self> {
+        let codes = |name: &str| -> Result<(UInt32Chunked, Arc<CategoricalMapping>)> {
+            let column = tickets.column(name).map_err(polars_internal)?;
+            let ca = column.cat32().map_err(polars_internal)?;
+            Ok((ca.physical().rechunk().into_owned(), ca.get_mapping().clone()))
+        };
+        let (cats, cat_map) = codes("category")?;
+        let (subs, sub_map) = codes("subcategory")?;
+        let mut slots: PlHashMap<(Option<u32>, Option<u32>), u32> = PlHashMap::new();
+        let mut slot_of_row = Vec::with_capacity(tickets.height());
+        for (c, s) in cats.iter().zip(subs.iter()) {
+            let next = slots.len() as u32;
+            slot_of_row.push(*slots.entry((c, s)).or_insert(next));
+        }
+        let name = |code: Option<u32>, map: &CategoricalMapping| -> String {
+            code.and_then(|c| map.cat_to_str(c)).unwrap_or_default().to_string()
+        };
+        let mut found: Vec<((String, String), u32)> =
+            slots.iter().map(|(&(c, s), &slot)| ((name(c, &cat_map), name(s, &sub_map)), slot)).collect();
+        found.sort();
+        // Renumber the slots in text order.
+        let mut renumber = vec![0u32; found.len()];
+        for (k, (_, slot)) in found.iter().enumerate() {
+            renumber[*slot as usize] = k as u32;
+        }
+        for s in &mut slot_of_row {
+            *s = renumber[*s as usize];
+        }
+        Ok(TicketPairs { text: found.into_iter().map(|(t, _)| t).collect(), slot_of_row })
+    }
 }
 
 /// Build the timeline from the validated SOP table.
@@ -208,23 +249,13 @@ fn unsop_name(cat: &str, sub: &str) -> String {
 pub fn attribute(data: &Dataset, by: AttributeBy) -> Result<Attributed> {
     let Built { mut timeline, mut processes, index, asof_rows } = build_timeline(&data.sops)?;
 
-    // Distinct (category, subcategory) pairs of the tickets, decided once each.
-    let pairs = data
-        .tickets
-        .clone()
-        .lazy()
-        .select([col("category").fill_null(lit("")), col("subcategory").fill_null(lit(""))])
-        .unique_stable(None, UniqueKeepStrategy::First)
-        .sort(["category", "subcategory"], SortMultipleOptions::default())
-        .collect()
-        .map_err(polars_internal)?;
-    let (pcats, psubs) = (str_col(&pairs, "category")?, str_col(&pairs, "subcategory")?);
+    // Distinct (category, subcategory) pairs of the tickets, decided once each, in text order.
+    let pairs = TicketPairs::of(&data.tickets)?;
     // Processes without an SOP, keyed by the normalised pair; the display name is the first
     // spelling in sort order, so that "access" and "Access " are one process.
     let mut unsop: BTreeMap<String, String> = BTreeMap::new();
     let mut governed: Vec<Option<String>> = Vec::new();
-    for (c, s) in pcats.iter().zip(psubs.iter()) {
-        let (c, s) = (c.unwrap_or_default(), s.unwrap_or_default());
+    for (c, s) in &pairs.text {
         let key = index.governing_key(c, s, false);
         if key.is_none() {
             unsop.entry(sop_key(c, s)).or_insert_with(|| unsop_name(c, s));
@@ -249,68 +280,62 @@ pub fn attribute(data: &Dataset, by: AttributeBy) -> Result<Attributed> {
         });
         unsop_ids.insert(key.clone(), (id, process_id));
     }
-    let governor = |c: &str, s: &str, key: Option<String>| -> Option<Governor> {
-        match key {
-            Some(k) => {
-                let sop = index.by_key.get(&k)?;
-                let (fallback_id, process_id) = *index.pre_row.get(sop)?;
-                Some(Governor { match_key: Some(k), fallback_id, process_id })
-            }
-            None => {
-                let (fallback_id, process_id) = *unsop_ids.get(&sop_key(c, s))?;
-                Some(Governor { match_key: None, fallback_id, process_id })
-            }
-        }
-    };
-    let mut map_keys = Vec::new();
-    let mut map_fallback = Vec::new();
-    let mut map_process = Vec::new();
-    for ((c, s), key) in pcats.iter().zip(psubs.iter()).zip(governed) {
-        let (c, s) = (c.unwrap_or_default(), s.unwrap_or_default());
-        let g = governor(c, s, key).ok_or_else(|| polars_internal(polars_err!(ComputeError: "no governor")))?;
-        map_keys.push(g.match_key.unwrap_or_default());
-        map_fallback.push(g.fallback_id);
-        map_process.push(g.process_id);
+    // Per pair: the versions of its SOP key in date order, and what applies before them.
+    let mut by_key: HashMap<&str, Vec<(i64, u32)>> = HashMap::new();
+    for (key, from, id) in &asof_rows {
+        by_key.entry(key.as_str()).or_default().push((*from, *id));
     }
-    let mapping = DataFrame::new(
-        pairs.height(),
-        vec![
-            pcats.into_column(),
-            psubs.into_column(),
-            Column::new("match_key".into(), map_keys),
-            Column::new("fallback_id".into(), map_fallback),
-            Column::new("process_id".into(), map_process),
-        ],
-    )
-    .map_err(polars_internal)?;
+    for versions in by_key.values_mut() {
+        versions.sort();
+    }
+    let mut governors = Vec::with_capacity(pairs.text.len());
+    for ((c, s), key) in pairs.text.iter().zip(governed) {
+        let (fallback_id, process_id) = match &key {
+            Some(k) => index.by_key.get(k).and_then(|sop| index.pre_row.get(sop)).copied(),
+            None => unsop_ids.get(&sop_key(c, s)).copied(),
+        }
+        .ok_or_else(|| Error::Internal(format!("no process for the ticket category '{c}' / '{s}'")))?;
+        let versions = key.as_deref().and_then(|k| by_key.get(k)).cloned().unwrap_or_default();
+        governors.push(PairGovernor { versions, fallback_id, process_id });
+    }
 
-    let asof = asof_table(&asof_rows)?;
     let time = match by {
         AttributeBy::OpenedAt => col("opened_at"),
         // Tickets not resolved yet are attributed by when they were opened.
         AttributeBy::ResolvedAt => coalesce(&[col("resolved_at"), col("closed_at"), col("opened_at")]),
     };
-    let tickets = data
+    let attributed_at = data
         .tickets
         .clone()
         .lazy()
-        .with_columns([
-            time.alias("attributed_at"),
-            col("category").fill_null(lit("")).alias("_cat"),
-            col("subcategory").fill_null(lit("")).alias("_sub"),
-        ])
-        .join(
-            mapping.lazy(),
-            [col("_cat"), col("_sub")],
-            [col("category"), col("subcategory")],
-            JoinArgs::new(JoinType::Left),
-        )
-        .sort(["attributed_at"], SortMultipleOptions::default().with_maintain_order(true))
+        .select([time.alias("attributed_at")])
         .collect()
-        .map_err(polars_internal)?;
-    let tickets = version_in_force(tickets, &asof)?;
-    let tickets = tickets.drop_many(["_cat", "_sub", "match_key", "fallback_id"]);
+        .map_err(polars_internal)?
+        .column("attributed_at")
+        .map_err(polars_internal)?
+        .clone();
+    let times = attributed_at.datetime().map_err(polars_internal)?.physical().rechunk();
+    let times = times.cont_slice().map_err(polars_internal)?;
+    // The version in force at each ticket's time: the latest effective_from at or before it
+    // (a ticket exactly at effective_from belongs to the new version).
+    let n = data.tickets.height();
+    let (mut version_id, mut process_id) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    for (i, &t) in times.iter().enumerate() {
+        let g = &governors[pairs.slot_of_row[i] as usize];
+        let k = g.versions.partition_point(|v| v.0 <= t);
+        version_id.push(if k == 0 { g.fallback_id } else { g.versions[k - 1].1 });
+        process_id.push(g.process_id);
+    }
+    let mut tickets = data.tickets.clone();
+    for c in [
+        attributed_at,
+        UInt32Chunked::from_vec("process_id".into(), process_id).into_column(),
+        UInt32Chunked::from_vec("version_id".into(), version_id).into_column(),
+    ] {
+        tickets.with_column(c).map_err(polars_internal)?;
+    }
 
+    let asof = asof_table(&asof_rows)?;
     let (changes, lost_changes) =
         attribute_records(data.changes.as_ref(), "opened_at", &index, &unsop_ids, &asof, false)?;
     let (audits, lost_audits) = attribute_records(data.audits.as_ref(), "raised_at", &index, &unsop_ids, &asof, true)?;

@@ -69,9 +69,10 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Metrics { inputs, analysis, format, out } => {
             let progress = pipeline::Progress::new(quiet);
             let a = pipeline::analyse(&inputs, &analysis, &progress)?;
-            progress.finish();
+            progress.step("writing the tables");
             let out = out.unwrap_or_else(|| PathBuf::from("reports/latest"));
             let written = report::write_tables(&a, &out, format)?;
+            progress.finish();
             if !quiet {
                 report::print_warnings(&a);
                 for s in &a.data.inputs {

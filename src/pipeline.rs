@@ -39,6 +39,8 @@ pub struct Analysis {
 /// Steps of a long run, shown as a spinner on a terminal (never when piped or --quiet).
 pub struct Progress {
     bar: Option<indicatif::ProgressBar>,
+    /// `SOP_IMPACT_TIMINGS=1`: the wall time of every step on stderr (for bench/ and profiling)
+    timings: Option<std::cell::RefCell<(String, std::time::Instant)>>,
 }
 
 impl Progress {
@@ -49,16 +51,30 @@ impl Progress {
             b.enable_steady_tick(Duration::from_millis(120));
             b
         });
-        Progress { bar }
+        let timings = std::env::var_os("SOP_IMPACT_TIMINGS")
+            .is_some_and(|v| v == "1")
+            .then(|| std::cell::RefCell::new((String::from("start-up"), std::time::Instant::now())));
+        Progress { bar, timings }
     }
 
     pub fn step(&self, what: &str) {
+        self.lap(what);
         if let Some(b) = &self.bar {
             b.set_message(what.to_string());
         }
     }
 
+    /// Print how long the previous step took and start timing `next`.
+    fn lap(&self, next: &str) {
+        if let Some(t) = &self.timings {
+            let mut t = t.borrow_mut();
+            eprintln!("timing: {:>8.3} s  {}", t.1.elapsed().as_secs_f64(), t.0);
+            *t = (next.to_string(), std::time::Instant::now());
+        }
+    }
+
     pub fn finish(&self) {
+        self.lap("");
         if let Some(b) = &self.bar {
             b.finish_and_clear();
         }

@@ -291,3 +291,81 @@ fn garbage_and_truncated_files_never_panic() {
         assert!(!err.contains("panicked"), "case {k}: {err}");
     }
 }
+
+/// Large files are read in blocks on every core; cutting files into tiny blocks must change
+/// nothing: the same accounting, the same rejects on the same lines, the same errors.
+#[test]
+fn reading_in_small_blocks_changes_nothing() {
+    let run_with = |dir: &Path, tickets: &Path, sops: &Path, block: Option<&str>| {
+        let out = tempfile::tempdir().unwrap();
+        let mut cmd = Command::new(bin());
+        cmd.current_dir(dir).args([
+            "validate",
+            "--tickets",
+            tickets.to_str().unwrap(),
+            "--sops",
+            sops.to_str().unwrap(),
+            "--out",
+            out.path().to_str().unwrap(),
+        ]);
+        if let Some(b) = block {
+            cmd.env("SOP_IMPACT_BLOCK_BYTES", b);
+        }
+        let o = cmd.output().unwrap();
+        let stdout = String::from_utf8_lossy(&o.stdout).replace(out.path().to_str().unwrap(), "OUT");
+        let rejects = std::fs::read_to_string(out.path().join("rejects.csv")).unwrap_or_default();
+        (o.status.code(), stdout, String::from_utf8_lossy(&o.stderr).into_owned(), rejects)
+    };
+    // A file with a BOM, CRLF line ends, quoted delimiters, quoted newlines, escaped quotes, a
+    // blank line, a ragged row and bad values spread over many blocks.
+    let dir = tempfile::tempdir().unwrap();
+    let mut csv =
+        String::from("\u{feff}ticket_id,opened_at,resolved_at,priority,category,subcategory,reopen_count\r\n");
+    for i in 0..400 {
+        let note = match i % 7 {
+            0 => "\"Access, VPN\"".to_string(),
+            1 => "\"Access\nwith a newline\"".to_string(),
+            2 => "\"say \"\"hi\"\"\"".to_string(),
+            _ => "Access".to_string(),
+        };
+        let priority = if i % 53 == 0 { "Whenever" } else { "3" };
+        if i % 97 == 0 {
+            csv.push_str(&format!("INC{i:05},2024-03-05 10:00\r\n"));
+        } else if i % 101 == 0 {
+            csv.push_str("\r\n");
+        } else {
+            csv.push_str(&format!(
+                "INC{i:05},2024-03-{:02} 10:00,2024-03-{:02} 12:00,{priority},{note},VPN,{}\r\n",
+                1 + i % 28,
+                1 + i % 28,
+                i % 3
+            ));
+        }
+    }
+    std::fs::write(dir.path().join("tickets.csv"), csv).unwrap();
+    let sops = fixture("profiles/sops.csv");
+    let mut cases = vec![(dir.path().to_path_buf(), dir.path().join("tickets.csv"), sops.clone())];
+    for profile in ["jira", "servicenow", "semicolon_bom", "zendesk"] {
+        let d = fixture(&format!("profiles/{profile}"));
+        cases.push((d.clone(), d.join("tickets.csv"), sops.clone()));
+    }
+    for entry in std::fs::read_dir(fixture("invalid")).unwrap() {
+        let d = entry.unwrap().path();
+        if d.join("tickets.csv").exists() && d.join("sops.csv").exists() {
+            cases.push((d.clone(), d.join("tickets.csv"), d.join("sops.csv")));
+        }
+    }
+    for (dir, tickets, sops) in cases {
+        let whole = run_with(&dir, &tickets, &sops, None);
+        for block in ["64", "300"] {
+            let small = run_with(&dir, &tickets, &sops, Some(block));
+            assert_eq!(whole, small, "{} in blocks of {block} bytes", tickets.display());
+        }
+    }
+    let generated = run_with(dir.path(), &dir.path().join("tickets.csv"), &sops, None);
+    assert!(generated.1.contains("accepted"), "{generated:?}");
+    assert_eq!(generated.3.lines().count(), 13, "the planted problems are rejected: {}", generated.3);
+    // Counted by hand: the header is line 1, every 7th row from the second spans two lines.
+    assert!(generated.3.contains("tickets.csv,2,,\"INC00000,"), "CRLF lines are counted right: {}", generated.3);
+    assert!(generated.3.contains("tickets.csv,63,priority,Whenever"), "{}", generated.3);
+}

@@ -66,16 +66,29 @@ impl LineMap {
     }
 }
 
-/// One input file as read: its header and its columns as strings.
+/// The values of one column of a [`RawTable`].
+pub enum RawColumn {
+    /// not read: the mapping does not use it
+    Skipped,
+    /// a Parquet/IPC column, as text
+    Text(StringChunked),
+    /// CSV fields: byte ranges of the table's arena
+    Spans(Vec<(u32, u32)>),
+}
+
+/// One input file (or one block of a large CSV file) as read: its header and its columns as
+/// text. CSV fields are not copied into string columns: they stay in one arena of the block's
+/// (unescaped, UTF-8-checked) records and columns are ranges into it.
 pub struct RawTable {
     pub path: PathBuf,
     pub format: Format,
     /// column names exactly as in the file (may repeat, e.g. Jira's several `Labels` columns)
     pub headers: Vec<String>,
-    /// one String column per header, in header order (names are positional: `c0`, `c1`, …)
-    pub columns: Vec<StringChunked>,
+    /// one entry per header, in header order
+    pub columns: Vec<RawColumn>,
+    arena: String,
     pub lines: LineMap,
-    /// data records found in the file, including the ones rejected while reading
+    /// data records found, including the ones rejected while reading
     pub rows_read: u64,
     /// records that could not be read as a row at all (ragged, not UTF-8)
     pub rejects: Vec<Reject>,
@@ -86,6 +99,17 @@ pub struct RawTable {
 impl RawTable {
     pub fn height(&self) -> usize {
         self.rows
+    }
+
+    /// The values of column `i` in row order, or None when the column was not read.
+    pub fn values(&self, i: usize) -> Option<Box<dyn Iterator<Item = Option<&str>> + '_>> {
+        match self.columns.get(i)? {
+            RawColumn::Skipped => None,
+            RawColumn::Text(ca) => Some(Box::new(ca.iter())),
+            RawColumn::Spans(spans) => {
+                Some(Box::new(spans.iter().map(|&(s, e)| Some(&self.arena[s as usize..e as usize]))))
+            }
+        }
     }
 }
 
@@ -174,21 +198,62 @@ pub fn sniff_delimiter(text: &[u8]) -> u8 {
     }
 }
 
-/// Read an input file into a [`RawTable`], keeping only the columns `select` asks for: real
-/// exports carry dozens of columns the analysis never reads.
-pub fn read_table(path: &Path, select: &mut Select) -> Result<RawTable> {
+/// An input whose format and header are known: what is left is to read its records.
+pub struct Opened {
+    pub path: PathBuf,
+    pub format: Format,
+    pub headers: Vec<String>,
+    body: Body,
+}
+
+enum Body {
+    /// Parquet/IPC: read whole, as text columns
+    Frame(RawTable),
+    Csv {
+        delimiter: u8,
+        keep: Vec<bool>,
+    },
+}
+
+/// The results of reading a file in blocks, in file order.
+pub struct Parts<T> {
+    pub parts: Vec<T>,
+    /// data records read, including rejected ones
+    pub rows_read: u64,
+    /// false when a byte limit stopped the reading before the end of the file
+    pub complete: bool,
+}
+
+/// Blocks of about this size are parsed and validated in parallel; it bounds the memory a large
+/// CSV file costs beyond its typed columns.
+const BLOCK_BYTES: usize = 16 << 20;
+
+/// The block size: `SOP_IMPACT_BLOCK_BYTES` lets the tests cut small files into many blocks.
+pub fn block_bytes() -> usize {
+    std::env::var("SOP_IMPACT_BLOCK_BYTES").ok().and_then(|v| v.parse().ok()).unwrap_or(BLOCK_BYTES).max(64)
+}
+
+/// Detect the format of `path`, read its header and choose the columns to read with `select`
+/// (real exports carry dozens of columns the analysis never reads).
+pub fn open_table(path: &Path, select: &mut Select) -> Result<Opened> {
     let format = detect_format(path)?;
+    let frame = |df: DataFrame, select: &mut Select| -> Result<Opened> {
+        let table = from_frame(path, format, df, select)?;
+        Ok(Opened { path: path.to_path_buf(), format, headers: table.headers.clone(), body: Body::Frame(table) })
+    };
     match format {
-        Format::Csv { delimiter } => read_csv(path, delimiter, select),
+        Format::Csv { delimiter } => {
+            let headers = read_csv_header(path, delimiter)?;
+            let keep = select(&headers, format)?;
+            Ok(Opened { path: path.to_path_buf(), format, headers, body: Body::Csv { delimiter, keep } })
+        }
         Format::Parquet => {
             let f = File::open(path).map_err(|source| Error::Unreadable { path: path.to_path_buf(), source })?;
-            let df = ParquetReader::new(f).finish().map_err(polars_in(path, "cannot read Parquet"))?;
-            from_frame(path, format, df, select)
+            frame(ParquetReader::new(f).finish().map_err(polars_in(path, "cannot read Parquet"))?, select)
         }
         Format::Ipc => {
             let f = File::open(path).map_err(|source| Error::Unreadable { path: path.to_path_buf(), source })?;
-            let df = IpcReader::new(f).finish().map_err(polars_in(path, "cannot read Arrow IPC"))?;
-            from_frame(path, format, df, select)
+            frame(IpcReader::new(f).finish().map_err(polars_in(path, "cannot read Arrow IPC"))?, select)
         }
         Format::IpcStream => Err(Error::invalid(
             path,
@@ -198,73 +263,264 @@ pub fn read_table(path: &Path, select: &mut Select) -> Result<RawTable> {
     }
 }
 
-fn from_frame(path: &Path, format: Format, df: DataFrame, select: &mut Select) -> Result<RawTable> {
-    let headers: Vec<String> = df.get_column_names().iter().map(|s| s.to_string()).collect();
-    let keep = select(&headers, format)?;
-    let mut columns = Vec::with_capacity(headers.len());
-    for (i, col) in df.columns().iter().enumerate() {
-        if !keep.get(i).copied().unwrap_or(false) {
-            columns.push(StringChunked::full_null(format!("c{i}").into(), 0));
-            continue;
+/// Read a (small) input file into one [`RawTable`].
+pub fn read_table(path: &Path, select: &mut Select) -> Result<RawTable> {
+    let opened = open_table(path, select)?;
+    match opened.body {
+        Body::Frame(table) => Ok(table),
+        Body::Csv { delimiter, ref keep } => {
+            let data = std::fs::read(path).map_err(|source| Error::Unreadable { path: path.to_path_buf(), source })?;
+            let data = data.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&data);
+            let block = parse_block(&opened, delimiter, keep, data, 1, true)?;
+            check_not_all_ragged(&opened, delimiter, block.rows_read, block.ragged)?;
+            Ok(block.table)
         }
-        // Typed columns (timestamps, integers, booleans) are validated through the same string
-        // path as CSV; their text forms are all ones the parsers accept.
-        let s = col
-            .as_materialized_series()
-            .cast(&DataType::String)
-            .map_err(polars_in(path, &format!("column '{}' cannot be read as text", headers[i])))?;
-        let ca = s.str().map_err(polars_in(path, "column is not text"))?.rechunk().into_owned();
-        columns.push(ca.with_name(format!("c{i}").into()));
     }
-    let rows = df.height() as u64;
-    Ok(RawTable {
-        path: path.to_path_buf(),
-        format,
-        headers,
-        columns,
-        lines: LineMap::new(1),
-        rows: rows as usize,
-        rows_read: rows,
-        rejects: Vec::new(),
-    })
 }
 
-fn read_csv(path: &Path, delimiter: u8, select: &mut Select) -> Result<RawTable> {
+impl Opened {
+    /// Read the records in blocks, handing each block to `process` on every core; the results
+    /// come back in file order. With `limit`, reading stops after about that many bytes.
+    pub fn read_parts<T: Send>(
+        &self,
+        limit: Option<usize>,
+        process: &(dyn Fn(&RawTable) -> Result<T> + Sync),
+    ) -> Result<Parts<T>> {
+        let (delimiter, keep) = match &self.body {
+            Body::Frame(table) => {
+                return Ok(Parts { parts: vec![process(table)?], rows_read: table.rows_read, complete: true })
+            }
+            Body::Csv { delimiter, keep } => (*delimiter, keep),
+        };
+        let path = &self.path;
+        let unreadable = |source| Error::Unreadable { path: path.to_path_buf(), source };
+        let mut file = File::open(path).map_err(unreadable)?;
+        let workers = std::thread::available_parallelism().map_or(2, |n| n.get()).max(1);
+        type Done<T> = (usize, Result<(T, u64, u64)>);
+        let mut done: Vec<Done<T>> = Vec::new();
+        let mut complete = true;
+        let (block_tx, block_rx) = std::sync::mpsc::sync_channel::<(usize, Vec<u8>, u64)>(workers);
+        let block_rx = std::sync::Mutex::new(block_rx);
+        std::thread::scope(|scope| -> Result<()> {
+            let (done_tx, done_rx) = std::sync::mpsc::channel::<Done<T>>();
+            for _ in 0..workers {
+                let done_tx = done_tx.clone();
+                let block_rx = &block_rx;
+                scope.spawn(move || loop {
+                    let next = block_rx.lock().map_err(|_| ()).and_then(|rx| rx.recv().map_err(|_| ()));
+                    let Ok((index, block, first_line)) = next else { break };
+                    let result = parse_block(self, delimiter, keep, &block, first_line, index == 0).and_then(|b| {
+                        drop(block);
+                        process(&b.table).map(|v| (v, b.rows_read, b.ragged))
+                    });
+                    if done_tx.send((index, result)).is_err() {
+                        break;
+                    }
+                });
+            }
+            drop(done_tx);
+            // This thread reads: blocks cut after a record, in order, while the workers parse.
+            let mut reader = BlockReader::new(&mut file);
+            let mut line = 1u64;
+            let mut read = 0usize;
+            let mut index = 0usize;
+            let outcome = loop {
+                if limit.is_some_and(|l| read >= l) {
+                    complete = reader.at_end();
+                    break Ok(());
+                }
+                match reader.next_block() {
+                    Ok(Some(block)) => {
+                        read += block.len();
+                        let lines = block.iter().filter(|&&b| b == b'\n').count() as u64;
+                        if block_tx.send((index, block, line)).is_err() {
+                            break Ok(());
+                        }
+                        line += lines;
+                        index += 1;
+                    }
+                    Ok(None) => break Ok(()),
+                    Err(e) => break Err(unreadable(e)),
+                }
+            };
+            drop(block_tx);
+            done.extend(done_rx);
+            outcome
+        })?;
+        done.sort_by_key(|d| d.0);
+        let (mut parts, mut rows_read, mut ragged) = (Vec::with_capacity(done.len()), 0, 0);
+        for (_, result) in done {
+            let (part, rows, bad) = result?;
+            parts.push(part);
+            rows_read += rows;
+            ragged += bad;
+        }
+        if complete {
+            check_not_all_ragged(self, delimiter, rows_read, ragged)?;
+        }
+        Ok(Parts { parts, rows_read, complete })
+    }
+}
+
+fn check_not_all_ragged(opened: &Opened, delimiter: u8, rows_read: u64, ragged: u64) -> Result<()> {
+    if rows_read > 0 && ragged == rows_read {
+        return Err(Error::invalid(
+            &opened.path,
+            format!(
+                "every data row has a different number of fields than the header ({} fields split by '{}')",
+                opened.headers.len(),
+                delimiter_name(delimiter)
+            ),
+            "the delimiter of the header and of the rows differ, or the export is broken; export it again",
+        ));
+    }
+    Ok(())
+}
+
+/// Reads a file in blocks that end after a complete record (a newline outside quotes).
+struct BlockReader<'f> {
+    file: &'f mut File,
+    carry: Vec<u8>,
+    eof: bool,
+    started: bool,
+}
+
+impl<'f> BlockReader<'f> {
+    fn new(file: &'f mut File) -> Self {
+        BlockReader { file, carry: Vec::new(), eof: false, started: false }
+    }
+
+    fn at_end(&self) -> bool {
+        self.eof && self.carry.is_empty()
+    }
+
+    fn next_block(&mut self) -> std::io::Result<Option<Vec<u8>>> {
+        let mut buf = std::mem::take(&mut self.carry);
+        let mut want = block_bytes();
+        loop {
+            while buf.len() < want && !self.eof {
+                let have = buf.len();
+                buf.resize(want, 0);
+                let n = read_up_to(self.file, &mut buf[have..])?;
+                buf.truncate(have + n);
+                self.eof = n == 0 || have + n < want;
+            }
+            if !self.started {
+                self.started = true;
+                if buf.starts_with(b"\xEF\xBB\xBF") {
+                    buf.drain(..3);
+                }
+            }
+            if self.eof {
+                return Ok((!buf.is_empty()).then_some(buf));
+            }
+            if let Some(end) = record_boundary(&buf) {
+                self.carry = buf.split_off(end);
+                return Ok(Some(buf));
+            }
+            // One record longer than a block: read more.
+            want = buf.len() * 2;
+        }
+    }
+}
+
+/// The end of the last complete record in `buf` (just after a newline outside quotes), given
+/// that `buf` starts at the start of a record. Quotes open a field only at its start and `""`
+/// inside a quoted field is a quote, as the CSV reader has it.
+fn record_boundary(buf: &[u8]) -> Option<usize> {
+    // Stretches of `buf` outside quoted fields, as (start, end).
+    let mut outside = Vec::new();
+    let mut start = 0usize;
+    let mut in_quotes = false;
+    let mut quotes = memchr::memchr_iter(b'"', buf).peekable();
+    while let Some(q) = quotes.next() {
+        if in_quotes {
+            if buf.get(q + 1) == Some(&b'"') {
+                quotes.next(); // an escaped quote
+            } else {
+                in_quotes = false;
+                start = q + 1;
+            }
+        } else if q == 0 || matches!(buf[q - 1], b'\n' | b'\r') || is_delimiter_before(buf, q) {
+            in_quotes = true;
+            outside.push((start, q));
+        }
+    }
+    if !in_quotes {
+        outside.push((start, buf.len()));
+    }
+    outside.iter().rev().find_map(|&(s, e)| memchr::memrchr(b'\n', &buf[s..e]).map(|i| s + i + 1))
+}
+
+/// Whether the byte before `q` is one a field can start after (any of the delimiters sniffed).
+fn is_delimiter_before(buf: &[u8], q: usize) -> bool {
+    matches!(buf[q - 1], b',' | b';' | b'\t' | b'|')
+}
+
+fn read_csv_header(path: &Path, delimiter: u8) -> Result<Vec<String>> {
     let file = File::open(path).map_err(|source| Error::Unreadable { path: path.to_path_buf(), source })?;
-    let mut input = BufReader::with_capacity(1 << 20, file);
+    let mut input = BufReader::with_capacity(1 << 16, file);
     let head = input.fill_buf().map_err(|source| Error::Unreadable { path: path.to_path_buf(), source })?;
     if head.starts_with(b"\xEF\xBB\xBF") {
         input.consume(3);
     }
     let mut rdr = csv::ReaderBuilder::new().delimiter(delimiter).has_headers(false).flexible(true).from_reader(input);
     let mut record = csv::ByteRecord::new();
-    let read_err = |e: csv::Error| -> Error {
-        let line = e.position().map(|p| p.line()).unwrap_or(0);
-        Error::InvalidAt { path: path.to_path_buf(), line, problem: format!("cannot read CSV: {e}"), fix: None }
-    };
-    // Header: the first record.
-    if !rdr.read_byte_record(&mut record).map_err(read_err)? {
+    let found = rdr.read_byte_record(&mut record).map_err(|e| csv_error(path, e, 0))?;
+    if !found {
         return Err(Error::invalid(path, "is empty", "export it again with a header row and data"));
     }
-    let headers: Vec<String> = record.iter().map(|h| String::from_utf8_lossy(h).trim().to_string()).collect();
-    let width = headers.len();
-    let keep = select(&headers, Format::Csv { delimiter })?;
-    let mut builders: Vec<Option<StringChunkedBuilder>> = (0..width)
-        .map(|i| keep.get(i).copied().unwrap_or(false).then(|| StringChunkedBuilder::new(format!("c{i}").into(), 1024)))
-        .collect();
-    let mut lines = LineMap::new(2);
+    Ok(record.iter().map(|h| String::from_utf8_lossy(h).trim().to_string()).collect())
+}
+
+fn csv_error(path: &Path, e: csv::Error, line_offset: u64) -> Error {
+    let line = e.position().map(|p| p.line() + line_offset).unwrap_or(0);
+    Error::InvalidAt { path: path.to_path_buf(), line, problem: format!("cannot read CSV: {e}"), fix: None }
+}
+
+/// The line a record starts on (1-based, within the block). The CSV reader ends a record at
+/// the `\r` of a CRLF and counts the `\n` as part of the next record, whose position then
+/// still has the previous line; such a record starts one line later.
+fn record_line(record: &csv::ByteRecord, block: &[u8]) -> u64 {
+    let Some(p) = record.position() else { return 0 };
+    let crlf_pending = block.get(p.byte() as usize) == Some(&b'\n');
+    p.line() + u64::from(crlf_pending)
+}
+
+struct Block {
+    table: RawTable,
+    rows_read: u64,
+    ragged: u64,
+}
+
+/// Parse one block of records (starting at `first_line` of the file) into a [`RawTable`]: the
+/// kept fields go into one arena, the others are skipped; ragged and non-UTF-8 records become
+/// rejects with their line.
+fn parse_block(
+    opened: &Opened,
+    delimiter: u8,
+    keep: &[bool],
+    block: &[u8],
+    first_line: u64,
+    has_header: bool,
+) -> Result<Block> {
+    let path = &opened.path;
+    let width = opened.headers.len();
+    let mut rdr = csv::ReaderBuilder::new().delimiter(delimiter).has_headers(false).flexible(true).from_reader(block);
+    let mut record = csv::ByteRecord::new();
+    let offset = first_line - 1;
+    if has_header {
+        rdr.read_byte_record(&mut record).map_err(|e| csv_error(path, e, offset))?;
+    }
+    let mut spans: Vec<Option<Vec<(u32, u32)>>> =
+        (0..width).map(|i| keep.get(i).copied().unwrap_or(false).then(Vec::new)).collect();
+    let mut arena = String::with_capacity(block.len() / 2);
+    let mut lines = LineMap::new(first_line + u64::from(has_header));
     let mut rejects = Vec::new();
-    let mut rows_read = 0u64;
-    let mut kept = 0u64;
-    let mut ragged = 0u64;
+    let (mut rows_read, mut kept, mut ragged) = (0u64, 0u64, 0u64);
     let display = path.display().to_string();
-    loop {
-        match rdr.read_byte_record(&mut record) {
-            Ok(false) => break,
-            Ok(true) => {}
-            Err(e) => return Err(read_err(e)),
-        }
-        let line = record.position().map(|p| p.line()).unwrap_or(0);
+    while rdr.read_byte_record(&mut record).map_err(|e| csv_error(path, e, offset))? {
+        let line = record_line(&record, block) + offset;
         // A blank line between records is not a row.
         if record.len() == 1 && record[0].is_empty() {
             continue;
@@ -288,49 +544,87 @@ fn read_csv(path: &Path, delimiter: u8, select: &mut Select) -> Result<RawTable>
             });
             continue;
         }
-        if let Some(bad) = record.iter().position(|f| std::str::from_utf8(f).is_err()) {
+        // One UTF-8 check for the whole record; a field boundary inside a character would
+        // make a field invalid on its own, so those are checked too.
+        let text = std::str::from_utf8(record.as_slice())
+            .ok()
+            .filter(|t| (0..record.len()).all(|i| record.range(i).is_some_and(|r| t.is_char_boundary(r.start))));
+        let Some(text) = text else {
+            let bad = record.iter().position(|f| std::str::from_utf8(f).is_err()).unwrap_or(0);
             rejects.push(Reject {
                 input: display.clone(),
                 line,
-                column: headers[bad].clone(),
+                column: opened.headers[bad].clone(),
                 value: String::from_utf8_lossy(&record[bad]).into_owned(),
                 reason: "value is not valid UTF-8".into(),
             });
             continue;
-        }
+        };
         lines.record(kept, line);
         kept += 1;
-        for (b, field) in builders.iter_mut().zip(record.iter()) {
-            if let Some(b) = b {
-                // checked above that every field is UTF-8
-                b.append_value(std::str::from_utf8(field).unwrap_or_default());
+        let base = arena.len();
+        if base + text.len() > u32::MAX as usize {
+            return Err(Error::InvalidAt {
+                path: path.to_path_buf(),
+                line,
+                problem: "a block of records is larger than 4 GiB".into(),
+                fix: Some("check that the file's quotes are balanced".into()),
+            });
+        }
+        arena.push_str(text);
+        for (i, column) in spans.iter_mut().enumerate() {
+            if let (Some(column), Some(r)) = (column, record.range(i)) {
+                column.push(((base + r.start) as u32, (base + r.end) as u32));
             }
         }
     }
-    if rows_read > 0 && ragged == rows_read {
-        return Err(Error::invalid(
-            path,
-            format!(
-                "every data row has a different number of fields than the header ({width} fields split by '{}')",
-                delimiter_name(delimiter)
-            ),
-            "the delimiter of the header and of the rows differ, or the export is broken; export it again",
-        ));
+    let columns = spans.into_iter().map(|s| s.map_or(RawColumn::Skipped, RawColumn::Spans)).collect::<Vec<RawColumn>>();
+    Ok(Block {
+        table: RawTable {
+            path: path.to_path_buf(),
+            format: opened.format,
+            headers: opened.headers.clone(),
+            columns,
+            arena,
+            lines,
+            rows_read,
+            rejects,
+            rows: kept as usize,
+        },
+        rows_read,
+        ragged,
+    })
+}
+
+fn from_frame(path: &Path, format: Format, df: DataFrame, select: &mut Select) -> Result<RawTable> {
+    let headers: Vec<String> = df.get_column_names().iter().map(|s| s.to_string()).collect();
+    let keep = select(&headers, format)?;
+    let mut columns = Vec::with_capacity(headers.len());
+    for (i, col) in df.columns().iter().enumerate() {
+        if !keep.get(i).copied().unwrap_or(false) {
+            columns.push(RawColumn::Skipped);
+            continue;
+        }
+        // Typed columns (timestamps, integers, booleans) are validated through the same string
+        // path as CSV; their text forms are all ones the parsers accept.
+        let s = col
+            .as_materialized_series()
+            .cast(&DataType::String)
+            .map_err(polars_in(path, &format!("column '{}' cannot be read as text", headers[i])))?;
+        let ca = s.str().map_err(polars_in(path, "column is not text"))?.rechunk().into_owned();
+        columns.push(RawColumn::Text(ca));
     }
-    let columns = builders
-        .into_iter()
-        .enumerate()
-        .map(|(i, b)| b.map_or_else(|| StringChunked::full_null(format!("c{i}").into(), 0), |b| b.finish()))
-        .collect();
+    let rows = df.height() as u64;
     Ok(RawTable {
         path: path.to_path_buf(),
-        format: Format::Csv { delimiter },
+        format,
         headers,
         columns,
-        lines,
-        rows: kept as usize,
-        rows_read,
-        rejects,
+        arena: String::new(),
+        lines: LineMap::new(1),
+        rows: rows as usize,
+        rows_read: rows,
+        rejects: Vec::new(),
     })
 }
 
@@ -358,6 +652,17 @@ mod tests {
         m.record(4, 9); // a rejected record in between
         assert_eq!(m.breaks.len(), 2);
         assert_eq!([m.line(0), m.line(1), m.line(2), m.line(3), m.line(4), m.line(5)], [2, 3, 5, 6, 9, 10]);
+    }
+
+    #[test]
+    fn blocks_end_after_a_record_outside_quotes() {
+        assert_eq!(record_boundary(b"a,b\n1,2\n3,"), Some(8));
+        assert_eq!(record_boundary(b"a,b\n1,\"x\ny\"\n3"), Some(12), "a quoted newline is not a boundary");
+        assert_eq!(record_boundary(b"1,\"x\ny"), None, "inside an open quote: none");
+        assert_eq!(record_boundary(b"1,\"say \"\"hi\"\"\n\"\n2"), Some(16), "escaped quotes stay inside");
+        assert_eq!(record_boundary(b"1,ab\"c\n2,d"), Some(7), "a quote inside a field is a character");
+        assert_eq!(record_boundary(b"\"a\"\r\n\"b\nc\""), Some(5), "CRLF, then a quoted newline");
+        assert_eq!(record_boundary(b"no newline"), None);
     }
 
     #[test]

@@ -12,10 +12,12 @@ use crate::ingest::profile::Source;
 use crate::ingest::RawTable;
 use crate::timeparse::{parse_timestamp, DateOrder, OrderEvidence};
 
-fn raw<'t>(table: &'t RawTable, src: &Source) -> Option<&'t StringChunked> {
+type Values<'t> = Box<dyn Iterator<Item = Option<&'t str>> + 't>;
+
+fn raw<'t>(table: &'t RawTable, src: &Source) -> Option<Values<'t>> {
     match src {
         Source::Column(i) | Source::EscalationLevel(i) | Source::StationsMinusOne(i) | Source::SlaText(i) => {
-            table.columns.get(*i)
+            table.values(*i)
         }
         _ => None,
     }
@@ -24,8 +26,8 @@ fn raw<'t>(table: &'t RawTable, src: &Source) -> Option<&'t StringChunked> {
 /// A text column, trimmed, with missing markers as nulls.
 pub fn text(table: &RawTable, src: &Source, name: &str) -> StringChunked {
     match raw(table, src) {
-        Some(ca) => {
-            let mut out: StringChunked = ca.iter().map(clean).collect();
+        Some(values) => {
+            let mut out: StringChunked = values.map(clean).collect();
             out.rename(name.into());
             out
         }
@@ -44,31 +46,57 @@ pub fn settle_order(
     if opts.date_order.is_some() {
         return Ok(opts.date_order);
     }
+    let seen = order_evidence(table, sources);
+    if seen.settled.is_some() {
+        return Ok(seen.settled);
+    }
+    decide_order(&table.path, seen, profile_default)
+}
+
+/// What one table (or block) says about the order of its `a/b/yyyy` dates.
+#[derive(Debug, Clone, Default)]
+pub struct OrderSeen {
+    /// the order the first decisive value settles
+    pub settled: Option<DateOrder>,
+    /// the first `a/b/yyyy` value, for the error message
+    pub example: Option<String>,
+}
+
+pub fn order_evidence(table: &RawTable, sources: &[&Source]) -> OrderSeen {
     let mut evidence = OrderEvidence::default();
-    let mut example = None;
+    let mut seen = OrderSeen::default();
     for src in sources {
-        if let Some(ca) = raw(table, src) {
-            for v in ca.iter().flatten() {
+        if let Some(values) = raw(table, src) {
+            for v in values.flatten() {
                 let before = evidence.slash_dates;
                 evidence.observe(v);
                 if !before && evidence.slash_dates {
-                    example = Some(v.trim().to_string());
+                    seen.example = Some(v.trim().to_string());
                 }
                 if evidence.settled().is_some() {
-                    return Ok(evidence.settled());
+                    seen.settled = evidence.settled();
+                    return seen;
                 }
             }
         }
     }
-    if !evidence.slash_dates || profile_default.is_some() {
+    seen
+}
+
+/// Without a settling value: the profile's default, else (when `a/b/yyyy` dates were seen) an
+/// error asking for --date-order.
+pub fn decide_order(
+    path: &std::path::Path,
+    seen: OrderSeen,
+    profile_default: Option<DateOrder>,
+) -> Result<Option<DateOrder>> {
+    let Some(example) = seen.example else { return Ok(profile_default) };
+    if profile_default.is_some() {
         return Ok(profile_default);
     }
     Err(Error::invalid(
-        &table.path,
-        format!(
-            "dates such as '{}' can be day-first or month-first and no value settles which",
-            example.unwrap_or_default()
-        ),
+        path,
+        format!("dates such as '{example}' can be day-first or month-first and no value settles which"),
         "pass --date-order dmy or --date-order mdy",
     ))
 }
@@ -84,11 +112,11 @@ pub fn timestamps(
     required: bool,
 ) -> Int64Chunked {
     let n = table.height();
-    let Some(ca) = raw(table, src) else {
+    let Some(values) = raw(table, src) else {
         return Int64Chunked::full_null(name.into(), n);
     };
     let mut out: Vec<Option<i64>> = Vec::with_capacity(n);
-    for (i, v) in ca.iter().enumerate() {
+    for (i, v) in values.enumerate() {
         match clean(v) {
             None => {
                 if required {
@@ -140,7 +168,7 @@ pub fn bools(table: &RawTable, src: &Source, name: &str, problems: &mut RowProbl
         Source::HasLabel(cols) => {
             let mut out = vec![Some(false); table.height()];
             for &c in cols {
-                for (i, v) in table.columns[c].iter().enumerate() {
+                for (i, v) in table.values(c).into_iter().flatten().enumerate() {
                     if v.is_some_and(has_escalated_label) {
                         out[i] = Some(true);
                     }
@@ -161,11 +189,11 @@ where
     F: Fn(&str) -> std::result::Result<V, String>,
 {
     let n = table.height();
-    let Some(ca) = raw(table, src) else {
+    let Some(values) = raw(table, src) else {
         return (0..n).map(|_| None).collect();
     };
     let mut out = Vec::with_capacity(n);
-    for (i, v) in ca.iter().enumerate() {
+    for (i, v) in values.enumerate() {
         out.push(match clean(v) {
             None => None,
             Some(s) => match parse(s) {

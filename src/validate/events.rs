@@ -6,7 +6,7 @@ use std::path::Path;
 use polars::prelude::*;
 
 use super::columns::{datetime_column, required_text, settle_order, text, timestamps};
-use super::{date_range, open, summarise, Counts, InputSummary, LoadOptions, Reject, RowProblems};
+use super::{date_range, open, summarise, Counts, FileFacts, InputSummary, LoadOptions, Reject, RowProblems};
 use crate::cli::Profile;
 use crate::error::{polars_internal, Result};
 use crate::ingest::profile::{InputKind, Mapping};
@@ -56,7 +56,7 @@ fn finish(
     let t = df.column(time_col).map_err(polars_internal)?.datetime().map_err(polars_internal)?.physical().clone();
     inputs.push(summarise(
         kind,
-        table,
+        &FileFacts::of(table),
         mapping,
         Counts { accepted: df.height() as u64, rejected, superseded: 0 },
         date_range(&t),

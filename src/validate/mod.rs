@@ -17,7 +17,7 @@ use polars::prelude::*;
 use crate::cli::Profile;
 use crate::error::{Error, Result};
 use crate::ingest::profile::{map_header, InputKind, Mapping};
-use crate::ingest::{read_table, LineMap, RawTable};
+use crate::ingest::{open_table, read_table, LineMap, Opened, RawTable};
 use crate::timeparse::DateOrder;
 
 /// One row that could not be used: a line of rejects.csv.
@@ -126,10 +126,15 @@ impl<'a> RowProblems<'a> {
     }
 }
 
-/// Read and map one file, turning a missing required column into a file-level error.
-fn open(path: &Path, kind: InputKind, profile: Profile) -> Result<(RawTable, Mapping)> {
-    let mut mapping = None;
-    let table = read_table(path, &mut |headers: &[String], format| {
+/// Maps the header of `path` and chooses the columns the mapping reads; a missing required
+/// column is a file-level error.
+fn mapping_select<'a>(
+    path: &'a Path,
+    kind: InputKind,
+    profile: Profile,
+    mapping: &'a mut Option<Mapping>,
+) -> impl FnMut(&[String], crate::ingest::Format) -> Result<Vec<bool>> + 'a {
+    move |headers: &[String], format| {
         let m = map_header(kind, profile, headers).map_err(|problem| Error::InvalidFile {
             path: path.to_path_buf(),
             problem,
@@ -148,11 +153,39 @@ fn open(path: &Path, kind: InputKind, profile: Profile) -> Result<(RawTable, Map
                 keep[i] = true;
             }
         }
-        mapping = Some(m);
+        *mapping = Some(m);
         Ok(keep)
-    })?;
+    }
+}
+
+/// Read and map one (small) file whole.
+fn open(path: &Path, kind: InputKind, profile: Profile) -> Result<(RawTable, Mapping)> {
+    let mut mapping = None;
+    let table = read_table(path, &mut mapping_select(path, kind, profile, &mut mapping))?;
     let mapping = mapping.ok_or_else(|| Error::Internal("the header was never mapped".into()))?;
     Ok((table, mapping))
+}
+
+/// Open and map one file to be read in blocks.
+fn open_input(path: &Path, kind: InputKind, profile: Profile) -> Result<(Opened, Mapping)> {
+    let mut mapping = None;
+    let opened = open_table(path, &mut mapping_select(path, kind, profile, &mut mapping))?;
+    let mapping = mapping.ok_or_else(|| Error::Internal("the header was never mapped".into()))?;
+    Ok((opened, mapping))
+}
+
+/// What the data-quality summary says about a file besides its counts.
+pub(crate) struct FileFacts<'a> {
+    pub path: &'a Path,
+    pub format: crate::ingest::Format,
+    pub headers: &'a [String],
+    pub rows_read: u64,
+}
+
+impl<'a> FileFacts<'a> {
+    fn of(table: &'a RawTable) -> Self {
+        FileFacts { path: &table.path, format: table.format, headers: &table.headers, rows_read: table.rows_read }
+    }
 }
 
 fn no_rows_error(path: &Path, kind: InputKind) -> Error {
@@ -172,7 +205,7 @@ pub(crate) struct Counts {
 
 fn summarise(
     kind: InputKind,
-    table: &RawTable,
+    table: &FileFacts,
     mapping: &Mapping,
     counts: Counts,
     date_range: Option<(i64, i64)>,
@@ -188,7 +221,7 @@ fn summarise(
     top.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     InputSummary {
         kind,
-        path: table.path.clone(),
+        path: table.path.to_path_buf(),
         format: match table.format {
             crate::ingest::Format::Csv { delimiter } => {
                 format!("csv ({})", crate::ingest::delimiter_name(delimiter))
@@ -197,7 +230,7 @@ fn summarise(
         },
         profile: mapping.profile.name().to_string(),
         profile_reason: mapping.reason.clone(),
-        mapping: mapping.describe(&table.headers),
+        mapping: mapping.describe(table.headers),
         rows_read: table.rows_read,
         accepted,
         rejected,

@@ -9,7 +9,9 @@ use polars::prelude::*;
 
 use super::columns::{datetime_column, required_text, settle_order, text, timestamps};
 use super::values::process_key;
-use super::{date_range, no_rows_error, open, summarise, Counts, InputSummary, LoadOptions, Reject, RowProblems};
+use super::{
+    date_range, no_rows_error, open, summarise, Counts, FileFacts, InputSummary, LoadOptions, Reject, RowProblems,
+};
 use crate::error::{polars_internal, Result};
 use crate::ingest::profile::InputKind;
 use crate::timeparse::{format_date, format_utc};
@@ -125,7 +127,7 @@ pub fn load(
         df.column("effective_from").map_err(polars_internal)?.datetime().map_err(polars_internal)?.physical().clone();
     inputs.push(summarise(
         InputKind::Sops,
-        &table,
+        &FileFacts::of(&table),
         &mapping,
         Counts { accepted: df.height() as u64, rejected, superseded: 0 },
         date_range(&eff),
@@ -280,8 +282,12 @@ pub fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {
 fn unmatched_versions(sops: &DataFrame, tickets: &DataFrame) -> Result<Vec<String>> {
     let pairs = tickets.select(["category", "subcategory"]).map_err(polars_internal)?;
     let pairs = pairs.unique_stable(None, UniqueKeepStrategy::First, None).map_err(polars_internal)?;
-    let cats = pairs.column("category").map_err(polars_internal)?.str().map_err(polars_internal)?.clone();
-    let subs = pairs.column("subcategory").map_err(polars_internal)?.str().map_err(polars_internal)?.clone();
+    // The ticket columns are categorical; the distinct pairs are few, so they are read as text.
+    let text = |name: &str| -> Result<StringChunked> {
+        let c = pairs.column(name).map_err(polars_internal)?.cast(&DataType::String).map_err(polars_internal)?;
+        Ok(c.str().map_err(polars_internal)?.clone())
+    };
+    let (cats, subs) = (text("category")?, text("subcategory")?);
     let mut keys: HashSet<(String, String)> = HashSet::new();
     let mut categories: HashSet<String> = HashSet::new();
     for (c, s) in cats.iter().zip(subs.iter()) {

@@ -6,12 +6,15 @@ use std::path::PathBuf;
 
 use polars::prelude::*;
 
-use super::columns::{bools, counts, datetime_column, priorities, required_text, settle_order, text, timestamps};
-use super::{no_rows_error, open, summarise, Counts, InputSummary, LoadOptions, Reject, RowProblems};
+use super::columns::{
+    bools, counts, datetime_column, decide_order, order_evidence, priorities, required_text, text, timestamps,
+    OrderSeen,
+};
+use super::{no_rows_error, open_input, summarise, Counts, FileFacts, InputSummary, LoadOptions, Reject, RowProblems};
 use crate::cli::Profile;
 use crate::error::{polars_internal, Result};
 use crate::ingest::profile::{InputKind, Mapping, Source};
-use crate::ingest::RawTable;
+use crate::ingest::{Opened, RawTable};
 use crate::timeparse::{format_utc, DateOrder};
 
 /// Canonical text columns of the tickets table.
@@ -35,26 +38,23 @@ const CONTENT: &[&str] = &[
     "handling_error",
 ];
 
-struct CheckedFile {
-    table_rows_read: u64,
-    frame: DataFrame,
-    rejected: u64,
+/// The text columns are categorical: a 10-million-ticket export repeats a few hundred
+/// categories, groups and analysts, and a code per row is a fraction of the text.
+pub fn categorical() -> DataType {
+    DataType::from_categories(Categories::global())
 }
 
-fn check_file(
+/// Check one block of a ticket file: its typed rows (rejected ones dropped) and its rejects.
+fn check_block(
     table: &RawTable,
     mapping: &Mapping,
+    order: Option<DateOrder>,
     opts: &LoadOptions,
     file_idx: u32,
-    rejects: &mut Vec<Reject>,
-) -> Result<CheckedFile> {
+    event_log: bool,
+) -> Result<(DataFrame, Vec<Reject>)> {
     let src = |c: &str| mapping.source(c).clone();
-    let profile_default = (mapping.profile == Profile::Servicenow).then_some(DateOrder::Dmy);
-    let ts_sources = [src("opened_at"), src("resolved_at"), src("closed_at"), src("sys_updated_at")];
-    let order = settle_order(table, &ts_sources.iter().collect::<Vec<_>>(), opts, profile_default)?;
-
     let mut problems = RowProblems::new(table);
-    // Structural rejects (ragged rows) were found while reading.
     let ticket_id = required_text(table, &src("ticket_id"), "ticket_id", &mut problems);
     let opened = timestamps(table, &src("opened_at"), "opened_at", order, opts, &mut problems, true);
     let resolved = timestamps(table, &src("resolved_at"), "resolved_at", order, opts, &mut problems, false);
@@ -87,14 +87,18 @@ fn check_file(
     let escalated = bools(table, &src("escalated"), "escalated", &mut problems);
     let made_sla = bools(table, &src("made_sla"), "made_sla", &mut problems);
     let handling_error = bools(table, &src("handling_error"), "handling_error", &mut problems);
-    let updated = timestamps(table, &src("sys_updated_at"), "sys_updated_at", order, opts, &mut problems, false);
-    let mod_count = counts(table, &src("sys_mod_count"), "sys_mod_count", &mut problems);
+    let event_columns = event_log.then(|| {
+        (
+            timestamps(table, &src("sys_updated_at"), "sys_updated_at", order, opts, &mut problems, false),
+            counts(table, &src("sys_mod_count"), "sys_mod_count", &mut problems),
+        )
+    });
 
     let n = table.height();
     let mut cols: Vec<Column> =
         vec![ticket_id.into_column(), datetime_column(opened), datetime_column(resolved), datetime_column(closed)];
     for name in TEXT {
-        cols.push(text(table, &src(name), name).into_column());
+        cols.push(text(table, &src(name), name).into_column().cast(&categorical()).map_err(polars_internal)?);
     }
     cols.push(priority.into_column());
     cols.push(reopen.into_column());
@@ -102,76 +106,127 @@ fn check_file(
     cols.push(escalated.into_column());
     cols.push(made_sla.into_column());
     cols.push(handling_error.into_column());
-    cols.push(datetime_column(updated));
-    cols.push(mod_count.into_column());
+    if let Some((updated, mod_count)) = event_columns {
+        cols.push(datetime_column(updated));
+        cols.push(mod_count.into_column());
+    }
     cols.push(UInt32Chunked::full("source_file".into(), file_idx, n).into_column());
     cols.push(
         UInt64Chunked::from_iter_values("source_line".into(), (0..n as u64).map(|i| table.lines.line(i))).into_column(),
     );
     let frame = DataFrame::new(n, cols).map_err(polars_internal)?;
     let frame = frame.filter(&problems.keep_mask()).map_err(polars_internal)?;
-    let rejected = problems.list.len() as u64 + table.rejects.len() as u64;
-    rejects.extend(table.rejects.iter().cloned());
+    let mut rejects = table.rejects.clone();
     rejects.append(&mut problems.list);
-    Ok(CheckedFile { table_rows_read: table.rows_read, frame, rejected })
+    Ok((frame, rejects))
 }
 
-/// Load every ticket file into one canonical frame, recording summaries and rejects.
+/// How `a/b/yyyy` dates of a ticket file are read: --date-order, else the first value in file
+/// order that settles it (looked for in the first block, then in the whole file), else the
+/// profile's default.
+fn file_date_order(opened: &Opened, mapping: &Mapping, opts: &LoadOptions) -> Result<Option<DateOrder>> {
+    if opts.date_order.is_some() {
+        return Ok(opts.date_order);
+    }
+    let src = |c: &str| mapping.source(c).clone();
+    let sources = [src("opened_at"), src("resolved_at"), src("closed_at"), src("sys_updated_at")];
+    let sources: Vec<&Source> = sources.iter().collect();
+    let evidence = |t: &RawTable| Ok(order_evidence(t, &sources));
+    let mut seen = OrderSeen::default();
+    for limit in [Some(crate::ingest::block_bytes()), None] {
+        let parts = opened.read_parts(limit, &evidence)?;
+        seen = OrderSeen::default();
+        for part in parts.parts {
+            seen.example = seen.example.or(part.example);
+            if part.settled.is_some() {
+                return Ok(part.settled);
+            }
+        }
+        if parts.complete {
+            break;
+        }
+    }
+    let profile_default = (mapping.profile == Profile::Servicenow).then_some(DateOrder::Dmy);
+    decide_order(&opened.path, seen, profile_default)
+}
+
+/// Load every ticket file into one canonical frame, recording summaries and rejects. Large
+/// files are read and checked block by block on every core; only the typed columns of the
+/// accepted rows are kept.
 pub fn load(
     paths: &[PathBuf],
     opts: &LoadOptions,
     inputs: &mut Vec<InputSummary>,
     rejects: &mut Vec<Reject>,
 ) -> Result<DataFrame> {
+    let mut opened = Vec::new();
+    for path in paths {
+        opened.push(open_input(path, InputKind::Tickets, opts.profile)?);
+    }
+    let event_log = opened
+        .iter()
+        .any(|(_, m)| *m.source("sys_updated_at") != Source::Missing || *m.source("sys_mod_count") != Source::Missing);
     let mut frames = Vec::new();
-    let mut tables = Vec::new();
-    let mut event_log = false;
-    for (k, path) in paths.iter().enumerate() {
-        let (table, mapping) = open(path, InputKind::Tickets, opts.profile)?;
-        if table.rows_read == 0 {
-            return Err(no_rows_error(path, InputKind::Tickets));
+    let mut files = Vec::new();
+    for (k, (file, mapping)) in opened.iter().enumerate() {
+        let order = file_date_order(file, mapping, opts)?;
+        let parts = file.read_parts(None, &|t| check_block(t, mapping, order, opts, k as u32, event_log))?;
+        if parts.rows_read == 0 {
+            return Err(no_rows_error(&file.path, InputKind::Tickets));
         }
-        event_log |=
-            *mapping.source("sys_updated_at") != Source::Missing || *mapping.source("sys_mod_count") != Source::Missing;
-        let checked = check_file(&table, &mapping, opts, k as u32, rejects)?;
-        frames.push(checked.frame);
-        tables.push((table, mapping, checked.rejected, checked.table_rows_read));
+        let mut rejected = 0u64;
+        for (frame, mut file_rejects) in parts.parts {
+            rejected += file_rejects.len() as u64;
+            rejects.append(&mut file_rejects);
+            frames.push(frame);
+        }
+        files.push((rejected, parts.rows_read));
     }
     let mut all = frames.remove(0);
     for f in frames {
         all.vstack_mut_owned(f).map_err(polars_internal)?;
     }
-    all.rechunk_mut();
+    rechunk_each(&mut all)?;
     let (mut deduped, dup_rejects) =
         if event_log { (keep_latest_events(&all)?, Vec::new()) } else { resolve_duplicates(&all, paths)? };
     let dup_by_file = count_by_file(&dup_rejects, paths);
     rejects.extend(dup_rejects);
-    deduped = deduped.drop_many(["sys_updated_at", "sys_mod_count"]);
-    deduped = deduped
-        .sort(["opened_at", "ticket_id"], SortMultipleOptions::default().with_maintain_order(true))
-        .map_err(polars_internal)?;
+    if event_log {
+        deduped = deduped.drop_many(["sys_updated_at", "sys_mod_count"]);
+    }
 
     // Per-file accounting, from what each file contributed.
     let accepted_by_file = per_file_counts(&deduped)?;
     let kept_before_dedupe = per_file_counts(&all)?;
-    for (k, (table, mapping, rejected, rows_read)) in tables.iter().enumerate() {
+    drop(all);
+    for (k, ((file, mapping), (rejected, rows_read))) in opened.iter().zip(files).enumerate() {
         let accepted = accepted_by_file.get(&(k as u32)).copied().unwrap_or(0);
         let before = kept_before_dedupe.get(&(k as u32)).copied().unwrap_or(0);
         let dup_rejected = dup_by_file.get(&k).copied().unwrap_or(0);
         let superseded = before - accepted - dup_rejected;
         let range = file_date_range(&deduped, k as u32)?;
-        let mut s = summarise(
+        let s = summarise(
             InputKind::Tickets,
-            table,
+            &FileFacts { path: &file.path, format: file.format, headers: &file.headers, rows_read },
             mapping,
             Counts { accepted, rejected: rejected + dup_rejected, superseded },
             range,
             rejects,
         );
-        s.rows_read = *rows_read;
         inputs.push(s);
     }
     Ok(deduped)
+}
+
+/// Make every column one contiguous chunk, a column at a time, so that the copy never needs
+/// more than one column's memory on top of the table.
+fn rechunk_each(df: &mut DataFrame) -> Result<()> {
+    let names: Vec<PlSmallStr> = df.get_column_names().into_iter().cloned().collect();
+    for name in names {
+        let c = df.column(&name).map_err(polars_internal)?.rechunk();
+        df.with_column(c).map_err(polars_internal)?;
+    }
+    Ok(())
 }
 
 fn per_file_counts(df: &DataFrame) -> Result<HashMap<u32, u64>> {
