@@ -9,7 +9,7 @@ use polars::prelude::*;
 use crate::attribute::NO_SOP;
 use crate::compare::Verdict;
 use crate::error::{polars_internal, Result};
-use crate::metrics::{derive_change_columns, derive_ticket_columns, run_queries};
+use crate::metrics::{derive_change_columns, run_queries};
 use crate::output::{cell, csv_bytes};
 use crate::pipeline::Analysis;
 use crate::render::markdown::thousands;
@@ -110,7 +110,7 @@ fn process_metrics(a: &Analysis) -> Result<HashMap<String, HashMap<i64, f64>>> {
     let df = run_queries(
         &a.queries,
         cfg,
-        by_process(derive_ticket_columns(&a.attributed.tickets, cfg)),
+        by_process(a.attributed.tickets.clone().lazy()).collect().map_err(polars_internal)?.lazy(),
         by_process(derive_change_columns(&a.attributed.changes, cfg)),
         by_process(a.attributed.audits.clone().lazy()),
     )?;

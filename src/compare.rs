@@ -11,7 +11,7 @@ use statrs::distribution::{ChiSquared, ContinuousCDF};
 use crate::attribute::{Attributed, NO_SOP};
 use crate::config::Config;
 use crate::error::{polars_internal, Result};
-use crate::metrics::{derive_change_columns, derive_ticket_columns, run_queries, Better, Query};
+use crate::metrics::{derive_change_columns, run_queries, Better, Query};
 use crate::output::{cell, csv_bytes};
 use crate::stats::{multiple, poisson, proportions, ranks, survival, z_two_sided};
 use crate::timeparse::format_date;
@@ -186,9 +186,10 @@ pub fn changes(att: &Attributed, window: Window) -> Result<Vec<Change>> {
     Ok(out)
 }
 
-/// Records of one window: grp = 2·change (before) or 2·change + 1 (after).
-fn windowed(lf: &LazyFrame, changes: &[Change]) -> LazyFrame {
-    let parts: Vec<LazyFrame> = changes
+/// Records of one window: grp = 2·change (before) or 2·change + 1 (after). One scan of the
+/// whole table keeps the records inside any window; the windows are cut from those.
+fn windowed(lf: &LazyFrame, changes: &[Change]) -> Result<LazyFrame> {
+    let windows: Vec<(usize, Expr)> = changes
         .iter()
         .enumerate()
         .flat_map(|(c, ch)| {
@@ -206,13 +207,15 @@ fn windowed(lf: &LazyFrame, changes: &[Change]) -> LazyFrame {
                 },
             )
         })
-        .map(|(grp, pred)| lf.clone().filter(pred).with_column(lit(grp as i64).cast(DataType::Int64).alias("grp")))
         .collect();
-    if parts.is_empty() {
-        return lf.clone().filter(lit(false)).with_column(lit(0i64).alias("grp"));
-    }
-    concat(parts, UnionArgs::default())
-        .unwrap_or_else(|_| lf.clone().filter(lit(false)).with_column(lit(0i64).alias("grp")))
+    let nothing = || lf.clone().filter(lit(false)).with_column(lit(0i64).alias("grp"));
+    let Some(any) = windows.iter().map(|w| w.1.clone()).reduce(|a, b| a.or(b)) else { return Ok(nothing()) };
+    let inside = lf.clone().filter(any).collect().map_err(polars_internal)?.lazy();
+    let parts: Vec<LazyFrame> = windows
+        .into_iter()
+        .map(|(grp, pred)| inside.clone().filter(pred).with_column(lit(grp as i64).cast(DataType::Int64).alias("grp")))
+        .collect();
+    Ok(concat(parts, UnionArgs::default()).unwrap_or_else(|_| nothing()))
 }
 
 struct WindowValues {
@@ -325,11 +328,10 @@ pub fn compare(
         return Ok(Comparisons { changes, rows: Vec::new() });
     }
     // The windowed tables feed both the SQL and the samples: build each once.
-    let tickets =
-        windowed(&derive_ticket_columns(&att.tickets, cfg), &changes).collect().map_err(polars_internal)?.lazy();
+    let tickets = windowed(&att.tickets.clone().lazy(), &changes)?.collect().map_err(polars_internal)?.lazy();
     let change_records =
-        windowed(&derive_change_columns(&att.changes, cfg), &changes).collect().map_err(polars_internal)?.lazy();
-    let audits = windowed(&att.audits.clone().lazy(), &changes);
+        windowed(&derive_change_columns(&att.changes, cfg), &changes)?.collect().map_err(polars_internal)?.lazy();
+    let audits = windowed(&att.audits.clone().lazy(), &changes)?;
     let values = collect_values(&run_queries(queries, cfg, tickets.clone(), change_records.clone(), audits)?)?;
     let samples = collect_samples(tickets, as_of_ms)?;
     let change_times = change_records

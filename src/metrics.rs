@@ -207,8 +207,9 @@ fn bind(query: &Query, cfg: &Config) -> Result<String> {
     Ok(out)
 }
 
-/// Ticket columns the queries read, derived once (documented in queries/README.md).
-pub(crate) fn derive_ticket_columns(tickets: &DataFrame, cfg: &Config) -> LazyFrame {
+/// The columns every query may read besides the validated ones: `is_resolved`,
+/// `resolution_hours`, `sla_met`. Added once per run, after attribution.
+pub fn derive_ticket_columns(tickets: &DataFrame, cfg: &Config) -> LazyFrame {
     let end = coalesce(&[col("resolved_at"), col("closed_at")]);
     let hours =
         (end.clone() - col("opened_at")).dt().total_milliseconds(false).cast(DataType::Float64) / lit(3_600_000.0);
@@ -302,6 +303,8 @@ pub(crate) fn run_queries(
             )
         };
         let df = ctx.execute(&sql).map_err(sql_error)?.collect().map_err(sql_error)?;
+        crate::pipeline::trace(&format!("query {}", q.path.display()));
+        crate::pipeline::release_freed_memory();
         let names: Vec<String> = df.get_column_names().iter().map(|s| s.to_string()).collect();
         let mut wanted = vec!["grp".to_string()];
         wanted.extend(q.metrics.iter().cloned());
@@ -357,17 +360,19 @@ pub fn compute(
     period: Period,
     tz: chrono_tz::Tz,
 ) -> Result<MetricTables> {
-    // Derived once: every query of both groupings reads these columns.
-    let tickets = derive_ticket_columns(&att.tickets, cfg).collect().map_err(polars_internal)?.lazy();
+    // The tickets carry the derived columns (see `derive_ticket_columns`); each grouping's `grp`
+    // is computed once, not once per query.
+    let tickets = att.tickets.clone().lazy();
     let changes = derive_change_columns(&att.changes, cfg);
     let audits = att.audits.clone().lazy();
+    let once = |lf: LazyFrame| -> Result<LazyFrame> { Ok(lf.collect().map_err(polars_internal)?.lazy()) };
 
     // Per SOP version: grp = timeline id.
     let by_version = |lf: LazyFrame| lf.with_column(col("version_id").cast(DataType::Int64).alias("grp"));
     let version_metrics = run_queries(
         queries,
         cfg,
-        by_version(tickets.clone()),
+        once(by_version(tickets.clone()))?,
         by_version(changes.clone()),
         by_version(audits.clone()),
     )?;
@@ -381,9 +386,10 @@ pub fn compute(
             .alias("grp"),
         )
     };
-    let period_metrics = run_queries(queries, cfg, by_period(tickets.clone()), by_period(changes), by_period(audits))?;
+    let tickets = once(by_period(tickets))?;
+    let period_metrics = run_queries(queries, cfg, tickets.clone(), by_period(changes), by_period(audits))?;
     // The versions in force during each period: the first and last version with tickets in it.
-    let spans = by_period(tickets)
+    let spans = tickets
         .group_by([col("grp")])
         .agg([col("version_id").min().alias("first_version"), col("version_id").max().alias("last_version")])
         .collect()

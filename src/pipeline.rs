@@ -66,9 +66,10 @@ impl Progress {
 
     /// Print how long the previous step took and start timing `next`.
     fn lap(&self, next: &str) {
+        release_freed_memory();
         if let Some(t) = &self.timings {
             let mut t = t.borrow_mut();
-            eprintln!("timing: {:>8.3} s  {}", t.1.elapsed().as_secs_f64(), t.0);
+            eprintln!("timing: {:>8.3} s  {:<50} {}", t.1.elapsed().as_secs_f64(), t.0, memory());
             *t = (next.to_string(), std::time::Instant::now());
         }
     }
@@ -78,6 +79,33 @@ impl Progress {
         if let Some(b) = &self.bar {
             b.finish_and_clear();
         }
+    }
+}
+
+/// Hand memory freed by the last step back to the operating system. The allocator keeps freed
+/// pages for reuse, which is right within a step but holds a large run's intermediate tables
+/// (blocks of the ticket table, query results) as resident memory long after they are gone.
+pub fn release_freed_memory() {
+    // SAFETY: mi_collect only returns pages that hold no live allocation.
+    unsafe { libmimalloc_sys::mi_collect(true) };
+}
+
+/// With `SOP_IMPACT_TIMINGS=1`: the memory at a point within a step.
+pub fn trace(what: &str) {
+    if std::env::var_os("SOP_IMPACT_TIMINGS").is_some_and(|v| v == "1") {
+        eprintln!("memory: {what}: {}", memory());
+    }
+}
+
+/// Resident and peak memory of this process (Linux), for the timings.
+pub fn memory() -> String {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| {
+        status.lines().find(|l| l.starts_with(name)).and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+    };
+    match (field("VmRSS:"), field("VmHWM:")) {
+        (Some(rss), Some(peak)) => format!("RSS {} MB, peak {} MB", rss / 1024, peak / 1024),
+        _ => String::new(),
     }
 }
 
@@ -91,7 +119,9 @@ pub fn analyse(inputs: &InputArgs, analysis: &AnalysisArgs, progress: &Progress)
     let data = validate::load(&paths, &opts)?;
     let as_of_ms = as_of_ms(inputs, opts.tz, &data)?;
     progress.step("attributing records to SOP versions");
-    let attributed = attribute::attribute(&data, analysis.attribute_by)?;
+    let mut attributed = attribute::attribute(&data, analysis.attribute_by)?;
+    attributed.tickets =
+        metrics::derive_ticket_columns(&attributed.tickets, &config).collect().map_err(polars_internal)?;
     progress.step("computing metrics");
     let tables = metrics::compute(&attributed, &config, &queries, period, opts.tz)?;
     progress.step("comparing before and after each SOP change");

@@ -74,26 +74,28 @@ pub fn kth_difference(xs: &[f64], ys: &[f64], k: u64) -> f64 {
     debug_assert!(k >= 1 && k <= total);
     let (x0, x1) = (xs[0], xs[xs.len() - 1]);
     let (y0, y1) = (ys[0], ys[ys.len() - 1]);
-    // count(≤ lo) < k ≤ count(≤ hi)
+    // count(≤ lo) < k ≤ count(≤ hi); the counts are kept, one sweep per halving.
     let mut lo = y0 - x1 - 1.0;
     let mut hi = y1 - x0;
+    let (mut below, mut up_to_hi) = (0u64, total);
     let budget = (xs.len() + ys.len()) as u64 * 4;
     for _ in 0..200 {
-        let between = count_le(xs, ys, hi) - count_le(xs, ys, lo);
-        if between <= budget {
+        if up_to_hi - below <= budget {
             break;
         }
         let mid = lo + (hi - lo) / 2.0;
         if mid <= lo || mid >= hi {
             break;
         }
-        if count_le(xs, ys, mid) >= k {
+        let c = count_le(xs, ys, mid);
+        if c >= k {
             hi = mid;
+            up_to_hi = c;
         } else {
             lo = mid;
+            below = c;
         }
     }
-    let below = count_le(xs, ys, lo);
     let mut window: Vec<f64> = Vec::new();
     for &x in xs {
         let start = ys.partition_point(|y| y - x <= lo);

@@ -1,7 +1,7 @@
 //! Tickets: row checks, then de-duplication across all ticket files (event-log exports keep the
 //! latest event per ticket; otherwise a repeated id is an exact duplicate or a conflict).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
 
 use polars::prelude::*;
@@ -182,13 +182,16 @@ pub fn load(
         }
         files.push((rejected, parts.rows_read));
     }
+    crate::pipeline::trace("ticket blocks read");
     let mut all = frames.remove(0);
     for f in frames {
         all.vstack_mut_owned(f).map_err(polars_internal)?;
     }
     rechunk_each(&mut all)?;
+    crate::pipeline::trace("ticket table assembled");
     let (mut deduped, dup_rejects) =
         if event_log { (keep_latest_events(&all)?, Vec::new()) } else { resolve_duplicates(&all, paths)? };
+    crate::pipeline::trace("duplicates resolved");
     let dup_by_file = count_by_file(&dup_rejects, paths);
     rejects.extend(dup_rejects);
     if event_log {
@@ -216,17 +219,6 @@ pub fn load(
         inputs.push(s);
     }
     Ok(deduped)
-}
-
-/// Make every column one contiguous chunk, a column at a time, so that the copy never needs
-/// more than one column's memory on top of the table.
-fn rechunk_each(df: &mut DataFrame) -> Result<()> {
-    let names: Vec<PlSmallStr> = df.get_column_names().into_iter().cloned().collect();
-    for name in names {
-        let c = df.column(&name).map_err(polars_internal)?.rechunk();
-        df.with_column(c).map_err(polars_internal)?;
-    }
-    Ok(())
 }
 
 fn per_file_counts(df: &DataFrame) -> Result<HashMap<u32, u64>> {
@@ -272,13 +264,52 @@ fn keep_latest_events(df: &DataFrame) -> Result<DataFrame> {
     sorted.unique_stable(Some(&["ticket_id".to_string()]), UniqueKeepStrategy::Last, None).map_err(polars_internal)
 }
 
+/// Rows whose ticket_id occurs more than once. Sorting 8-byte hashes of the ids takes a fraction
+/// of the memory of a hash table of 10 million strings; only rows whose hash repeats are then
+/// compared by their text.
+fn repeated_ids(ids: &StringChunked) -> BooleanChunked {
+    use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+    let hasher = BuildHasherDefault::<DefaultHasher>::default();
+    let mut hashes: Vec<u64> = ids.iter().map(|id| hasher.hash_one(id.unwrap_or_default())).collect();
+    hashes.sort_unstable();
+    let repeated: HashSet<u64> = hashes.windows(2).filter(|w| w[0] == w[1]).map(|w| w[0]).collect();
+    drop(hashes);
+    let mut flags = vec![false; ids.len()];
+    if !repeated.is_empty() {
+        let mut by_text: HashMap<&str, Vec<usize>> = HashMap::new();
+        for (i, id) in ids.iter().enumerate() {
+            let id = id.unwrap_or_default();
+            if repeated.contains(&hasher.hash_one(id)) {
+                by_text.entry(id).or_default().push(i);
+            }
+        }
+        for rows in by_text.values().filter(|rows| rows.len() > 1) {
+            for &i in rows {
+                flags[i] = true;
+            }
+        }
+    }
+    BooleanChunked::from_iter_values("repeated".into(), flags.into_iter())
+}
+
+/// Make every column one contiguous chunk (every later step would otherwise copy the ~170
+/// block chunks together again), a column at a time, and hand the freed blocks back to the
+/// operating system so that the table is not held twice.
+fn rechunk_each(df: &mut DataFrame) -> Result<()> {
+    let names: Vec<PlSmallStr> = df.get_column_names().into_iter().cloned().collect();
+    for name in names {
+        let c = df.column(&name).map_err(polars_internal)?.rechunk();
+        df.with_column(c).map_err(polars_internal)?;
+        crate::pipeline::release_freed_memory();
+    }
+    Ok(())
+}
+
 /// A repeated ticket id outside an event log: rows identical in content are duplicates (the
 /// first is kept, the others rejected); rows that differ conflict, and all of them are rejected,
 /// as there is no telling which is right.
 fn resolve_duplicates(df: &DataFrame, paths: &[PathBuf]) -> Result<(DataFrame, Vec<Reject>)> {
-    let ids = df.column("ticket_id").map_err(polars_internal)?.clone();
-    let dup_mask =
-        DataFrame::new(df.height(), vec![ids]).map_err(polars_internal)?.is_duplicated().map_err(polars_internal)?;
+    let dup_mask = repeated_ids(df.column("ticket_id").map_err(polars_internal)?.str().map_err(polars_internal)?);
     if !dup_mask.any() {
         return Ok((df.clone(), Vec::new()));
     }
