@@ -332,8 +332,10 @@ pub fn compare(
     let change_records =
         windowed(&derive_change_columns(&att.changes, cfg), &changes)?.collect().map_err(polars_internal)?.lazy();
     let audits = windowed(&att.audits.clone().lazy(), &changes)?;
+    crate::pipeline::trace("comparison windows cut");
     let values = collect_values(&run_queries(queries, cfg, tickets.clone(), change_records.clone(), audits)?)?;
     let samples = collect_samples(tickets, as_of_ms)?;
+    crate::pipeline::trace("comparison samples collected");
     let change_times = change_records
         .select([col("grp")])
         .collect()

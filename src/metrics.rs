@@ -304,7 +304,6 @@ pub(crate) fn run_queries(
         };
         let df = ctx.execute(&sql).map_err(sql_error)?.collect().map_err(sql_error)?;
         crate::pipeline::trace(&format!("query {}", q.path.display()));
-        crate::pipeline::release_freed_memory();
         let names: Vec<String> = df.get_column_names().iter().map(|s| s.to_string()).collect();
         let mut wanted = vec!["grp".to_string()];
         wanted.extend(q.metrics.iter().cloned());

@@ -93,7 +93,9 @@ pub fn release_freed_memory() {
 /// With `SOP_IMPACT_TIMINGS=1`: the memory at a point within a step.
 pub fn trace(what: &str) {
     if std::env::var_os("SOP_IMPACT_TIMINGS").is_some_and(|v| v == "1") {
-        eprintln!("memory: {what}: {}", memory());
+        static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+        let t = START.get_or_init(std::time::Instant::now).elapsed().as_secs_f64();
+        eprintln!("memory: {t:>8.3} s {what}: {}", memory());
     }
 }
 
@@ -122,6 +124,12 @@ pub fn analyse(inputs: &InputArgs, analysis: &AnalysisArgs, progress: &Progress)
     let mut attributed = attribute::attribute(&data, analysis.attribute_by)?;
     attributed.tickets =
         metrics::derive_ticket_columns(&attributed.tickets, &config).collect().map_err(polars_internal)?;
+    if std::env::var_os("SOP_IMPACT_TIMINGS").is_some_and(|v| v == "1") {
+        for c in attributed.tickets.columns() {
+            let mb = c.as_materialized_series().estimated_size() / (1 << 20);
+            eprintln!("column: {:<20} {:>6} MB  {}", c.name(), mb, c.dtype());
+        }
+    }
     progress.step("computing metrics");
     let tables = metrics::compute(&attributed, &config, &queries, period, opts.tz)?;
     progress.step("comparing before and after each SOP change");

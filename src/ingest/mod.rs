@@ -7,6 +7,7 @@ pub mod profile;
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
+
 use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
@@ -271,7 +272,7 @@ pub fn read_table(path: &Path, select: &mut Select) -> Result<RawTable> {
         Body::Csv { delimiter, ref keep } => {
             let data = std::fs::read(path).map_err(|source| Error::Unreadable { path: path.to_path_buf(), source })?;
             let data = data.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&data);
-            let block = parse_block(&opened, delimiter, keep, data, 1, true)?;
+            let block = parse_block(&opened, delimiter, keep, data, 1, true, Scratch::default())?;
             check_not_all_ragged(&opened, delimiter, block.rows_read, block.ragged)?;
             Ok(block.table)
         }
@@ -301,26 +302,43 @@ impl Opened {
         let mut complete = true;
         let (block_tx, block_rx) = std::sync::mpsc::sync_channel::<(usize, Vec<u8>, u64)>(workers);
         let block_rx = std::sync::Mutex::new(block_rx);
+        // Block buffers go back to the reader, and each worker keeps its parsing buffers: fresh
+        // buffers for every block cost more in page faults than the parsing.
+        let (spare_tx, spare_rx) = std::sync::mpsc::channel::<Vec<u8>>();
         std::thread::scope(|scope| -> Result<()> {
             let (done_tx, done_rx) = std::sync::mpsc::channel::<Done<T>>();
             for _ in 0..workers {
                 let done_tx = done_tx.clone();
+                let spare_tx = spare_tx.clone();
                 let block_rx = &block_rx;
-                scope.spawn(move || loop {
-                    let next = block_rx.lock().map_err(|_| ()).and_then(|rx| rx.recv().map_err(|_| ()));
-                    let Ok((index, block, first_line)) = next else { break };
-                    let result = parse_block(self, delimiter, keep, &block, first_line, index == 0).and_then(|b| {
-                        drop(block);
-                        process(&b.table).map(|v| (v, b.rows_read, b.ragged))
-                    });
-                    if done_tx.send((index, result)).is_err() {
-                        break;
+                scope.spawn(move || {
+                    let mut scratch = Scratch::default();
+                    loop {
+                        let next = block_rx.lock().map_err(|_| ()).and_then(|rx| rx.recv().map_err(|_| ()));
+                        let Ok((index, block, first_line)) = next else { break };
+                        let parsed = parse_block(self, delimiter, keep, &block, first_line, index == 0, scratch);
+                        let _ = spare_tx.send(block);
+                        let result = match parsed {
+                            Ok(b) => {
+                                let result = process(&b.table).map(|v| (v, b.rows_read, b.ragged));
+                                scratch = b.table.into_scratch();
+                                result
+                            }
+                            Err(e) => {
+                                scratch = Scratch::default();
+                                Err(e)
+                            }
+                        };
+                        if done_tx.send((index, result)).is_err() {
+                            break;
+                        }
                     }
                 });
             }
             drop(done_tx);
+            drop(spare_tx);
             // This thread reads: blocks cut after a record, in order, while the workers parse.
-            let mut reader = BlockReader::new(&mut file);
+            let mut reader = BlockReader::new(&mut file, spare_rx);
             let mut line = 1u64;
             let mut read = 0usize;
             let mut index = 0usize;
@@ -383,27 +401,37 @@ struct BlockReader<'f> {
     carry: Vec<u8>,
     eof: bool,
     started: bool,
+    /// buffers of blocks the workers are done with
+    spare: std::sync::mpsc::Receiver<Vec<u8>>,
 }
 
 impl<'f> BlockReader<'f> {
-    fn new(file: &'f mut File) -> Self {
-        BlockReader { file, carry: Vec::new(), eof: false, started: false }
+    fn new(file: &'f mut File, spare: std::sync::mpsc::Receiver<Vec<u8>>) -> Self {
+        BlockReader { file, carry: Vec::new(), eof: false, started: false, spare }
     }
 
     fn at_end(&self) -> bool {
         self.eof && self.carry.is_empty()
     }
 
+    fn buffer(&self) -> Vec<u8> {
+        let mut b = self.spare.try_recv().unwrap_or_default();
+        b.clear();
+        b
+    }
+
     fn next_block(&mut self) -> std::io::Result<Option<Vec<u8>>> {
         let mut buf = std::mem::take(&mut self.carry);
+        if buf.capacity() == 0 {
+            buf = self.buffer();
+        }
         let mut want = block_bytes();
         loop {
             while buf.len() < want && !self.eof {
-                let have = buf.len();
-                buf.resize(want, 0);
-                let n = read_up_to(self.file, &mut buf[have..])?;
-                buf.truncate(have + n);
-                self.eof = n == 0 || have + n < want;
+                let missing = want - buf.len();
+                buf.reserve(missing);
+                let n = (&mut *self.file).take(missing as u64).read_to_end(&mut buf)?;
+                self.eof = n < missing;
             }
             if !self.started {
                 self.started = true;
@@ -415,7 +443,10 @@ impl<'f> BlockReader<'f> {
                 return Ok((!buf.is_empty()).then_some(buf));
             }
             if let Some(end) = record_boundary(&buf) {
-                self.carry = buf.split_off(end);
+                let mut rest = self.buffer();
+                rest.extend_from_slice(&buf[end..]);
+                buf.truncate(end);
+                self.carry = rest;
                 return Ok(Some(buf));
             }
             // One record longer than a block: read more.
@@ -487,6 +518,28 @@ fn record_line(record: &csv::ByteRecord, block: &[u8]) -> u64 {
     p.line() + u64::from(crlf_pending)
 }
 
+/// Buffers a worker reuses from block to block.
+#[derive(Default)]
+struct Scratch {
+    arena: String,
+    spare_spans: Vec<Vec<(u32, u32)>>,
+}
+
+impl RawTable {
+    /// The buffers of a parsed block, for the next block.
+    fn into_scratch(self) -> Scratch {
+        let spare_spans = self
+            .columns
+            .into_iter()
+            .filter_map(|c| match c {
+                RawColumn::Spans(v) => Some(v),
+                _ => None,
+            })
+            .collect();
+        Scratch { arena: self.arena, spare_spans }
+    }
+}
+
 struct Block {
     table: RawTable,
     rows_read: u64,
@@ -503,6 +556,7 @@ fn parse_block(
     block: &[u8],
     first_line: u64,
     has_header: bool,
+    scratch: Scratch,
 ) -> Result<Block> {
     let path = &opened.path;
     let width = opened.headers.len();
@@ -512,9 +566,17 @@ fn parse_block(
     if has_header {
         rdr.read_byte_record(&mut record).map_err(|e| csv_error(path, e, offset))?;
     }
-    let mut spans: Vec<Option<Vec<(u32, u32)>>> =
-        (0..width).map(|i| keep.get(i).copied().unwrap_or(false).then(Vec::new)).collect();
-    let mut arena = String::with_capacity(block.len() / 2);
+    let Scratch { mut arena, mut spare_spans } = scratch;
+    arena.clear();
+    let mut spans: Vec<Option<Vec<(u32, u32)>>> = (0..width)
+        .map(|i| {
+            keep.get(i).copied().unwrap_or(false).then(|| {
+                let mut v = spare_spans.pop().unwrap_or_default();
+                v.clear();
+                v
+            })
+        })
+        .collect();
     let mut lines = LineMap::new(first_line + u64::from(has_header));
     let mut rejects = Vec::new();
     let (mut rows_read, mut kept, mut ragged) = (0u64, 0u64, 0u64);

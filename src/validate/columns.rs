@@ -35,6 +35,17 @@ pub fn text(table: &RawTable, src: &Source, name: &str) -> StringChunked {
     }
 }
 
+/// A text column straight to categorical codes (trimmed, missing markers as nulls): no string
+/// column is built on the way.
+pub fn categorical_text(table: &RawTable, src: &Source, name: &str, dtype: &DataType) -> Result<Column> {
+    let ca = match raw(table, src) {
+        Some(values) => Categorical32Chunked::from_str_iter(name.into(), dtype.clone(), values.map(clean)),
+        None => Ok(Categorical32Chunked::full_null_with_dtype(name.into(), table.height(), dtype.clone())),
+    };
+    let ca = ca.map_err(|e| Error::Internal(format!("categorical column {name}: {e}")))?;
+    Ok(ca.into_series().into_column())
+}
+
 /// Decide how `a/b/yyyy` dates of a file are read: `--date-order` first, then what the values
 /// settle (a day above 12), then the profile's default; otherwise the file is ambiguous.
 pub fn settle_order(

@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use polars::prelude::*;
 
 use super::columns::{
-    bools, counts, datetime_column, decide_order, order_evidence, priorities, required_text, text, timestamps,
-    OrderSeen,
+    bools, categorical_text, counts, datetime_column, decide_order, order_evidence, priorities, required_text,
+    timestamps, OrderSeen,
 };
 use super::{no_rows_error, open_input, summarise, Counts, FileFacts, InputSummary, LoadOptions, Reject, RowProblems};
 use crate::cli::Profile;
@@ -97,8 +97,9 @@ fn check_block(
     let n = table.height();
     let mut cols: Vec<Column> =
         vec![ticket_id.into_column(), datetime_column(opened), datetime_column(resolved), datetime_column(closed)];
+    let cat = categorical();
     for name in TEXT {
-        cols.push(text(table, &src(name), name).into_column().cast(&categorical()).map_err(polars_internal)?);
+        cols.push(categorical_text(table, &src(name), name, &cat)?);
     }
     cols.push(priority.into_column());
     cols.push(reopen.into_column());
@@ -114,8 +115,10 @@ fn check_block(
     cols.push(
         UInt64Chunked::from_iter_values("source_line".into(), (0..n as u64).map(|i| table.lines.line(i))).into_column(),
     );
-    let frame = DataFrame::new(n, cols).map_err(polars_internal)?;
-    let frame = frame.filter(&problems.keep_mask()).map_err(polars_internal)?;
+    let mut frame = DataFrame::new(n, cols).map_err(polars_internal)?;
+    if !problems.list.is_empty() {
+        frame = frame.filter(&problems.keep_mask()).map_err(polars_internal)?;
+    }
     let mut rejects = table.rejects.clone();
     rejects.append(&mut problems.list);
     Ok((frame, rejects))
@@ -168,8 +171,10 @@ pub fn load(
         .any(|(_, m)| *m.source("sys_updated_at") != Source::Missing || *m.source("sys_mod_count") != Source::Missing);
     let mut frames = Vec::new();
     let mut files = Vec::new();
+    crate::pipeline::trace("ticket files opened");
     for (k, (file, mapping)) in opened.iter().enumerate() {
         let order = file_date_order(file, mapping, opts)?;
+        crate::pipeline::trace("date order settled");
         let parts = file.read_parts(None, &|t| check_block(t, mapping, order, opts, k as u32, event_log))?;
         if parts.rows_read == 0 {
             return Err(no_rows_error(&file.path, InputKind::Tickets));
