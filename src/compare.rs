@@ -186,6 +186,28 @@ pub fn changes(att: &Attributed, window: Window) -> Result<Vec<Change>> {
     Ok(out)
 }
 
+/// The ticket columns the windows need: the ones any query names, and the ones the windows and
+/// the duration samples read. The windowed copy of a large table then holds a few columns, not
+/// all of them.
+fn columns_read(tickets: &DataFrame, queries: &[Query]) -> Vec<Expr> {
+    const ALWAYS: &[&str] =
+        &["process_id", "attributed_at", "opened_at", "is_resolved", "resolution_hours", "priority"];
+    let named = |name: &str| {
+        queries.iter().any(|q| {
+            q.sql.match_indices(name).any(|(at, _)| {
+                let word = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
+                !word(q.sql[..at].chars().next_back()) && !word(q.sql[at + name.len()..].chars().next())
+            })
+        })
+    };
+    tickets
+        .get_column_names()
+        .into_iter()
+        .filter(|n| ALWAYS.contains(&n.as_str()) || named(n.as_str()))
+        .map(|n| col(n.clone()))
+        .collect()
+}
+
 /// Records of one window: grp = 2·change (before) or 2·change + 1 (after). One scan of the
 /// whole table keeps the records inside any window; the windows are cut from those.
 fn windowed(lf: &LazyFrame, changes: &[Change]) -> Result<LazyFrame> {
@@ -328,7 +350,10 @@ pub fn compare(
         return Ok(Comparisons { changes, rows: Vec::new() });
     }
     // The windowed tables feed both the SQL and the samples: build each once.
-    let tickets = windowed(&att.tickets.clone().lazy(), &changes)?.collect().map_err(polars_internal)?.lazy();
+    let tickets = windowed(&att.tickets.clone().lazy().select(columns_read(&att.tickets, queries)), &changes)?
+        .collect()
+        .map_err(polars_internal)?
+        .lazy();
     let change_records =
         windowed(&derive_change_columns(&att.changes, cfg), &changes)?.collect().map_err(polars_internal)?.lazy();
     let audits = windowed(&att.audits.clone().lazy(), &changes)?;
