@@ -2,15 +2,19 @@
 # Scale benchmark against DuckDB (issue: scale). For each size: generate a ServiceNow-form
 # export with `sop-impact generate`, time `sop-impact metrics` and the same per-version metrics
 # in DuckDB (Python package, installed into a virtual environment), check both give the same
-# numbers, and time `report` end to end. Prints a Markdown table (median of REPS runs).
-#   bench/compare.sh [SIZES...]     default: 1000000 10000000
+# numbers, and time `report` end to end. Prints two Markdown tables (medians of REPS runs): the
+# comparison, and cost per million tickets at each size (is the growth linear?).
+#   bench/compare.sh [SIZES...]     default: 100000 1000000 10000000
+# Environment: REPS (default 3), WORK (scratch directory, default bench/work; inputs are reused).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/sop-impact-target}"
 reps="${REPS:-3}"
 work="${WORK:-bench/work}"
 sizes=("$@")
-[ ${#sizes[@]} -gt 0 ] || sizes=(1000000 10000000)
+[ ${#sizes[@]} -gt 0 ] || sizes=(100000 1000000 10000000)
+command -v /usr/bin/time >/dev/null || { echo "needs GNU time (apt-get install time)" >&2; exit 1; }
+command -v bc >/dev/null || { echo "needs bc (apt-get install bc)" >&2; exit 1; }
 venv="$HOME/.cache/sop-impact-bench-venv"
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
 "$venv/bin/python" -c 'import duckdb' 2>/dev/null || "$venv/bin/pip" install -q duckdb
@@ -30,8 +34,9 @@ measure() {
 
 echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB; $(uname -sm); DuckDB $("$venv/bin/python" -c 'import duckdb; print(duckdb.__version__)'); median of $reps runs"
 echo
-echo "| tickets | CSV MB | sop-impact metrics s | peak RSS MB | DuckDB s | DuckDB peak RSS MB | metrics / DuckDB | report s | same numbers |"
-echo "|---:|---:|---:|---:|---:|---:|---:|---:|---|"
+echo "| tickets | CSV MB | sop-impact metrics s | peak RSS MB | DuckDB s | DuckDB peak RSS MB | metrics / DuckDB | report s | report / metrics | same numbers |"
+echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
+growth=()
 for n in "${sizes[@]}"; do
   dir="$work/sn-$n"
   [ -f "$dir/tickets.csv" ] || "$bin" generate --quiet --out "$dir" --tickets "$n" --seed 1 --profile servicenow
@@ -40,7 +45,14 @@ for n in "${sizes[@]}"; do
   read -r dw dr <<<"$(measure "$venv/bin/python" bench/duckdb_metrics.py "$dir/tickets.csv" "$dir/sops.csv")"
   cp "$work/stdout.txt" "$dir/duckdb.csv"
   same=$("$venv/bin/python" bench/check_same.py "$dir/metrics/metrics/sop_version_metrics.csv" "$dir/duckdb.csv" | tail -1)
-  read -r rw _ <<<"$(times=1 measure "$bin" report --quiet --tickets "$dir/tickets.csv" --sops "$dir/sops.csv" --changes "$dir/changes.csv" --audits "$dir/audits.csv" --as-of 2026-01-31 --out "$dir/report")"
-  ratio=$(echo "scale=2; $mw / $dw" | bc)
-  echo "| $n | $mb | $mw | $mr | $dw | $dr | $ratio | $rw | $same |"
+  read -r rw rr <<<"$(measure "$bin" report --quiet --tickets "$dir/tickets.csv" --sops "$dir/sops.csv" --changes "$dir/changes.csv" --audits "$dir/audits.csv" --as-of 2026-01-31 --out "$dir/report")"
+  echo "| $n | $mb | $mw | $mr | $dw | $dr | $(echo "scale=2; $mw / $dw" | bc) | $rw | $(echo "scale=2; $rw / $mw" | bc) | $same |"
+  per=$(echo "scale=3; 1000000 / $n" | bc)
+  growth+=("| $n | $(echo "scale=2; $mw * $per" | bc) | $(echo "scale=2; $dw * $per" | bc) | $(echo "scale=2; $rw * $per" | bc) | $(echo "scale=0; $mr * $per / 1" | bc) | $(echo "scale=0; $rr * $per / 1" | bc) |")
 done
+echo
+echo "Cost per million tickets (linear growth keeps each column flat):"
+echo
+echo "| tickets | metrics s / 1M | DuckDB s / 1M | report s / 1M | metrics peak MB / 1M | report peak MB / 1M |"
+echo "|---:|---:|---:|---:|---:|---:|"
+printf '%s\n' "${growth[@]}"
