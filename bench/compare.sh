@@ -46,12 +46,14 @@ for n in "${sizes[@]}"; do
   cp "$work/stdout.txt" "$dir/duckdb.csv"
   same=$("$venv/bin/python" bench/check_same.py "$dir/metrics/metrics/sop_version_metrics.csv" "$dir/duckdb.csv" | tail -1)
   read -r rw rr <<<"$(measure "$bin" report --quiet --tickets "$dir/tickets.csv" --sops "$dir/sops.csv" --changes "$dir/changes.csv" --audits "$dir/audits.csv" --as-of 2026-01-31 --out "$dir/report")"
-  echo "| $n | $mb | $mw | $mr | $dw | $dr | $(echo "scale=2; $mw / $dw" | bc) | $rw | $(echo "scale=2; $rw / $mw" | bc) | $same |"
-  per=$(echo "scale=3; 1000000 / $n" | bc)
-  growth+=("| $n | $(echo "scale=2; $mw * $per" | bc) | $(echo "scale=2; $dw * $per" | bc) | $(echo "scale=2; $rw * $per" | bc) | $(echo "scale=0; $mr * $per / 1" | bc) | $(echo "scale=0; $rr * $per / 1" | bc) |")
+  ratio() { printf '%.2f' "$(echo "scale=4; $1 / $2" | bc)"; }
+  echo "| $n | $mb | $mw | $mr | $dw | $dr | $(ratio "$mw" "$dw") | $rw | $(ratio "$rw" "$mw") | $same |"
+  per() { printf "%.${2:-2}f" "$(echo "scale=4; $1 * 1000000 / $n" | bc)"; }
+  growth+=("| $n | $(per "$mw") | $(per "$dw") | $(per "$rw") | $(per "$mr" 0) | $(per "$rr" 0) |")
 done
 echo
-echo "Cost per million tickets (linear growth keeps each column flat):"
+echo "Cost per million tickets (linear growth keeps each column flat; at small sizes the fixed start-up"
+echo "cost dominates):"
 echo
 echo "| tickets | metrics s / 1M | DuckDB s / 1M | report s / 1M | metrics peak MB / 1M | report peak MB / 1M |"
 echo "|---:|---:|---:|---:|---:|---:|"

@@ -1,7 +1,12 @@
 //! Reading exports: format detection from content, CSV (delimiter sniffing, BOM, quoted
 //! newlines) through the `csv` crate so that every record keeps its source line, Parquet and
-//! Arrow IPC through polars. The result is a [`RawTable`]: the header as found, and the columns
-//! as strings, ready for a profile to map and for validation to check value by value.
+//! Arrow IPC through polars. The result is a [`RawTable`]: the header as found, and the text of
+//! the columns the profile maps, ready for validation to check value by value.
+//!
+//! A large CSV file is never held whole: [`Opened::read_parts`] cuts it into blocks that end
+//! after a complete record and hands them to every core, each block becoming a `RawTable` whose
+//! fields stay in one arena (ranges, not strings); the caller turns each block into typed columns
+//! and drops it.
 
 pub mod profile;
 
