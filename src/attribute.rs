@@ -88,13 +88,13 @@ struct PairGovernor {
 
 /// The distinct (category, subcategory) pairs of the tickets as text (sorted), and the pair of
 /// every row. Found on the categorical codes, so the text of 10 million rows is never built.
-struct TicketPairs {
-    text: Vec<(String, String)>,
+pub(crate) struct TicketPairs {
+    pub text: Vec<(String, String)>,
     slot_of_row: Vec<u32>,
 }
 
 impl TicketPairs {
-    fn of(tickets: &DataFrame) -> Result<Self> {
+    pub(crate) fn of(tickets: &DataFrame) -> Result<Self> {
         let codes = |name: &str| -> Result<(UInt32Chunked, Arc<CategoricalMapping>)> {
             let column = tickets.column(name).map_err(polars_internal)?;
             let ca = column.cat32().map_err(polars_internal)?;

@@ -280,20 +280,15 @@ pub fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {
 
 /// Warn about SOP versions whose (category, subcategory) matches no accepted ticket.
 fn unmatched_versions(sops: &DataFrame, tickets: &DataFrame) -> Result<Vec<String>> {
-    let pairs = tickets.select(["category", "subcategory"]).map_err(polars_internal)?;
-    let pairs = pairs.unique_stable(None, UniqueKeepStrategy::First, None).map_err(polars_internal)?;
-    // The ticket columns are categorical; the distinct pairs are few, so they are read as text.
-    let text = |name: &str| -> Result<StringChunked> {
-        let c = pairs.column(name).map_err(polars_internal)?.cast(&DataType::String).map_err(polars_internal)?;
-        Ok(c.str().map_err(polars_internal)?.clone())
-    };
-    let (cats, subs) = (text("category")?, text("subcategory")?);
+    // Found on the categorical codes: a polars `unique` of the two columns row-encodes and
+    // hashes every ticket.
+    let pairs = crate::attribute::TicketPairs::of(tickets)?;
     let mut keys: HashSet<(String, String)> = HashSet::new();
     let mut categories: HashSet<String> = HashSet::new();
-    for (c, s) in cats.iter().zip(subs.iter()) {
-        let c = c.map(process_key).unwrap_or_default();
+    for (c, s) in &pairs.text {
+        let c = process_key(c);
         categories.insert(c.clone());
-        keys.insert((c, s.map(process_key).unwrap_or_default()));
+        keys.insert((c, process_key(s)));
     }
     let get = |name: &str| -> Result<StringChunked> {
         Ok(sops.column(name).map_err(polars_internal)?.str().map_err(polars_internal)?.clone())
