@@ -213,8 +213,11 @@ pub struct Opened {
 }
 
 enum Body {
-    /// Parquet/IPC: read whole, as text columns
-    Frame(RawTable),
+    /// Parquet/IPC: the mapped columns (in header order), typed as stored
+    Frame {
+        df: DataFrame,
+        keep: Vec<bool>,
+    },
     Csv {
         delimiter: u8,
         keep: Vec<bool>,
@@ -243,10 +246,15 @@ pub fn block_bytes() -> usize {
 /// (real exports carry dozens of columns the analysis never reads).
 pub fn open_table(path: &Path, select: &mut Select) -> Result<Opened> {
     let format = detect_format(path)?;
-    let frame = |df: DataFrame, select: &mut Select| -> Result<Opened> {
-        let table = from_frame(path, format, df, select)?;
-        Ok(Opened { path: path.to_path_buf(), format, headers: table.headers.clone(), body: Body::Frame(table) })
+    let open = || File::open(path).map_err(|source| Error::Unreadable { path: path.to_path_buf(), source });
+    // Parquet and IPC: the header from the schema, then only the mapped columns are read.
+    let frame = |headers: Vec<String>, select: &mut Select, read: &dyn Fn(Vec<usize>) -> Result<DataFrame>| {
+        let keep = select(&headers, format)?;
+        let projection = (0..headers.len()).filter(|&i| keep.get(i).copied().unwrap_or(false)).collect();
+        let df = read(projection)?;
+        Ok(Opened { path: path.to_path_buf(), format, headers, body: Body::Frame { df, keep } })
     };
+    let names = |schema: &ArrowSchema| schema.iter_names().map(|n| n.to_string()).collect::<Vec<_>>();
     match format {
         Format::Csv { delimiter } => {
             let headers = read_csv_header(path, delimiter)?;
@@ -254,12 +262,22 @@ pub fn open_table(path: &Path, select: &mut Select) -> Result<Opened> {
             Ok(Opened { path: path.to_path_buf(), format, headers, body: Body::Csv { delimiter, keep } })
         }
         Format::Parquet => {
-            let f = File::open(path).map_err(|source| Error::Unreadable { path: path.to_path_buf(), source })?;
-            frame(ParquetReader::new(f).finish().map_err(polars_in(path, "cannot read Parquet"))?, select)
+            let schema = ParquetReader::new(open()?).schema().map_err(polars_in(path, "cannot read Parquet"))?;
+            frame(names(&schema), select, &|projection| {
+                ParquetReader::new(open()?)
+                    .with_projection(Some(projection))
+                    .finish()
+                    .map_err(polars_in(path, "cannot read Parquet"))
+            })
         }
         Format::Ipc => {
-            let f = File::open(path).map_err(|source| Error::Unreadable { path: path.to_path_buf(), source })?;
-            frame(IpcReader::new(f).finish().map_err(polars_in(path, "cannot read Arrow IPC"))?, select)
+            let schema = IpcReader::new(open()?).schema().map_err(polars_in(path, "cannot read Arrow IPC"))?;
+            frame(names(&schema), select, &|projection| {
+                IpcReader::new(open()?)
+                    .with_projection(Some(projection))
+                    .finish()
+                    .map_err(polars_in(path, "cannot read Arrow IPC"))
+            })
         }
         Format::IpcStream => Err(Error::invalid(
             path,
@@ -273,7 +291,7 @@ pub fn open_table(path: &Path, select: &mut Select) -> Result<Opened> {
 pub fn read_table(path: &Path, select: &mut Select) -> Result<RawTable> {
     let opened = open_table(path, select)?;
     match opened.body {
-        Body::Frame(table) => Ok(table),
+        Body::Frame { ref df, ref keep } => frame_table(&opened, df, keep, 0),
         Body::Csv { delimiter, ref keep } => {
             let data = std::fs::read(path).map_err(|source| Error::Unreadable { path: path.to_path_buf(), source })?;
             let data = data.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&data);
@@ -293,9 +311,7 @@ impl Opened {
         process: &(dyn Fn(&RawTable) -> Result<T> + Sync),
     ) -> Result<Parts<T>> {
         let (delimiter, keep) = match &self.body {
-            Body::Frame(table) => {
-                return Ok(Parts { parts: vec![process(table)?], rows_read: table.rows_read, complete: true })
-            }
+            Body::Frame { df, keep } => return self.read_frame_parts(df, keep, process),
             Body::Csv { delimiter, keep } => (*delimiter, keep),
         };
         let path = &self.path;
@@ -663,34 +679,77 @@ fn parse_block(
     })
 }
 
-fn from_frame(path: &Path, format: Format, df: DataFrame, select: &mut Select) -> Result<RawTable> {
-    let headers: Vec<String> = df.get_column_names().iter().map(|s| s.to_string()).collect();
-    let keep = select(&headers, format)?;
-    let mut columns = Vec::with_capacity(headers.len());
-    for (i, col) in df.columns().iter().enumerate() {
+/// Rows of a Parquet/IPC input per part (typed columns become text a slice at a time): about
+/// as many as a CSV block holds, ~160 bytes a ticket.
+fn frame_rows() -> usize {
+    (block_bytes() / 160).max(1)
+}
+
+impl Opened {
+    /// Parquet/IPC: the frame in slices, each turned into text columns and processed on every
+    /// core, so that the text of the whole table never exists at once.
+    fn read_frame_parts<T: Send>(
+        &self,
+        df: &DataFrame,
+        keep: &[bool],
+        process: &(dyn Fn(&RawTable) -> Result<T> + Sync),
+    ) -> Result<Parts<T>> {
+        let rows = frame_rows();
+        let slices = df.height().div_ceil(rows).max(1);
+        let workers = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(1, slices);
+        let mut done: Vec<(usize, Result<T>)> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..workers)
+                .map(|w| {
+                    scope.spawn(move || {
+                        (w..slices)
+                            .step_by(workers)
+                            .map(|k| {
+                                let part = df.slice((k * rows) as i64, rows);
+                                (k, frame_table(self, &part, keep, k * rows).and_then(|t| process(&t)))
+                            })
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            handles.into_iter().flat_map(|h| h.join().unwrap_or_default()).collect()
+        });
+        done.sort_by_key(|d| d.0);
+        let parts = done.into_iter().map(|(_, r)| r).collect::<Result<Vec<T>>>()?;
+        Ok(Parts { parts, rows_read: df.height() as u64, complete: true })
+    }
+}
+
+/// A slice of a Parquet/IPC frame (the mapped columns, in header order) as a [`RawTable`]
+/// whose rows are numbered from `first_row` + 1.
+fn frame_table(opened: &Opened, df: &DataFrame, keep: &[bool], first_row: usize) -> Result<RawTable> {
+    let path = &opened.path;
+    let mut read = df.columns().iter();
+    let mut columns = Vec::with_capacity(opened.headers.len());
+    for (i, header) in opened.headers.iter().enumerate() {
         if !keep.get(i).copied().unwrap_or(false) {
             columns.push(RawColumn::Skipped);
             continue;
         }
-        // Typed columns (timestamps, integers, booleans) are validated through the same string
+        let col = read.next().ok_or_else(|| Error::Internal(format!("column '{header}' was not read")))?;
+        // Typed columns (timestamps, integers, booleans) are validated through the same text
         // path as CSV; their text forms are all ones the parsers accept.
         let s = col
             .as_materialized_series()
             .cast(&DataType::String)
-            .map_err(polars_in(path, &format!("column '{}' cannot be read as text", headers[i])))?;
+            .map_err(polars_in(path, &format!("column '{header}' cannot be read as text")))?;
         let ca = s.str().map_err(polars_in(path, "column is not text"))?.rechunk().into_owned();
         columns.push(RawColumn::Text(ca));
     }
-    let rows = df.height() as u64;
+    let rows = df.height();
     Ok(RawTable {
         path: path.to_path_buf(),
-        format,
-        headers,
+        format: opened.format,
+        headers: opened.headers.clone(),
         columns,
         arena: String::new(),
-        lines: LineMap::new(1),
-        rows: rows as usize,
-        rows_read: rows,
+        lines: LineMap::new(first_row as u64 + 1),
+        rows,
+        rows_read: rows as u64,
         rejects: Vec::new(),
     })
 }
