@@ -23,18 +23,29 @@ fn text(o: &Output) -> (String, String) {
 }
 
 fn validate(tickets: &Path, sops: &Path, extra: &[&str]) -> (i32, String, String, tempfile::TempDir) {
+    validate_with(tickets, sops, extra, None, None)
+}
+
+/// `validate`, run in `cwd` and with files cut into blocks of `block_bytes` when given.
+fn validate_with(
+    tickets: &Path,
+    sops: &Path,
+    extra: &[&str],
+    cwd: Option<&Path>,
+    block_bytes: Option<&str>,
+) -> (i32, String, String, tempfile::TempDir) {
     let out = tempfile::tempdir().unwrap();
-    let mut args = vec![
-        "validate",
-        "--tickets",
-        tickets.to_str().unwrap(),
-        "--sops",
-        sops.to_str().unwrap(),
-        "--out",
-        out.path().to_str().unwrap(),
-    ];
-    args.extend_from_slice(extra);
-    let o = run(&args);
+    let mut cmd = Command::new(bin());
+    cmd.args(["validate", "--tickets", tickets.to_str().unwrap(), "--sops", sops.to_str().unwrap(), "--out"])
+        .arg(out.path())
+        .args(extra);
+    if let Some(dir) = cwd {
+        cmd.current_dir(dir);
+    }
+    if let Some(bytes) = block_bytes {
+        cmd.env("SOP_IMPACT_BLOCK_BYTES", bytes);
+    }
+    let o = cmd.output().unwrap();
     let (so, se) = text(&o);
     (o.status.code().unwrap_or(-1), so, se, out)
 }
@@ -149,16 +160,7 @@ fn parquet_and_arrow_ipc_inputs_are_detected_by_content() {
         assert_eq!((&r[0][1], &r[0][2], &r[0][3]), ("3", "reopen_count", "'-3"), "row 3 of the table");
         assert!(out.contains("2025-01-01  2025-01-02"), "{out}");
         // Read in slices of one row (on every core): the same result, rows numbered the same.
-        let sliced = tempfile::tempdir().unwrap();
-        let o = Command::new(bin())
-            .env("SOP_IMPACT_BLOCK_BYTES", "64")
-            .args(["validate", "--tickets", path.to_str().unwrap(), "--sops"])
-            .arg(fixture("profiles/sops.csv"))
-            .arg("--out")
-            .arg(sliced.path())
-            .output()
-            .unwrap();
-        let (sliced_out, _) = text(&o);
+        let (_, sliced_out, _, sliced) = validate_with(path, &fixture("profiles/sops.csv"), &[], None, Some("64"));
         assert_eq!(
             sliced_out.replace(sliced.path().to_str().unwrap(), "OUT"),
             out.replace(outdir.path().to_str().unwrap(), "OUT")
@@ -313,24 +315,9 @@ fn garbage_and_truncated_files_never_panic() {
 #[test]
 fn reading_in_small_blocks_changes_nothing() {
     let run_with = |dir: &Path, tickets: &Path, sops: &Path, block: Option<&str>| {
-        let out = tempfile::tempdir().unwrap();
-        let mut cmd = Command::new(bin());
-        cmd.current_dir(dir).args([
-            "validate",
-            "--tickets",
-            tickets.to_str().unwrap(),
-            "--sops",
-            sops.to_str().unwrap(),
-            "--out",
-            out.path().to_str().unwrap(),
-        ]);
-        if let Some(b) = block {
-            cmd.env("SOP_IMPACT_BLOCK_BYTES", b);
-        }
-        let o = cmd.output().unwrap();
-        let stdout = String::from_utf8_lossy(&o.stdout).replace(out.path().to_str().unwrap(), "OUT");
-        let rejects = std::fs::read_to_string(out.path().join("rejects.csv")).unwrap_or_default();
-        (o.status.code(), stdout, String::from_utf8_lossy(&o.stderr).into_owned(), rejects)
+        let (code, out, err, outdir) = validate_with(tickets, sops, &[], Some(dir), block);
+        let rejects = std::fs::read_to_string(outdir.path().join("rejects.csv")).unwrap_or_default();
+        (code, out.replace(outdir.path().to_str().unwrap(), "OUT"), err, rejects)
     };
     // A file with a BOM, CRLF line ends, quoted delimiters, quoted newlines, escaped quotes, a
     // blank line, a ragged row and bad values spread over many blocks.
