@@ -281,6 +281,9 @@ const PERIOD_STRIDE: i64 = 1_000_000;
 
 /// Run every query with the given group column definitions; returns one frame keyed by `grp`
 /// with every metric column.
+/// Parts of the processes the queries run on with `low_memory`.
+const LOW_MEMORY_PARTS: u32 = 4;
+
 pub(crate) fn run_queries(
     queries: &[Query],
     cfg: &Config,
@@ -288,10 +291,26 @@ pub(crate) fn run_queries(
     changes: LazyFrame,
     audits: LazyFrame,
 ) -> Result<DataFrame> {
-    let mut ctx = SQLContext::new();
-    ctx.register("tickets", tickets);
-    ctx.register("changes", changes);
-    ctx.register("audits", audits);
+    // With low_memory, every query runs once per part of the processes: a group (`grp`) never
+    // spans two processes, so the parts' results stack to the whole, while a query's working
+    // memory (a group-by with a median over 10M tickets needs ~0.9 GB) shrinks with the part.
+    let parts: u32 = if cfg.metrics.low_memory { LOW_MEMORY_PARTS } else { 1 };
+    let contexts: Vec<SQLContext> = (0..parts)
+        .map(|part| {
+            let of_part = |lf: &LazyFrame| {
+                if parts == 1 {
+                    lf.clone()
+                } else {
+                    lf.clone().filter((col("process_id") % lit(parts)).eq(lit(part)))
+                }
+            };
+            let ctx = SQLContext::new();
+            ctx.register("tickets", of_part(&tickets));
+            ctx.register("changes", of_part(&changes));
+            ctx.register("audits", of_part(&audits));
+            ctx
+        })
+        .collect();
     let mut result: Option<LazyFrame> = None;
     for q in queries {
         let sql = bind(q, cfg)?;
@@ -302,7 +321,18 @@ pub(crate) fn run_queries(
                 "fix the query (see queries/README.md for the tables and columns)",
             )
         };
-        let df = ctx.execute(&sql).map_err(sql_error)?.collect().map_err(sql_error)?;
+        let mut df: Option<DataFrame> = None;
+        for ctx in &contexts {
+            let part = ctx.clone().execute(&sql).map_err(sql_error)?.collect().map_err(sql_error)?;
+            df = Some(match df {
+                None => part,
+                Some(mut acc) => {
+                    acc.vstack_mut_owned(part).map_err(sql_error)?;
+                    acc
+                }
+            });
+        }
+        let df = df.ok_or_else(|| Error::Internal("no query context".into()))?;
         crate::pipeline::trace(&format!("query {}", q.path.display()));
         let names: Vec<String> = df.get_column_names().iter().map(|s| s.to_string()).collect();
         let mut wanted = vec!["grp".to_string()];

@@ -113,7 +113,8 @@ pub fn memory() -> String {
 
 pub fn analyse(inputs: &InputArgs, analysis: &AnalysisArgs, progress: &Progress) -> Result<Analysis> {
     let (paths, opts) = crate::resolve_inputs(inputs)?;
-    let config = Config::load(analysis.config.as_deref())?;
+    let mut config = Config::load(analysis.config.as_deref())?;
+    config.metrics.low_memory |= analysis.low_memory;
     let period = resolve_period(analysis, &config);
     let window = resolve_window(analysis, &config)?;
     let queries = metrics::load_queries(metrics::query_dir(analysis.queries.as_deref()).as_deref())?;

@@ -407,3 +407,33 @@ fn weeks_and_quarters_are_labelled_on_the_local_calendar() {
     let q1 = rows.iter().find(|r| r["process"] == "Edge process" && r["period"] == "2024-Q1").unwrap();
     assert_eq!(num(q1, "tickets"), Some(7.0), "E-02..E-08; E-01 is 2023-Q4 in Berlin; E-09, E-10 are Q2");
 }
+
+/// `--low-memory` runs every query per part of the processes; the tables and comparisons must be
+/// the same bytes as one run over everything (the demo data has processes in every part).
+#[test]
+fn low_memory_gives_the_same_tables_and_comparisons() {
+    let demo = fixture("demo");
+    let run = |extra: &[&str]| {
+        let out = tempfile::tempdir().unwrap();
+        let mut args = vec!["metrics", "--quiet", "--out", out.path().to_str().unwrap()];
+        let inputs = [
+            "--tickets".to_string(),
+            demo.join("tickets.csv").display().to_string(),
+            "--sops".to_string(),
+            demo.join("sops.csv").display().to_string(),
+            "--changes".to_string(),
+            demo.join("changes.csv").display().to_string(),
+            "--audits".to_string(),
+            demo.join("audits.csv").display().to_string(),
+        ];
+        args.extend(inputs.iter().map(String::as_str));
+        args.extend_from_slice(extra);
+        run_ok(&args);
+        ["metrics/sop_version_metrics.csv", "metrics/process_period_metrics.csv", "comparisons.csv", "windows.csv"]
+            .map(|f| std::fs::read_to_string(out.path().join(f)).unwrap())
+    };
+    let whole = run(&[]);
+    let parts = run(&["--low-memory"]);
+    assert!(whole[0].lines().count() > 5 && whole[2].lines().count() > 5, "{}", whole[2]);
+    assert_eq!(whole, parts);
+}
