@@ -237,7 +237,7 @@ fn windowed(lf: &LazyFrame, changes: &[Change]) -> Result<LazyFrame> {
         .into_iter()
         .map(|(grp, pred)| inside.clone().filter(pred).with_column(lit(grp as i64).cast(DataType::Int64).alias("grp")))
         .collect();
-    Ok(concat(parts, UnionArgs::default()).unwrap_or_else(|_| nothing()))
+    concat(parts, UnionArgs::default()).map_err(polars_internal)
 }
 
 struct WindowValues {

@@ -12,7 +12,6 @@ pub mod profile;
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
-
 use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
@@ -242,6 +241,11 @@ pub fn block_bytes() -> usize {
     std::env::var("SOP_IMPACT_BLOCK_BYTES").ok().and_then(|v| v.parse().ok()).unwrap_or(BLOCK_BYTES).max(64)
 }
 
+/// Threads that parse blocks: one per core.
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get()).max(1)
+}
+
 /// Detect the format of `path`, read its header and choose the columns to read with `select`
 /// (real exports carry dozens of columns the analysis never reads).
 pub fn open_table(path: &Path, select: &mut Select) -> Result<Opened> {
@@ -296,7 +300,7 @@ pub fn read_table(path: &Path, select: &mut Select) -> Result<RawTable> {
             let data = std::fs::read(path).map_err(|source| Error::Unreadable { path: path.to_path_buf(), source })?;
             let data = data.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&data);
             let block = parse_block(&opened, delimiter, keep, data, 1, true, Scratch::default())?;
-            check_not_all_ragged(&opened, delimiter, block.rows_read, block.ragged)?;
+            check_not_all_ragged(&opened, delimiter, block.table.rows_read, block.ragged)?;
             Ok(block.table)
         }
     }
@@ -317,7 +321,7 @@ impl Opened {
         let path = &self.path;
         let unreadable = |source| Error::Unreadable { path: path.to_path_buf(), source };
         let mut file = File::open(path).map_err(unreadable)?;
-        let workers = std::thread::available_parallelism().map_or(2, |n| n.get()).max(1);
+        let workers = cores();
         type Done<T> = (usize, Result<(T, u64, u64)>);
         let mut done: Vec<Done<T>> = Vec::new();
         let mut complete = true;
@@ -341,7 +345,7 @@ impl Opened {
                         let _ = spare_tx.send(block);
                         let result = match parsed {
                             Ok(b) => {
-                                let result = process(&b.table).map(|v| (v, b.rows_read, b.ragged));
+                                let result = process(&b.table).map(|v| (v, b.table.rows_read, b.ragged));
                                 scratch = b.table.into_scratch();
                                 result
                             }
@@ -359,7 +363,7 @@ impl Opened {
             drop(done_tx);
             drop(spare_tx);
             // This thread reads: blocks cut after a record, in order, while the workers parse.
-            let mut reader = BlockReader::new(&mut file, spare_rx);
+            let mut reader = BlockReader::new(&mut file, delimiter, spare_rx);
             let mut line = 1u64;
             let mut read = 0usize;
             let mut index = 0usize;
@@ -419,6 +423,7 @@ fn check_not_all_ragged(opened: &Opened, delimiter: u8, rows_read: u64, ragged: 
 /// Reads a file in blocks that end after a complete record (a newline outside quotes).
 struct BlockReader<'f> {
     file: &'f mut File,
+    delimiter: u8,
     carry: Vec<u8>,
     eof: bool,
     started: bool,
@@ -427,8 +432,8 @@ struct BlockReader<'f> {
 }
 
 impl<'f> BlockReader<'f> {
-    fn new(file: &'f mut File, spare: std::sync::mpsc::Receiver<Vec<u8>>) -> Self {
-        BlockReader { file, carry: Vec::new(), eof: false, started: false, spare }
+    fn new(file: &'f mut File, delimiter: u8, spare: std::sync::mpsc::Receiver<Vec<u8>>) -> Self {
+        BlockReader { file, delimiter, carry: Vec::new(), eof: false, started: false, spare }
     }
 
     fn at_end(&self) -> bool {
@@ -463,7 +468,7 @@ impl<'f> BlockReader<'f> {
             if self.eof {
                 return Ok((!buf.is_empty()).then_some(buf));
             }
-            if let Some(end) = record_boundary(&buf) {
+            if let Some(end) = record_boundary(&buf, self.delimiter) {
                 let mut rest = self.buffer();
                 rest.extend_from_slice(&buf[end..]);
                 buf.truncate(end);
@@ -477,9 +482,10 @@ impl<'f> BlockReader<'f> {
 }
 
 /// The end of the last complete record in `buf` (just after a newline outside quotes), given
-/// that `buf` starts at the start of a record. Quotes open a field only at its start and `""`
-/// inside a quoted field is a quote, as the CSV reader has it.
-fn record_boundary(buf: &[u8]) -> Option<usize> {
+/// that `buf` starts at the start of a record. Quotes open a field only at its start (after the
+/// file's `delimiter` or a line end) and `""` inside a quoted field is a quote, as the CSV reader
+/// has it.
+fn record_boundary(buf: &[u8], delimiter: u8) -> Option<usize> {
     // Stretches of `buf` outside quoted fields, as (start, end).
     let mut outside = Vec::new();
     let mut start = 0usize;
@@ -493,7 +499,7 @@ fn record_boundary(buf: &[u8]) -> Option<usize> {
                 in_quotes = false;
                 start = q + 1;
             }
-        } else if q == 0 || matches!(buf[q - 1], b'\n' | b'\r') || is_delimiter_before(buf, q) {
+        } else if q == 0 || buf[q - 1] == delimiter || matches!(buf[q - 1], b'\n' | b'\r') {
             in_quotes = true;
             outside.push((start, q));
         }
@@ -502,11 +508,6 @@ fn record_boundary(buf: &[u8]) -> Option<usize> {
         outside.push((start, buf.len()));
     }
     outside.iter().rev().find_map(|&(s, e)| memchr::memrchr(b'\n', &buf[s..e]).map(|i| s + i + 1))
-}
-
-/// Whether the byte before `q` is one a field can start after (any of the delimiters sniffed).
-fn is_delimiter_before(buf: &[u8], q: usize) -> bool {
-    matches!(buf[q - 1], b',' | b';' | b'\t' | b'|')
 }
 
 fn read_csv_header(path: &Path, delimiter: u8) -> Result<Vec<String>> {
@@ -563,7 +564,7 @@ impl RawTable {
 
 struct Block {
     table: RawTable,
-    rows_read: u64,
+    /// records of `table.rows_read` with the wrong number of fields
     ragged: u64,
 }
 
@@ -674,7 +675,6 @@ fn parse_block(
             rejects,
             rows: kept as usize,
         },
-        rows_read,
         ragged,
     })
 }
@@ -694,9 +694,10 @@ impl Opened {
         keep: &[bool],
         process: &(dyn Fn(&RawTable) -> Result<T> + Sync),
     ) -> Result<Parts<T>> {
+        let path = &self.path;
         let rows = frame_rows();
         let slices = df.height().div_ceil(rows).max(1);
-        let workers = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(1, slices);
+        let workers = cores().min(slices);
         let mut done: Vec<(usize, Result<T>)> = std::thread::scope(|scope| {
             let handles: Vec<_> = (0..workers)
                 .map(|w| {
@@ -711,8 +712,13 @@ impl Opened {
                     })
                 })
                 .collect();
-            handles.into_iter().flat_map(|h| h.join().unwrap_or_default()).collect()
-        });
+            let mut done = Vec::with_capacity(slices);
+            for h in handles {
+                // A part that never came back would be rows lost without a word.
+                done.extend(h.join().map_err(|_| Error::Internal(format!("reading {} failed", path.display())))?);
+            }
+            Ok::<_, Error>(done)
+        })?;
         done.sort_by_key(|d| d.0);
         let parts = done.into_iter().map(|(_, r)| r).collect::<Result<Vec<T>>>()?;
         Ok(Parts { parts, rows_read: df.height() as u64, complete: true })
@@ -782,13 +788,16 @@ mod tests {
 
     #[test]
     fn blocks_end_after_a_record_outside_quotes() {
-        assert_eq!(record_boundary(b"a,b\n1,2\n3,"), Some(8));
-        assert_eq!(record_boundary(b"a,b\n1,\"x\ny\"\n3"), Some(12), "a quoted newline is not a boundary");
-        assert_eq!(record_boundary(b"1,\"x\ny"), None, "inside an open quote: none");
-        assert_eq!(record_boundary(b"1,\"say \"\"hi\"\"\n\"\n2"), Some(16), "escaped quotes stay inside");
-        assert_eq!(record_boundary(b"1,ab\"c\n2,d"), Some(7), "a quote inside a field is a character");
-        assert_eq!(record_boundary(b"\"a\"\r\n\"b\nc\""), Some(5), "CRLF, then a quoted newline");
-        assert_eq!(record_boundary(b"no newline"), None);
+        assert_eq!(record_boundary(b"a,b\n1,2\n3,", b','), Some(8));
+        assert_eq!(record_boundary(b"a,b\n1,\"x\ny\"\n3", b','), Some(12), "a quoted newline is not a boundary");
+        assert_eq!(record_boundary(b"1,\"x\ny", b','), None, "inside an open quote: none");
+        assert_eq!(record_boundary(b"1,\"say \"\"hi\"\"\n\"\n2", b','), Some(16), "escaped quotes stay inside");
+        assert_eq!(record_boundary(b"1,ab\"c\n2,d", b','), Some(7), "a quote inside a field is a character");
+        assert_eq!(record_boundary(b"\"a\"\r\n\"b\nc\"", b','), Some(5), "CRLF, then a quoted newline");
+        assert_eq!(record_boundary(b"no newline", b','), None);
+        // A quote after another delimiter's character is inside a field of this file.
+        assert_eq!(record_boundary(b"1;\"x\n2", b','), Some(5));
+        assert_eq!(record_boundary(b"1;\"x\n2", b';'), None);
     }
 
     #[test]
