@@ -51,9 +51,8 @@ impl Progress {
             b.enable_steady_tick(Duration::from_millis(120));
             b
         });
-        let timings = std::env::var_os("SOP_IMPACT_TIMINGS")
-            .is_some_and(|v| v == "1")
-            .then(|| std::cell::RefCell::new((String::from("start-up"), std::time::Instant::now())));
+        let timings =
+            timings_enabled().then(|| std::cell::RefCell::new((String::from("start-up"), std::time::Instant::now())));
         Progress { bar, timings }
     }
 
@@ -90,9 +89,14 @@ pub fn release_freed_memory() {
     unsafe { libmimalloc_sys::mi_collect(true) };
 }
 
+/// `SOP_IMPACT_TIMINGS=1`: wall time and memory of the steps on stderr (bench/ and profiling).
+fn timings_enabled() -> bool {
+    std::env::var_os("SOP_IMPACT_TIMINGS").is_some_and(|v| v == "1")
+}
+
 /// With `SOP_IMPACT_TIMINGS=1`: the memory at a point within a step.
 pub fn trace(what: &str) {
-    if std::env::var_os("SOP_IMPACT_TIMINGS").is_some_and(|v| v == "1") {
+    if timings_enabled() {
         static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
         let t = START.get_or_init(std::time::Instant::now).elapsed().as_secs_f64();
         eprintln!("memory: {t:>8.3} s {what}: {}", memory());
@@ -125,7 +129,7 @@ pub fn analyse(inputs: &InputArgs, analysis: &AnalysisArgs, progress: &Progress)
     let mut attributed = attribute::attribute(&data, analysis.attribute_by)?;
     attributed.tickets =
         metrics::derive_ticket_columns(&attributed.tickets, &config).collect().map_err(polars_internal)?;
-    if std::env::var_os("SOP_IMPACT_TIMINGS").is_some_and(|v| v == "1") {
+    if timings_enabled() {
         for c in attributed.tickets.columns() {
             let mb = c.as_materialized_series().estimated_size() / (1 << 20);
             eprintln!("column: {:<20} {:>6} MB  {}", c.name(), mb, c.dtype());

@@ -68,6 +68,12 @@ pub struct Mapping {
 }
 
 impl Mapping {
+    /// How the profile reads `a/b/yyyy` dates when neither --date-order nor the values settle
+    /// it: ServiceNow list exports are day-first.
+    pub fn default_date_order(&self) -> Option<crate::timeparse::DateOrder> {
+        (self.profile == Profile::Servicenow).then_some(crate::timeparse::DateOrder::Dmy)
+    }
+
     pub fn source(&self, canonical: &str) -> &Source {
         self.columns.iter().find(|(c, _)| *c == canonical).map(|(_, s)| s).unwrap_or(&Source::Missing)
     }

@@ -7,11 +7,10 @@ use polars::prelude::*;
 
 use super::columns::{datetime_column, required_text, settle_order, text, timestamps};
 use super::{date_range, open, summarise, Counts, FileFacts, InputSummary, LoadOptions, Reject, RowProblems};
-use crate::cli::Profile;
 use crate::error::{polars_internal, Result};
 use crate::ingest::profile::{InputKind, Mapping};
 use crate::ingest::RawTable;
-use crate::timeparse::{format_utc, DateOrder};
+use crate::timeparse::format_utc;
 
 /// Reject every repeat of an id after its first row.
 fn reject_repeated_ids(ids: &StringChunked, name: &str, problems: &mut RowProblems) {
@@ -73,8 +72,7 @@ pub fn load_changes(
 ) -> Result<DataFrame> {
     let (table, mapping) = open(path, InputKind::Changes, opts.profile)?;
     let src = |c: &str| mapping.source(c).clone();
-    let default_order = (mapping.profile == Profile::Servicenow).then_some(DateOrder::Dmy);
-    let order = settle_order(&table, &[&src("opened_at"), &src("end_date")], opts, default_order)?;
+    let order = settle_order(&table, &[&src("opened_at"), &src("end_date")], opts, mapping.default_date_order())?;
     let mut problems = RowProblems::new(&table);
     let id = required_text(&table, &src("change_id"), "change_id", &mut problems);
     let opened = timestamps(&table, &src("opened_at"), "opened_at", order, opts, &mut problems, true);

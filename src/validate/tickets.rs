@@ -11,7 +11,6 @@ use super::columns::{
     timestamps, OrderSeen,
 };
 use super::{no_rows_error, open_input, summarise, Counts, FileFacts, InputSummary, LoadOptions, Reject, RowProblems};
-use crate::cli::Profile;
 use crate::error::{polars_internal, Result};
 use crate::ingest::profile::{InputKind, Mapping, Source};
 use crate::ingest::{Opened, RawTable};
@@ -149,8 +148,7 @@ fn file_date_order(opened: &Opened, mapping: &Mapping, opts: &LoadOptions) -> Re
             break;
         }
     }
-    let profile_default = (mapping.profile == Profile::Servicenow).then_some(DateOrder::Dmy);
-    decide_order(&opened.path, seen, profile_default)
+    decide_order(&opened.path, seen, mapping.default_date_order())
 }
 
 /// Load every ticket file into one canonical frame, recording summaries and rejects. Large
