@@ -622,14 +622,14 @@ const COMPARISON_COLUMNS: [&str; 18] = [
     "caveats",
 ];
 
+/// The cells that name a change, first in comparisons.csv and windows.csv.
+fn change_cells(ch: &Change) -> Vec<String> {
+    vec![cell(&ch.sop_id), cell(&ch.process), cell(&ch.from_version), cell(&ch.to_version), format_date(ch.change_date)]
+}
+
 fn comparison_cells(c: &Comparisons, r: &Comparison) -> Vec<String> {
-    let ch = &c.changes[r.change];
-    vec![
-        cell(&ch.sop_id),
-        cell(&ch.process),
-        cell(&ch.from_version),
-        cell(&ch.to_version),
-        format_date(ch.change_date),
+    let mut cells = change_cells(&c.changes[r.change]);
+    cells.extend([
         r.metric.to_string(),
         r.before_n.to_string(),
         fmt_opt(r.before_value),
@@ -643,7 +643,8 @@ fn comparison_cells(c: &Comparisons, r: &Comparison) -> Vec<String> {
         r.verdict.name().to_string(),
         r.test.clone(),
         r.caveats.join("; "),
-    ]
+    ]);
+    cells
 }
 
 /// comparisons.csv
@@ -667,19 +668,16 @@ pub fn windows_csv(c: &Comparisons) -> Result<Vec<u8>> {
         "after_tickets",
     ];
     let rows = c.changes.iter().map(|ch| {
-        vec![
-            cell(&ch.sop_id),
-            cell(&ch.process),
-            cell(&ch.from_version),
-            cell(&ch.to_version),
-            format_date(ch.change_date),
+        let mut cells = change_cells(ch);
+        cells.extend([
             fmt_time(ch.before.0),
             fmt_time(Some(ch.before.1)),
             fmt_time(Some(ch.after.0)),
             fmt_time(ch.after.1),
             ch.before_tickets.to_string(),
             ch.after_tickets.to_string(),
-        ]
+        ]);
+        cells
     });
     csv_bytes("windows.csv", &header, rows)
 }
