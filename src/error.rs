@@ -33,6 +33,10 @@ pub enum Error {
     #[error("{}: cannot write: {source}", path.display())]
     Output { path: PathBuf, source: std::io::Error },
 
+    /// An output path the tool will not write to, because doing so would destroy something.
+    #[error("{}: {problem}; {fix}", path.display())]
+    OutputRefused { path: PathBuf, problem: String, fix: String },
+
     /// A bug or an environment failure we did not anticipate.
     #[error("internal error: {0}")]
     Internal(String),
@@ -43,7 +47,7 @@ impl Error {
         match self {
             Error::Usage(_) => exit::USAGE,
             Error::InvalidFile { .. } | Error::InvalidAt { .. } | Error::Unreadable { .. } => exit::INVALID_INPUT,
-            Error::Output { .. } => exit::OUTPUT,
+            Error::Output { .. } | Error::OutputRefused { .. } => exit::OUTPUT,
             Error::Internal(_) => exit::INTERNAL,
         }
     }

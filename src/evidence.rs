@@ -13,6 +13,7 @@ use crate::error::{polars_internal, Error, Result};
 use crate::output::{self, cell, csv_bytes};
 use crate::pipeline::Analysis;
 use crate::render::markdown::{escape, table, thousands};
+use crate::render::slug;
 use crate::timeparse::{format_date, format_utc};
 
 /// Records of one window: (record type, id, attributed time, source line).
@@ -96,17 +97,10 @@ pub fn write_evidence(
         })?,
         None => versions[versions.len() - 1],
     };
-    let slug = |s: &str| {
-        s.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' }).collect::<String>()
-    };
     let out = out.unwrap_or_else(|| PathBuf::from(format!("reports/evidence-{}-{}", slug(sop), slug(&target.version))));
-    let stage = output::staging_dir(&out)?;
-    let result = build(a, target, &stage, args);
-    if let Err(e) = result {
-        let _ = std::fs::remove_dir_all(&stage);
-        return Err(e);
-    }
-    output::publish_dir(&stage, &out)?;
+    let publication = crate::publish::Publication::begin(&out)?;
+    build(a, target, publication.stage(), args)?;
+    publication.commit()?;
     Ok(out)
 }
 

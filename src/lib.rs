@@ -16,6 +16,7 @@ pub mod ingest;
 pub mod metrics;
 pub mod output;
 pub mod pipeline;
+pub mod publish;
 pub mod render;
 pub mod report;
 pub mod stats;
@@ -34,6 +35,9 @@ use validate::{InputPaths, LoadOptions};
 
 /// Run one command line.
 pub fn run(cli: Cli) -> Result<()> {
+    if std::env::var_os(publish::FAULT_ENV).is_some_and(|v| v == "panic") {
+        panic!("a panic injected with {}=panic", publish::FAULT_ENV);
+    }
     let quiet = cli.quiet;
     match cli.command {
         Command::Validate { inputs, out } => {
@@ -88,10 +92,11 @@ pub fn run(cli: Cli) -> Result<()> {
             let demo = inputs.tickets.is_empty() && inputs.sops.is_none();
             let inputs = if demo { demo_inputs(inputs) } else { inputs };
             let out = out.unwrap_or_else(|| PathBuf::from(if demo { "reports/demo" } else { "reports/latest" }));
+            publish::precheck(&out)?;
             let progress = pipeline::Progress::new(quiet);
             let a = pipeline::analyse(&inputs, &analysis, &progress)?;
             progress.step("drawing charts and writing the report");
-            let args: Vec<String> = std::env::args().skip(1).collect();
+            let args = command_line();
             report::write_report(&a, &out, &args)?;
             progress.finish();
             if !quiet {
@@ -131,10 +136,13 @@ pub fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Evidence { inputs, analysis, sop, sop_version, out } => {
+            if let Some(out) = &out {
+                publish::precheck(out)?;
+            }
             let progress = pipeline::Progress::new(quiet);
             let a = pipeline::analyse(&inputs, &analysis, &progress)?;
             progress.step("writing the evidence pack");
-            let args: Vec<String> = std::env::args().skip(1).collect();
+            let args = command_line();
             let dir = evidence::write_evidence(&a, &sop, sop_version.as_deref(), out, &args)?;
             progress.finish();
             if !quiet {
@@ -156,6 +164,11 @@ pub fn run(cli: Cli) -> Result<()> {
     }
 }
 
+/// The arguments as given, for the manifest and the re-run command (not UTF-8 parts replaced).
+fn command_line() -> Vec<String> {
+    std::env::args_os().skip(1).map(|a| a.to_string_lossy().into_owned()).collect()
+}
+
 /// Turn the INPUT options into paths and reading options, checking what a parser cannot.
 pub fn resolve_inputs(args: &InputArgs) -> Result<(InputPaths, LoadOptions)> {
     let tz: Tz = args.timezone.parse().map_err(|_| {
@@ -169,6 +182,7 @@ pub fn resolve_inputs(args: &InputArgs) -> Result<(InputPaths, LoadOptions)> {
             "--tickets and --sops are required (run `sop-impact report` with no inputs to see the bundled demo)".into(),
         ));
     }
+    refuse_repeated_files(&args.tickets)?;
     if let Some(d) = &args.as_of {
         chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d")
             .map_err(|_| Error::Usage(format!("--as-of '{d}' is not a date: use YYYY-MM-DD")))?;
@@ -180,6 +194,23 @@ pub fn resolve_inputs(args: &InputArgs) -> Result<(InputPaths, LoadOptions)> {
         audits: args.audits.clone(),
     };
     Ok((paths, LoadOptions { profile: args.profile, tz, date_order: args.date_order }))
+}
+
+/// The same ticket file twice would count every ticket twice: refuse it, however it is named.
+fn refuse_repeated_files(tickets: &[PathBuf]) -> Result<()> {
+    let mut seen: Vec<(PathBuf, &PathBuf)> = Vec::new();
+    for path in tickets {
+        let Ok(real) = std::fs::canonicalize(path) else { continue };
+        if let Some((_, first)) = seen.iter().find(|(r, _)| *r == real) {
+            return Err(Error::Usage(format!(
+                "--tickets names the same file twice ({} and {}); pass each file once",
+                first.display(),
+                path.display()
+            )));
+        }
+        seen.push((real, path));
+    }
+    Ok(())
 }
 
 /// The demo run: the bundled data with a fixed "today" (the day after its history ends), so

@@ -9,6 +9,19 @@ use clap::Parser;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
+    // A bug must not show a user a backtrace: one line saying where, and the internal-error code.
+    std::panic::set_hook(Box::new(|info| {
+        let message = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown cause".into());
+        let place = info.location().map(|l| format!(" at {}:{}", l.file(), l.line())).unwrap_or_default();
+        let first = message.lines().next().unwrap_or("");
+        eprintln!("sop-impact: internal error: {first}{place} (a bug: please report it with the command line)");
+        std::process::exit(i32::from(sop_impact::error::exit::INTERNAL));
+    }));
     let cli = sop_impact::cli::Cli::parse();
     match sop_impact::run(cli) {
         Ok(()) => ExitCode::SUCCESS,

@@ -175,15 +175,17 @@ fn bind(query: &Query, cfg: &Config) -> Result<String> {
         if c == '\n' {
             in_comment = false;
         }
-        if !in_comment && !in_string && c == '-' && text[i..].starts_with("--") {
+        if !in_comment && !in_string && c == '-' && text.get(i..).is_some_and(|t| t.starts_with("--")) {
             in_comment = true;
         }
         if !in_comment && c == '\'' {
             in_string = !in_string;
         }
-        let next_is_ident = text[i + 1..].chars().next().is_some_and(|n| n.is_ascii_alphabetic() || n == '_');
+        // `i` is a byte index: the rest starts after this character, however many bytes it has.
+        let rest = text.get(i + c.len_utf8()..).unwrap_or_default();
+        let next_is_ident = rest.chars().next().is_some_and(|n| n.is_ascii_alphabetic() || n == '_');
         if c == ':' && !in_comment && !in_string && prev != ':' && next_is_ident {
-            let name: String = text[i + 1..].chars().take_while(|n| n.is_ascii_alphanumeric() || *n == '_').collect();
+            let name: String = rest.chars().take_while(|n| n.is_ascii_alphanumeric() || *n == '_').collect();
             let value = params.iter().find(|(k, _)| *k == name).map(|(_, v)| v.clone()).ok_or_else(|| {
                 Error::invalid(
                     &query.path,

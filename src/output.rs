@@ -71,9 +71,10 @@ pub fn rejects_csv(rejects: &[Reject]) -> Result<Vec<u8>> {
     csv_bytes(
         "rejects.csv",
         &["input", "line", "column", "value", "reason"],
-        rejects
-            .iter()
-            .map(|r| vec![cell(&r.input), r.line.to_string(), cell(&r.column), cell(&r.value), cell(&r.reason)]),
+        rejects.iter().map(|r| {
+            let reason = crate::ingest::clip(&r.reason, crate::validate::REASON_CHARS);
+            vec![cell(&r.input), r.line.to_string(), cell(&r.column), cell(&r.value), cell(&reason)]
+        }),
     )
 }
 
@@ -101,54 +102,6 @@ pub fn sha256_bytes(bytes: &[u8]) -> String {
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// A fresh temporary directory beside `target`, where a run writes everything before
-/// [`publish_dir`] moves it into place. Stale ones of earlier, interrupted runs are removed.
-pub fn staging_dir(target: &Path) -> Result<PathBuf> {
-    let parent = target.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    ensure_dir(parent)?;
-    let name = target.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_else(|| "report".into());
-    let prefix = format!(".{name}.tmp-");
-    if let Ok(entries) = fs::read_dir(parent) {
-        for e in entries.flatten() {
-            let n = e.file_name().to_string_lossy().to_string();
-            if let Some(pid) = n.strip_prefix(&prefix) {
-                // only directories of processes that are gone
-                if !Path::new("/proc").join(pid).exists() {
-                    let _ = fs::remove_dir_all(e.path());
-                }
-            }
-        }
-    }
-    let tmp = parent.join(format!("{prefix}{}", std::process::id()));
-    let _ = fs::remove_dir_all(&tmp);
-    fs::create_dir_all(&tmp).map_err(|e| Error::output(&tmp, e))?;
-    Ok(tmp)
-}
-
-/// Replace `target` with the finished `staged` directory: an interrupted run leaves the
-/// previous `target` as it was.
-pub fn publish_dir(staged: &Path, target: &Path) -> Result<()> {
-    let old = staged.with_file_name(format!(
-        ".{}.old-{}",
-        target.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default(),
-        std::process::id()
-    ));
-    let had_old = target.exists();
-    if had_old {
-        fs::rename(target, &old).map_err(|e| Error::output(target, e))?;
-    }
-    if let Err(e) = fs::rename(staged, target) {
-        if had_old {
-            let _ = fs::rename(&old, target);
-        }
-        return Err(Error::output(target, e));
-    }
-    if had_old {
-        let _ = fs::remove_dir_all(&old);
-    }
-    Ok(())
 }
 
 /// Every file under `dir`, as paths relative to it with `/` separators, sorted.

@@ -8,7 +8,7 @@ use chrono_tz::Tz;
 use polars::prelude::ChunkAgg;
 
 use crate::attribute::{self, Attributed};
-use crate::cli::{AnalysisArgs, InputArgs, Period};
+use crate::cli::{AnalysisArgs, AttributeBy, InputArgs, Period};
 use crate::compare::{self, Comparisons, Window};
 use crate::config::Config;
 use crate::error::{polars_internal, Error, Result};
@@ -24,6 +24,8 @@ pub struct Analysis {
     pub queries: Vec<Query>,
     pub period: Period,
     pub window: Window,
+    /// which timestamp places a ticket in an SOP version
+    pub attribute_by: AttributeBy,
     /// "today" in UTC ms
     pub as_of_ms: i64,
     /// whether --as-of fixed it
@@ -154,6 +156,7 @@ pub fn analyse(inputs: &InputArgs, analysis: &AnalysisArgs, progress: &Progress)
         queries,
         period,
         window,
+        attribute_by: analysis.attribute_by,
         as_of_ms,
         as_of_given: inputs.as_of.is_some(),
         data,

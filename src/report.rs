@@ -10,14 +10,17 @@ use chrono_tz::Tz;
 use polars::prelude::*;
 use serde_json::json;
 
-use crate::cli::{Period, TableFormat};
+use crate::cli::{AttributeBy, Period, TableFormat};
 use crate::compare::{Change, Comparison, Verdict, Window};
 use crate::error::{polars_internal, Error, Result};
 use crate::metrics::Better;
 use crate::output;
 use crate::pipeline::Analysis;
 use crate::render::charts::{self, ChangeBar, ChangeChart, Trend, TrendPanel};
-use crate::render::markdown::{escape, hours, p_value, percent, points, signed, table, thousands};
+use crate::render::markdown::{
+    ci_confidence, ci_label, escape, hours, p_value, percent, points, signed, table, thousands,
+};
+use crate::render::{distinct_stems, slug};
 use crate::tables;
 use crate::timeparse::{format_date, format_utc};
 
@@ -80,18 +83,6 @@ fn shaping_options(args: &[String]) -> Vec<String> {
         out.push(a.clone());
     }
     out
-}
-
-fn slug(s: &str) -> String {
-    let mut out = String::new();
-    for c in s.chars() {
-        if c.is_ascii_alphanumeric() {
-            out.push(c.to_ascii_lowercase());
-        } else if !out.ends_with('-') {
-            out.push('-');
-        }
-    }
-    out.trim_matches('-').to_string()
 }
 
 /// Text columns of a frame as owned strings.
@@ -207,7 +198,7 @@ pub fn metric_name(metric: &str) -> &'static str {
     }
 }
 
-fn delta_with_ci(r: &Comparison) -> String {
+fn delta_with_ci(r: &Comparison, ci: &str) -> String {
     // The interval's limits in the delta's unit, without repeating it.
     let bare = |v: f64| {
         if !v.is_finite() {
@@ -221,9 +212,9 @@ fn delta_with_ci(r: &Comparison) -> String {
     match (r.delta, r.ci) {
         // For durations the change is the Hodges–Lehmann shift, not the difference of the medians.
         (Some(d), Some((lo, hi))) if r.metric.ends_with("_h") => {
-            format!("{} shift (95% CI {} to {})", show_delta(r.metric, d), bare(lo), bare(hi))
+            format!("{} shift ({ci} {} to {})", show_delta(r.metric, d), bare(lo), bare(hi))
         }
-        (Some(d), Some((lo, hi))) => format!("{} (95% CI {} to {})", show_delta(r.metric, d), bare(lo), bare(hi)),
+        (Some(d), Some((lo, hi))) => format!("{} ({ci} {} to {})", show_delta(r.metric, d), bare(lo), bare(hi)),
         (Some(d), None) => show_delta(r.metric, d),
         _ => "–".into(),
     }
@@ -253,7 +244,7 @@ fn q_text(q: f64) -> String {
 }
 
 /// One line of the executive summary for a change with significant results.
-fn summary_line(c: &Change, rows: &[&Comparison], verdict: Verdict) -> String {
+fn summary_line(c: &Change, rows: &[&Comparison], verdict: Verdict, ci: &str) -> String {
     let parts: Vec<String> = rows
         .iter()
         .filter(|r| r.verdict == verdict)
@@ -263,7 +254,7 @@ fn summary_line(c: &Change, rows: &[&Comparison], verdict: Verdict) -> String {
                 metric_name(r.metric),
                 show_value(r.metric, r.before_value),
                 show_value(r.metric, r.after_value),
-                delta_with_ci(r),
+                delta_with_ci(r, ci),
                 q_text(r.p_adjusted.unwrap_or(1.0))
             )
         })
@@ -276,6 +267,28 @@ fn summary_line(c: &Change, rows: &[&Comparison], verdict: Verdict) -> String {
         if verdict == Verdict::Improved { "improved" } else { "worsened" },
         parts.join("; ")
     )
+}
+
+/// Processes shown in the report's backlog table and chart (a chart of tens of thousands of bars
+/// is neither readable nor drawable).
+const BACKLOG_SHOWN: usize = 30;
+
+/// The chart file stem of change `c`, distinct from every other change's.
+fn change_stem(a: &Analysis, c: usize) -> String {
+    let version_slug = |v: &str| if v == crate::attribute::NO_SOP { "none".to_string() } else { slug(v) };
+    let stems = distinct_stems(a.comparisons.changes.iter().map(|ch| {
+        (
+            format!("{}\u{0}{}\u{0}{}", ch.sop_id, ch.from_version, ch.to_version),
+            format!(
+                "change-{}-{}-to-{}",
+                slug(&ch.sop_id),
+                version_slug(&ch.from_version),
+                version_slug(&ch.to_version)
+            ),
+        )
+    }));
+    let ch = &a.comparisons.changes[c];
+    stems[&format!("{}\u{0}{}\u{0}{}", ch.sop_id, ch.from_version, ch.to_version)].clone()
 }
 
 /// The section of one change: what changed, the windows, the table and the chart.
@@ -318,13 +331,14 @@ pub(crate) fn change_section(
         .first()
         .map(|first| first.caveats.iter().filter(|c| rows.iter().all(|r| r.caveats.contains(c))).cloned().collect())
         .unwrap_or_default();
+    let ci = ci_label(a.config.compare.alpha);
     let mut cells = Vec::new();
     for r in &rows {
         cells.push(vec![
             metric_name(r.metric).to_string(),
             format!("{} (n={})", show_value(r.metric, r.before_value), thousands(r.before_n)),
             format!("{} (n={})", show_value(r.metric, r.after_value), thousands(r.after_n)),
-            delta_with_ci(r),
+            delta_with_ci(r, &ci),
             r.p_value.map(p_value).unwrap_or_else(|| "–".into()),
             r.p_adjusted.map(p_value).unwrap_or_else(|| "–".into()),
             verdict_text(r.verdict).to_string(),
@@ -334,7 +348,11 @@ pub(crate) fn change_section(
     let _ = writeln!(
         md,
         "{}",
-        table(&["metric", "before", "after", "change (95% CI)", "p", "q (BH)", "verdict", "caveats"], &cells, &[4, 5])
+        table(
+            &["metric", "before", "after", &format!("change ({ci})"), "p", "q (BH)", "verdict", "caveats"],
+            &cells,
+            &[4, 5]
+        )
     );
     for c in &shared {
         let _ = writeln!(md, "Caveat: {}.\n", escape(c));
@@ -363,13 +381,12 @@ pub(crate) fn change_section(
             ChangeBar { label, relative: rel, color }
         })
         .collect();
-    let version_slug = |v: &str| if v == crate::attribute::NO_SOP { "none".to_string() } else { slug(v) };
-    let stem =
-        format!("change-{}-{}-to-{}", slug(&ch.sop_id), version_slug(&ch.from_version), version_slug(&ch.to_version));
+    let stem = change_stem(a, c);
     charts::write(
         charts_dir,
         &stem,
         &ChangeChart {
+            interval: ci.clone(),
             title: format!(
                 "{} {} → {} ({}): after vs before",
                 ch.sop_id,
@@ -422,13 +439,9 @@ pub(crate) fn output_checksums(dir: &Path) -> Result<Vec<serde_json::Value>> {
 
 /// Write the full report to `out` (replacing what is there only when everything is written).
 pub fn write_report(a: &Analysis, out: &Path, args: &[String]) -> Result<()> {
-    let stage = output::staging_dir(out)?;
-    let result = build_report(a, &stage, args);
-    if let Err(e) = result {
-        let _ = std::fs::remove_dir_all(&stage);
-        return Err(e);
-    }
-    output::publish_dir(&stage, out)
+    let publication = crate::publish::Publication::begin(out)?;
+    build_report(a, publication.stage(), args)?;
+    publication.commit()
 }
 
 fn build_report(a: &Analysis, dir: &Path, args: &[String]) -> Result<()> {
@@ -497,7 +510,7 @@ fn build_report(a: &Analysis, dir: &Path, args: &[String]) -> Result<()> {
     for verdict in [Verdict::Worsened, Verdict::Improved] {
         for (c, rows) in by_change.iter().enumerate() {
             if rows.iter().any(|r| r.verdict == verdict) {
-                lines.push(summary_line(&a.comparisons.changes[c], rows, verdict));
+                lines.push(summary_line(&a.comparisons.changes[c], rows, verdict, &ci_label(a.config.compare.alpha)));
             }
         }
     }
@@ -535,9 +548,10 @@ fn build_report(a: &Analysis, dir: &Path, args: &[String]) -> Result<()> {
     let _ = writeln!(md, "{}\n", lines.join("\n"));
     let _ = writeln!(
         md,
-        "Verdicts use Benjamini–Hochberg adjusted p-values (q) at α = {}; intervals are unadjusted 95% intervals for after − before. \
+        "Verdicts use Benjamini–Hochberg adjusted p-values (q) at α = {}; intervals are unadjusted {} intervals for after − before. \
          “No significant change” is not “no effect”: read the interval.\n",
-        a.config.compare.alpha
+        a.config.compare.alpha,
+        ci_confidence(a.config.compare.alpha)
     );
 
     // Per process.
@@ -545,6 +559,11 @@ fn build_report(a: &Analysis, dir: &Path, args: &[String]) -> Result<()> {
     let timeline = &a.attributed.timeline;
     let mut sop_ids: Vec<&str> = timeline.iter().filter(|r| !r.sop_id.is_empty()).map(|r| r.sop_id.as_str()).collect();
     sop_ids.dedup();
+    // One trend chart per SOP, named after its current process.
+    let trend_stems = distinct_stems(sop_ids.iter().filter_map(|sop| {
+        let current = timeline.iter().rfind(|r| r.sop_id == *sop && r.version != crate::attribute::NO_SOP)?;
+        Some((sop.to_string(), format!("trend-{}", slug(&current.process))))
+    }));
     for sop in &sop_ids {
         let rows: Vec<_> =
             timeline.iter().filter(|r| r.sop_id == *sop && r.version != crate::attribute::NO_SOP).collect();
@@ -565,7 +584,7 @@ fn build_report(a: &Analysis, dir: &Path, args: &[String]) -> Result<()> {
             if overdue { " (**overdue**)" } else { "" }
         );
         // Trend chart.
-        let stem = format!("trend-{}", slug(process));
+        let stem = trend_stems[*sop].clone();
         let idx: Vec<usize> =
             (0..pp.height()).filter(|&i| pp_process[i].as_deref() == Some(process.as_str())).collect();
         if !idx.is_empty() {
@@ -714,8 +733,9 @@ fn build_report(a: &Analysis, dir: &Path, args: &[String]) -> Result<()> {
         "Every process ranked by its need for a new or revised SOP. Score = {} × volume + {} × risk + {} × pain + {} × inconsistency + {} × SOP state          (weights from the config; each component scaled 0–1 across processes; state: missing 1, stale 0.6, current 0).          Full table: [backlog.csv](backlog.csv); review dates implied by risk: [review_calendar.csv](review_calendar.csv).\n",
         w.volume, w.risk, w.pain, w.inconsistency, w.state
     );
-    let rows: Vec<Vec<String>> = b
-        .rows
+    // The report shows the top of the ranking; backlog.csv has every process.
+    let shown = &b.rows[..b.rows.len().min(BACKLOG_SHOWN)];
+    let rows: Vec<Vec<String>> = shown
         .iter()
         .map(|r| {
             vec![
@@ -728,13 +748,25 @@ fn build_report(a: &Analysis, dir: &Path, args: &[String]) -> Result<()> {
         })
         .collect();
     let _ = writeln!(md, "{}", table(&["rank", "process", "SOP", "score", "why"], &rows, &[0, 3]));
+    let left_out = b.rows.len() - shown.len();
+    if left_out > 0 {
+        let _ = writeln!(
+            md,
+            "The {} processes ranked {} and below are left out here and in the chart: see [backlog.csv](backlog.csv).\n",
+            thousands(left_out as u64),
+            BACKLOG_SHOWN + 1
+        );
+    }
     charts::write(
         &charts_dir,
         "backlog",
         &charts::BacklogChart {
-            title: "What to document next".into(),
-            bars: b
-                .rows
+            title: if left_out > 0 {
+                format!("What to document next (top {BACKLOG_SHOWN} of {})", thousands(b.rows.len() as u64))
+            } else {
+                "What to document next".into()
+            },
+            bars: shown
                 .iter()
                 .map(|r| {
                     let color = match r.state {
@@ -851,10 +883,16 @@ fn build_report(a: &Analysis, dir: &Path, args: &[String]) -> Result<()> {
         .collect();
     let _ = writeln!(md, "Metric definitions, from the headers of the SQL files that compute them:\n");
     let _ = writeln!(md, "{}", table(&["metric", "definition", "unit", "better", "query"], &defs, &[]));
+    let attributed_when = match a.attribute_by {
+        AttributeBy::OpenedAt => "when it was opened",
+        AttributeBy::ResolvedAt => {
+            "when it was resolved (closed, if it has no resolution time; opened, while it is still open)"
+        }
+    };
     let _ = writeln!(
         md,
         "- **Attribution**: a ticket belongs to the process whose SOP governs its category and subcategory (the exact pair first, \
-         then the whole category) and to the SOP version in force when it was opened; before an SOP's first version it counts as `-`.\n\
+         then the whole category) and to the SOP version in force {}; before an SOP's first version it counts as `-`.\n\
          - **Windows**: {}. Changes before the first ticket are not compared.\n\
          - **Tests**: rates — pooled two-proportion z test, or Fisher's exact test when an expected count is below 5, with Newcombe's \
          hybrid score interval for the difference; MTTR — Mann–Whitney U (normal approximation, tie and continuity corrections) with the \
@@ -866,6 +904,7 @@ fn build_report(a: &Analysis, dir: &Path, args: &[String]) -> Result<()> {
          - **Caveats**: tests assume independent tickets; a before/after comparison credits any background trend to the SOP (see the \
          trend charts); a strong change in priority mix (χ² p < 0.01) is flagged; open tickets are not in MTTR and are reported.\n\
          - Medians and percentiles interpolate linearly between order statistics (R type 7).\n",
+        attributed_when,
         match a.window {
             Window::Days(d) => format!("up to {d} days before and after each change, clipped at the neighbouring changes of the same SOP"),
             Window::All => "the full interval of each version".into(),
@@ -917,8 +956,6 @@ mod tests {
 
     #[test]
     fn slugs_and_options() {
-        assert_eq!(slug("Database / Access request"), "database-access-request");
-        assert_eq!(slug("<script>|x"), "script-x");
         let args: Vec<String> =
             ["report", "--out", "x", "--window", "all", "-q"].iter().map(|s| s.to_string()).collect();
         assert_eq!(shaping_options(&args), vec!["report", "--window", "all"]);

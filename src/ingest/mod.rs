@@ -123,10 +123,19 @@ pub type Select<'a> = dyn FnMut(&[String], Format) -> Result<Vec<bool>> + 'a;
 
 /// Detect the format of `path` from its first bytes.
 pub fn detect_format(path: &Path) -> Result<Format> {
-    let mut f = File::open(path).map_err(|source| Error::Unreadable { path: path.to_path_buf(), source })?;
-    if f.metadata().map(|m| m.is_dir()).unwrap_or(false) {
+    // Judged before opening: opening a pipe waits for a writer, and a pipe could be read once only.
+    let meta = std::fs::metadata(path).map_err(|source| Error::Unreadable { path: path.to_path_buf(), source })?;
+    if meta.is_dir() {
         return Err(Error::invalid(path, "is a directory, not a file", "name the export file itself"));
     }
+    if !meta.is_file() {
+        return Err(Error::invalid(
+            path,
+            "is not a regular file (a pipe, socket or device); an input is read more than once",
+            "save the export to a file and pass that file",
+        ));
+    }
+    let mut f = File::open(path).map_err(|source| Error::Unreadable { path: path.to_path_buf(), source })?;
     let mut head = vec![0u8; 64 * 1024];
     let n = read_up_to(&mut f, &mut head).map_err(|source| Error::Unreadable { path: path.to_path_buf(), source })?;
     let head = &head[..n];
@@ -268,6 +277,7 @@ pub fn open_table(path: &Path, select: &mut Select) -> Result<Opened> {
         Format::Parquet => {
             let schema = ParquetReader::new(open()?).schema().map_err(polars_in(path, "cannot read Parquet"))?;
             frame(names(&schema), select, &|projection| {
+                check_time_zones(path, &schema, &projection)?;
                 ParquetReader::new(open()?)
                     .with_projection(Some(projection))
                     .finish()
@@ -277,6 +287,7 @@ pub fn open_table(path: &Path, select: &mut Select) -> Result<Opened> {
         Format::Ipc => {
             let schema = IpcReader::new(open()?).schema().map_err(polars_in(path, "cannot read Arrow IPC"))?;
             frame(names(&schema), select, &|projection| {
+                check_time_zones(path, &schema, &projection)?;
                 IpcReader::new(open()?)
                     .with_projection(Some(projection))
                     .finish()
@@ -289,6 +300,25 @@ pub fn open_table(path: &Path, select: &mut Select) -> Result<Opened> {
             "write the Arrow IPC file format (Feather v2), e.g. pyarrow.feather.write_feather",
         )),
     }
+}
+
+/// Timestamp columns must have no zone, UTC or an IANA zone name: polars cannot read a fixed
+/// offset such as `+05:45` (reading an Arrow IPC file with one stops the process), so such a
+/// column is refused by name before it is read.
+fn check_time_zones(path: &Path, schema: &ArrowSchema, projection: &[usize]) -> Result<()> {
+    for &i in projection {
+        let Some((name, field)) = schema.get_at_index(i) else { continue };
+        if let ArrowDataType::Timestamp(_, Some(tz)) = &field.dtype {
+            if tz.parse::<chrono_tz::Tz>().is_err() {
+                return Err(Error::invalid(
+                    path,
+                    format!("column '{name}' holds timestamps in the time zone '{tz}', which cannot be read (UTC and IANA names such as Asia/Kathmandu can)"),
+                    "write the timestamps in UTC or with an IANA zone name, or as text with their offsets (CSV)",
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Read a (small) input file into one [`RawTable`].
@@ -375,7 +405,7 @@ impl Opened {
                 match reader.next_block() {
                     Ok(Some(block)) => {
                         read += block.len();
-                        let lines = block.iter().filter(|&&b| b == b'\n').count() as u64;
+                        let lines = count_line_ends(&block);
                         if block_tx.send((index, block, line)).is_err() {
                             break Ok(());
                         }
@@ -531,13 +561,48 @@ fn csv_error(path: &Path, e: csv::Error, line_offset: u64) -> Error {
     Error::InvalidAt { path: path.to_path_buf(), line, problem: format!("cannot read CSV: {e}"), fix: None }
 }
 
-/// The line a record starts on (1-based, within the block). The CSV reader ends a record at
-/// the `\r` of a CRLF and counts the `\n` as part of the next record, whose position then
-/// still has the previous line; such a record starts one line later.
-fn record_line(record: &csv::ByteRecord, block: &[u8]) -> u64 {
-    let Some(p) = record.position() else { return 0 };
-    let crlf_pending = block.get(p.byte() as usize) == Some(&b'\n');
-    p.line() + u64::from(crlf_pending)
+/// At most `max` characters of `text`, with `…` where it was cut: a rejected 1 MB field is
+/// shown by its start, in the value and in the reason that quotes it.
+pub fn clip(text: &str, max: usize) -> std::borrow::Cow<'_, str> {
+    match text.char_indices().nth(max) {
+        Some((cut, _)) => std::borrow::Cow::Owned(format!("{}…", &text[..cut])),
+        None => std::borrow::Cow::Borrowed(text),
+    }
+}
+
+/// Line ends as an editor counts them: `\n`, `\r\n` and a lone `\r` each end one line.
+fn count_line_ends(bytes: &[u8]) -> u64 {
+    memchr::memchr2_iter(b'\n', b'\r', bytes)
+        .filter(|&i| bytes.get(i) == Some(&b'\n') || bytes.get(i + 1) != Some(&b'\n'))
+        .count() as u64
+}
+
+/// The editor's line of each record in a block, counted from the bytes rather than taken from
+/// the CSV reader: the reader skips blank lines without counting them, and its position for a
+/// record is where the previous one ended (before the `\n` of a CRLF, before blank lines). The
+/// offsets asked for only grow, so a block is scanned once.
+struct LineCounter<'b> {
+    block: &'b [u8],
+    at: usize,
+    line: u64,
+}
+
+impl<'b> LineCounter<'b> {
+    fn new(block: &'b [u8], first_line: u64) -> Self {
+        LineCounter { block, at: 0, line: first_line }
+    }
+
+    /// The line of the record the reader placed at `byte`: the first byte after it that does
+    /// not end a line (a record never starts with a line end).
+    fn record_line(&mut self, record: &csv::ByteRecord) -> u64 {
+        let mut start = record.position().map_or(self.at, |p| p.byte() as usize).clamp(self.at, self.block.len());
+        while matches!(self.block.get(start), Some(b'\r' | b'\n')) {
+            start += 1;
+        }
+        self.line += count_line_ends(self.block.get(self.at..start).unwrap_or_default());
+        self.at = start;
+        self.line
+    }
 }
 
 /// Buffers a worker reuses from block to block.
@@ -600,11 +665,12 @@ fn parse_block(
         })
         .collect();
     let mut lines = LineMap::new(first_line + u64::from(has_header));
+    let mut counter = LineCounter::new(block, first_line);
     let mut rejects = Vec::new();
     let (mut rows_read, mut kept, mut ragged) = (0u64, 0u64, 0u64);
     let display = path.display().to_string();
     while rdr.read_byte_record(&mut record).map_err(|e| csv_error(path, e, offset))? {
-        let line = record_line(&record, block) + offset;
+        let line = counter.record_line(&record);
         // A blank line between records is not a row.
         if record.len() == 1 && record[0].is_empty() {
             continue;
@@ -639,7 +705,7 @@ fn parse_block(
                 input: display.clone(),
                 line,
                 column: opened.headers[bad].clone(),
-                value: String::from_utf8_lossy(&record[bad]).into_owned(),
+                value: String::from_utf8_lossy(&record[bad]).chars().take(200).collect(),
                 reason: "value is not valid UTF-8".into(),
             });
             continue;
@@ -773,6 +839,60 @@ pub fn delimiter_name(d: u8) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Records of `data` as the CSV reader gives them, with the line each starts on, blank
+    /// lines left out: cut into blocks of about `size` bytes as [`BlockReader`] cuts them.
+    fn records_in_blocks(data: &[u8], size: usize) -> Vec<(Vec<Vec<u8>>, u64)> {
+        let (mut out, mut pos, mut first_line) = (Vec::new(), 0usize, 1u64);
+        while pos < data.len() {
+            let mut want = size;
+            let block = loop {
+                let buf = &data[pos..(pos + want).min(data.len())];
+                if pos + want >= data.len() {
+                    break buf;
+                }
+                if let Some(end) = record_boundary(buf, b',') {
+                    break &buf[..end];
+                }
+                want *= 2;
+            };
+            let mut rdr = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(block);
+            let mut counter = LineCounter::new(block, first_line);
+            let mut record = csv::ByteRecord::new();
+            while rdr.read_byte_record(&mut record).unwrap() {
+                let line = counter.record_line(&record);
+                if !(record.len() == 1 && record[0].is_empty()) {
+                    out.push((record.iter().map(<[u8]>::to_vec).collect(), line));
+                }
+            }
+            first_line += count_line_ends(block);
+            pos += block.len();
+        }
+        out
+    }
+
+    proptest::proptest! {
+        /// Cutting a file into blocks changes neither its records nor their lines, whatever the
+        /// quotes, line ends (LF, CRLF, CR) and blank lines.
+        #[test]
+        fn blocks_keep_every_record_and_its_line(
+            pieces in proptest::collection::vec(proptest::sample::select(vec!["a", "bc", ",", "\"", "\"\"", "\n", "\r\n", "\r", " "]), 0..200),
+            size in 1usize..64,
+        ) {
+            let data = pieces.concat().into_bytes();
+            let whole = records_in_blocks(&data, data.len().max(1));
+            proptest::prop_assert_eq!(records_in_blocks(&data, size), whole);
+        }
+    }
+
+    #[test]
+    fn record_lines_count_blank_lines_for_lf_crlf_and_cr() {
+        for end in ["\n", "\r\n", "\r"] {
+            let text = format!("h{end}A{end}{end}{end}B{end}\"x{end}y\"{end}{end}C{end}");
+            let lines: Vec<u64> = records_in_blocks(text.as_bytes(), 1 << 20).iter().map(|r| r.1).collect();
+            assert_eq!(lines, vec![1, 2, 5, 6, 9], "{end:?}");
+        }
+    }
 
     #[test]
     fn line_map_is_sparse_and_exact() {

@@ -168,7 +168,11 @@ fn draw_trend<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, t: &Trend) -> R
         let periods = &t.periods;
         let fmt_x = |x: &f64| {
             let i = x.round();
-            if (x - i).abs() < 1e-9 && i >= 0.0 && (i as usize) < periods.len() && (i as usize) % label_every == 0 {
+            if (x - i).abs() < 1e-9
+                && i >= 0.0
+                && (i as usize) < periods.len()
+                && (i as usize).is_multiple_of(label_every)
+            {
                 periods[i as usize].clone()
             } else {
                 String::new()
@@ -255,6 +259,8 @@ pub struct ChangeBar {
 /// The before/after chart of one SOP change: a forest plot of the relative change per metric.
 pub struct ChangeChart {
     pub title: String,
+    /// what the bars' intervals are, e.g. `95% CI`
+    pub interval: String,
     pub bars: Vec<ChangeBar>,
 }
 
@@ -284,7 +290,7 @@ fn draw_change<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, c: &ChangeChar
         .disable_y_mesh()
         .y_labels(m)
         .y_label_formatter(&fmt_y)
-        .x_desc("after vs before, % of the before value (95% CI; colour = verdict)")
+        .x_desc(format!("after vs before, % of the before value ({}; colour = verdict)", c.interval))
         .light_line_style(RGBColor(238, 238, 238))
         .label_style((FONT, 16))
         .axis_desc_style((FONT, 16))

@@ -76,12 +76,23 @@ pub fn thousands(n: u64) -> String {
     let s = n.to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
     }
     out
+}
+
+/// The confidence of intervals computed at significance `alpha`: `95%` for 0.05, `90%` for 0.1.
+pub fn ci_confidence(alpha: f64) -> String {
+    let level = format!("{:.2}", (1.0 - alpha) * 100.0);
+    format!("{}%", level.trim_end_matches('0').trim_end_matches('.'))
+}
+
+/// `95% CI` for α = 0.05.
+pub fn ci_label(alpha: f64) -> String {
+    format!("{} CI", ci_confidence(alpha))
 }
 
 #[cfg(test)]

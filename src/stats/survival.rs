@@ -43,23 +43,34 @@ pub fn km_median(data: &[(f64, bool)]) -> Option<f64> {
     None
 }
 
-/// Log-rank test of two samples of (time, resolved): (χ², p on 1 df).
+/// Log-rank test of two samples of (time, resolved): (χ², p on 1 df). One sweep over the pooled
+/// times in order, so O(n log n): an export whose last weeks are still open has as many distinct
+/// times as tickets, and a scan of both samples per time was quadratic.
 pub fn log_rank(a: &[(f64, bool)], b: &[(f64, bool)]) -> Option<(f64, f64)> {
-    let mut times: Vec<f64> = a.iter().chain(b).filter(|x| x.1).map(|x| x.0).collect();
-    times.sort_by(f64::total_cmp);
-    times.dedup();
+    // (time, resolved, in a)
+    let mut pooled: Vec<(f64, bool, bool)> =
+        a.iter().map(|&(t, e)| (t, e, true)).chain(b.iter().map(|&(t, e)| (t, e, false))).collect();
+    pooled.sort_by(|x, y| x.0.total_cmp(&y.0));
+    // at risk at the current time: every record whose time is not earlier
+    let (mut n1, mut n2) = (a.len() as f64, b.len() as f64);
     let (mut o1, mut e1, mut v) = (0.0, 0.0, 0.0);
-    for t in times {
-        let n1 = a.iter().filter(|x| x.0 >= t).count() as f64;
-        let n2 = b.iter().filter(|x| x.0 >= t).count() as f64;
-        let d1 = a.iter().filter(|x| x.0 == t && x.1).count() as f64;
-        let d2 = b.iter().filter(|x| x.0 == t && x.1).count() as f64;
-        let (n, d) = (n1 + n2, d1 + d2);
-        o1 += d1;
-        e1 += d * n1 / n;
-        if n > 1.0 {
-            v += d * (n1 / n) * (1.0 - n1 / n) * (n - d) / (n - 1.0);
+    for group in pooled.chunk_by(|x, y| x.0 == y.0) {
+        let (mut d1, mut d2, mut left1, mut left2) = (0.0, 0.0, 0.0, 0.0);
+        for &(_, resolved, in_a) in group {
+            let (d, left) = if in_a { (&mut d1, &mut left1) } else { (&mut d2, &mut left2) };
+            *d += f64::from(u8::from(resolved));
+            *left += 1.0;
         }
+        let (n, d) = (n1 + n2, d1 + d2);
+        if d > 0.0 {
+            o1 += d1;
+            e1 += d * n1 / n;
+            if n > 1.0 {
+                v += d * (n1 / n) * (1.0 - n1 / n) * (n - d) / (n - 1.0);
+            }
+        }
+        n1 -= left1;
+        n2 -= left2;
     }
     if v.is_nan() || v <= 0.0 {
         return None;

@@ -20,6 +20,9 @@ use crate::ingest::profile::{map_header, InputKind, Mapping};
 use crate::ingest::{open_table, read_table, LineMap, Opened, RawTable};
 use crate::timeparse::DateOrder;
 
+/// The longest reason kept for a reject (reasons quote the value, which may be a megabyte).
+pub const REASON_CHARS: usize = 300;
+
 /// One row that could not be used: a line of rejects.csv.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reject {
@@ -112,7 +115,7 @@ impl<'a> RowProblems<'a> {
                 line: self.lines.line(row as u64),
                 column: column.to_string(),
                 value: value.chars().take(200).collect(),
-                reason: reason.into(),
+                reason: crate::ingest::clip(&reason.into(), REASON_CHARS).into_owned(),
             });
         }
     }

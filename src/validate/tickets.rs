@@ -11,7 +11,7 @@ use super::columns::{
     timestamps, OrderSeen,
 };
 use super::{no_rows_error, open_input, summarise, Counts, FileFacts, InputSummary, LoadOptions, Reject, RowProblems};
-use crate::error::{polars_internal, Result};
+use crate::error::{polars_internal, Error, Result};
 use crate::ingest::profile::{InputKind, Mapping, Source};
 use crate::ingest::{Opened, RawTable};
 use crate::timeparse::{format_utc, DateOrder};
@@ -209,7 +209,12 @@ pub fn load(
         let accepted = accepted_by_file.get(&(k as u32)).copied().unwrap_or(0);
         let before = kept_before_dedupe.get(&(k as u32)).copied().unwrap_or(0);
         let dup_rejected = dup_by_file.get(&k).copied().unwrap_or(0);
-        let superseded = before - accepted - dup_rejected;
+        let superseded = before.checked_sub(accepted + dup_rejected).ok_or_else(|| {
+            Error::Internal(format!(
+                "accounting for {}: {before} rows kept but {accepted} accepted and {dup_rejected} rejected as duplicates",
+                file.path.display()
+            ))
+        })?;
         let range = file_date_range(&deduped, k as u32)?;
         let s = summarise(
             InputKind::Tickets,

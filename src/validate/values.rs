@@ -86,16 +86,25 @@ pub fn parse_escalation_level(s: &str) -> Result<bool, String> {
     }
 }
 
-/// Jira "Time to resolution" outcome text.
+/// An SLA outcome in words (Jira "Time to resolution", report exports): `Met`, `Within SLA`,
+/// `Breached`, `Not met`, `SLA not achieved`. Judged by whole words, so that `Not met` and
+/// `unmet` are not read as `met`.
 pub fn parse_sla_text(s: &str) -> Result<bool, String> {
-    let t = s.to_ascii_lowercase();
-    if t.contains("breach") || t.contains("missed") || t.contains("fail") {
-        Ok(false)
-    } else if t.contains("met") || t.contains("within") || t.contains("success") {
-        Ok(true)
-    } else {
-        parse_bool(s).map_err(|_| format!("unknown SLA outcome '{s}' (expected met or breached)"))
+    const MISSED: &[&str] = &[
+        "breach", "breached", "breaches", "missed", "miss", "fail", "failed", "failure", "exceeded", "violated",
+        "overdue", "unmet", "late",
+    ];
+    const MET: &[&str] = &["met", "within", "success", "successful", "achieved", "compliant", "ok"];
+    const NEGATIONS: &[&str] = &["not", "no", "non", "never"];
+    let lower = s.to_lowercase();
+    let words: Vec<&str> = lower.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).collect();
+    if words.iter().any(|w| MISSED.contains(w)) {
+        return Ok(false);
     }
+    if let Some(at) = words.iter().position(|w| MET.contains(w)) {
+        return Ok(!words[..at].iter().any(|w| NEGATIONS.contains(w)));
+    }
+    parse_bool(s).map_err(|_| format!("unknown SLA outcome '{s}' (expected met or breached)"))
 }
 
 /// Does a label/tag cell hold the word `escalated`?
@@ -111,6 +120,27 @@ pub fn process_key(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sla_words_with_their_negations() {
+        for (text, met) in [
+            ("Met", true),
+            ("Within SLA", true),
+            ("SLA achieved", true),
+            ("Breached", false),
+            ("Not met", false),
+            ("SLA not met", false),
+            ("not within target", false),
+            ("Unmet", false),
+            ("non-compliant", false),
+            ("Missed", false),
+            ("yes", true),
+            ("0", false),
+        ] {
+            assert_eq!(parse_sla_text(text), Ok(met), "{text}");
+        }
+        assert!(parse_sla_text("metropolis").is_err(), "a word that merely starts with met");
+    }
 
     #[test]
     fn priorities_from_every_vendor() {

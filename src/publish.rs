@@ -1,0 +1,465 @@
+//! Publishing a report directory at `--out`: everything is written to a staging directory first
+//! and swapped in when it is complete. What is at `--out` is replaced only when every file in it
+//! was written by a report (listed in its `manifest.json`, or a file this run writes too): the
+//! tool never removes a file it did not write, and refuses anything else — a file, a device, a
+//! symbolic link, a directory holding other files — with exit 4.
+//!
+//! Two ways to stage:
+//! - beside the target (`.NAME.tmp-PID` in its parent), swapped in by two renames, so that a
+//!   reader sees the old report or the new one, never half of one;
+//! - inside it (`NAME/.sop-impact-stage`) when the parent cannot be written or the target is the
+//!   working directory (`--out .`): the entries are moved one by one.
+//!
+//! A run holds a lock on the directory it stages in from staging to publishing, so whatever it
+//! finds left there is an interrupted run's: before staging, it puts back the previous report
+//! (a run killed after moving it aside) or finishes moving a complete one in, and removes stale
+//! staging directories.
+
+use std::fs::{self, File};
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+
+/// Names the tool uses inside a target when it stages there.
+const STAGE_INSIDE: &str = ".sop-impact-stage";
+const OLD_INSIDE: &str = ".sop-impact-old";
+/// Present while the staged entries are being moved in: the new report is complete.
+const MOVING_IN: &str = ".sop-impact-moving-in";
+/// The lock file where a directory cannot be locked itself (not Unix).
+#[cfg(not(unix))]
+const LOCK_FILE: &str = ".sop-impact.lock";
+
+/// Environment variable naming a fault point at which the process exits as if killed: the
+/// tests use it to stop a publication at each step, deterministically.
+pub const FAULT_ENV: &str = "SOP_IMPACT_FAULT";
+
+/// A report directory being written; [`Publication::commit`] puts it in place, dropping it
+/// without committing removes what was staged.
+pub struct Publication {
+    target: PathBuf,
+    place: Place,
+    stage: PathBuf,
+    _lock: File,
+    committed: bool,
+}
+
+enum Place {
+    /// staged in the target's parent under this name
+    Beside {
+        old: PathBuf,
+    },
+    Inside,
+}
+
+impl Publication {
+    /// Check that `target` may become a report directory, recover what an interrupted run left,
+    /// and create the staging directory.
+    pub fn begin(target: &Path) -> Result<Publication> {
+        let target = resolve_target(target)?;
+        let exists = target.is_dir();
+        let cwd = std::env::current_dir().and_then(fs::canonicalize).ok();
+        let holds_cwd = exists && cwd.is_some_and(|c| c.starts_with(&target));
+        let parent = target.parent().map(Path::to_path_buf);
+        if let (Some(parent), false) = (&parent, holds_cwd) {
+            let name = file_name(&target);
+            let lock = lock_dir(parent)?;
+            recover_beside(parent, &name, &target)?;
+            let stage = parent.join(format!(".{name}.tmp-{}", std::process::id()));
+            match fs::create_dir(&stage) {
+                Ok(()) => {
+                    let old = parent.join(format!(".{name}.old-{}", std::process::id()));
+                    return Ok(Publication {
+                        target,
+                        place: Place::Beside { old },
+                        stage,
+                        _lock: lock,
+                        committed: false,
+                    });
+                }
+                // A parent we may not write: stage inside the target when it is there.
+                Err(e) if !exists || !is_permission(&e) => return Err(Error::output(&stage, e)),
+                Err(_) => {}
+            }
+        }
+        if !exists {
+            return Err(refused(&target, "cannot be created", "choose an --out in a directory you may write"));
+        }
+        let lock = lock_dir(&target)?;
+        recover_inside(&target)?;
+        let stage = target.join(STAGE_INSIDE);
+        fs::create_dir(&stage).map_err(|e| Error::output(&stage, e))?;
+        Ok(Publication { target, place: Place::Inside, stage, _lock: lock, committed: false })
+    }
+
+    /// The directory to write the report into.
+    pub fn stage(&self) -> &Path {
+        &self.stage
+    }
+
+    /// The directory the report will be at (absolute).
+    pub fn target(&self) -> &Path {
+        &self.target
+    }
+
+    /// Put the staged report in place of what is at the target, if that is a report.
+    pub fn commit(mut self) -> Result<()> {
+        check_replaceable(&self.target, &self.stage)?;
+        match &self.place {
+            Place::Beside { old } => swap_beside(&self.stage, &self.target, old)?,
+            Place::Inside => swap_inside(&self.stage, &self.target)?,
+        }
+        self.committed = true;
+        Ok(())
+    }
+}
+
+impl Drop for Publication {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = fs::remove_dir_all(&self.stage);
+        }
+    }
+}
+
+/// Before a long analysis: refuse at once a target that can never become a report directory.
+pub fn precheck(target: &Path) -> Result<()> {
+    if fs::symlink_metadata(target).is_ok_and(|m| !m.is_dir()) {
+        resolve_target(target)?;
+    }
+    Ok(())
+}
+
+/// The target as an absolute path, refused when it exists and is not a directory.
+fn resolve_target(target: &Path) -> Result<PathBuf> {
+    match fs::symlink_metadata(target) {
+        Ok(m) if m.file_type().is_symlink() => {
+            Err(refused(target, "is a symbolic link", "pass the directory it points to, or a new path, as --out"))
+        }
+        Ok(m) if !m.is_dir() => Err(refused(
+            target,
+            "exists and is not a directory (a report is a directory and would replace it)",
+            "choose a new path for --out, or remove it yourself",
+        )),
+        Ok(_) => fs::canonicalize(target).map_err(|e| Error::output(target, e)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let name = target.file_name().ok_or_else(|| refused(target, "names no directory", "name a directory"))?;
+            let parent = target.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+            fs::create_dir_all(parent).map_err(|e| Error::output(parent, e))?;
+            let parent = fs::canonicalize(parent).map_err(|e| Error::output(parent, e))?;
+            Ok(parent.join(name))
+        }
+        Err(e) => Err(Error::output(target, e)),
+    }
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+}
+
+fn refused(path: &Path, problem: &str, fix: &str) -> Error {
+    Error::OutputRefused { path: path.to_path_buf(), problem: problem.into(), fix: fix.into() }
+}
+
+fn is_permission(e: &std::io::Error) -> bool {
+    matches!(e.kind(), std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem)
+}
+
+/// An exclusive lock on `dir`, held until the file is dropped; waits for another run.
+fn lock_dir(dir: &Path) -> Result<File> {
+    #[cfg(unix)]
+    let file = File::open(dir).map_err(|e| Error::output(dir, e))?;
+    #[cfg(not(unix))]
+    let file = {
+        let path = dir.join(LOCK_FILE);
+        fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| Error::output(&path, e))?
+    };
+    file.lock().map_err(|e| Error::output(dir, e))?;
+    Ok(file)
+}
+
+/// Exit as if killed when the fault point `name` is chosen (tests only).
+fn fault_point(name: &str) {
+    if std::env::var_os(FAULT_ENV).is_some_and(|v| v == name) {
+        std::process::exit(86);
+    }
+}
+
+/// Under the parent's lock, what an interrupted run left beside `target` is stale: put back a
+/// report it had moved aside, remove its staging.
+fn recover_beside(parent: &Path, name: &str, target: &Path) -> Result<()> {
+    let (old_prefix, tmp_prefix) = (format!(".{name}.old-"), format!(".{name}.tmp-"));
+    let Ok(entries) = fs::read_dir(parent) else { return Ok(()) };
+    let mut names: Vec<String> = entries.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+    names.sort();
+    for n in names {
+        let path = parent.join(&n);
+        if n.starts_with(&old_prefix) {
+            if target.exists() {
+                fs::remove_dir_all(&path).map_err(|e| Error::output(&path, e))?;
+            } else {
+                fs::rename(&path, target).map_err(|e| Error::output(target, e))?;
+            }
+        } else if n.starts_with(&tmp_prefix) {
+            fs::remove_dir_all(&path).map_err(|e| Error::output(&path, e))?;
+        }
+    }
+    Ok(())
+}
+
+/// Under the target's lock: finish moving a complete report in, or move the previous one back.
+fn recover_inside(target: &Path) -> Result<()> {
+    let (stage, old, moving_in) = (target.join(STAGE_INSIDE), target.join(OLD_INSIDE), target.join(MOVING_IN));
+    if moving_in.exists() && stage.is_dir() {
+        move_entries(&stage, target)?;
+        remove(&moving_in)?;
+        remove(&old)?;
+    } else if old.is_dir() {
+        move_entries(&old, target)?;
+    }
+    remove(&moving_in)?;
+    remove(&old)?;
+    remove(&stage)
+}
+
+fn remove(path: &Path) -> Result<()> {
+    let result = match fs::symlink_metadata(path) {
+        Ok(m) if m.is_dir() => fs::remove_dir_all(path),
+        Ok(_) => fs::remove_file(path),
+        Err(_) => return Ok(()),
+    };
+    result.map_err(|e| Error::output(path, e))
+}
+
+/// Move every entry of `from` into `to` (entries already there are kept: the move was begun).
+fn move_entries(from: &Path, to: &Path) -> Result<()> {
+    for name in visible_entries(from)? {
+        let dest = to.join(&name);
+        if fs::symlink_metadata(&dest).is_err() {
+            fs::rename(from.join(&name), &dest).map_err(|e| Error::output(&dest, e))?;
+        }
+    }
+    Ok(())
+}
+
+/// Entries of `dir` other than the tool's own staging names, sorted.
+fn visible_entries(dir: &Path) -> Result<Vec<std::ffi::OsString>> {
+    let mut names: Vec<_> = fs::read_dir(dir)
+        .map_err(|e| Error::output(dir, e))?
+        .flatten()
+        .map(|e| e.file_name())
+        .filter(|n| !is_own_name(&n.to_string_lossy()))
+        .collect();
+    names.sort();
+    Ok(names)
+}
+
+fn is_own_name(name: &str) -> bool {
+    #[cfg(not(unix))]
+    if name == LOCK_FILE {
+        return true;
+    }
+    matches!(name, STAGE_INSIDE | OLD_INSIDE | MOVING_IN)
+}
+
+/// Refuse to replace a target that holds a file no report wrote.
+fn check_replaceable(target: &Path, stage: &Path) -> Result<()> {
+    if !target.is_dir() {
+        return Ok(());
+    }
+    let mut known: std::collections::BTreeSet<String> = files_under(stage)?.into_iter().collect();
+    known.extend(manifest_outputs(&target.join("manifest.json")));
+    for f in files_under(target)? {
+        if !known.contains(&f) {
+            return Err(refused(
+                target,
+                &format!("holds '{f}', which no report wrote; a report replaces only a directory of its own files"),
+                "choose another --out (a new or empty directory, or an earlier report), or move that file away",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The files an earlier report's manifest lists, and the manifest itself.
+fn manifest_outputs(manifest: &Path) -> Vec<String> {
+    let Ok(bytes) = fs::read(manifest) else { return Vec::new() };
+    let Ok(json) = serde_json::from_slice::<serde_json::Value>(&bytes) else { return Vec::new() };
+    if json["tool"] != "sop-impact" {
+        return Vec::new();
+    }
+    let mut out: Vec<String> = json["outputs"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|o| o["path"].as_str().map(str::to_string))
+        .collect();
+    out.push("manifest.json".into());
+    out
+}
+
+/// Files and links under `dir` (not following links), relative with `/`, without the tool's own
+/// staging names at the top.
+fn files_under(dir: &Path) -> Result<Vec<String>> {
+    fn walk(dir: &Path, prefix: &str, out: &mut Vec<String>) -> Result<()> {
+        for name in visible_entries(dir)? {
+            let path = dir.join(&name);
+            let rel = format!("{prefix}{}", name.to_string_lossy());
+            let meta = fs::symlink_metadata(&path).map_err(|e| Error::output(&path, e))?;
+            if meta.is_dir() {
+                walk(&path, &format!("{rel}/"), out)?;
+            } else {
+                out.push(rel);
+            }
+        }
+        Ok(())
+    }
+    let mut out = Vec::new();
+    walk(dir, "", &mut out)?;
+    Ok(out)
+}
+
+fn swap_beside(stage: &Path, target: &Path, old: &Path) -> Result<()> {
+    let had_old = target.exists();
+    if had_old {
+        fs::rename(target, old).map_err(|e| Error::output(target, e))?;
+        fault_point("publish-target-moved-aside");
+    }
+    if let Err(e) = fs::rename(stage, target) {
+        if had_old {
+            let _ = fs::rename(old, target);
+        }
+        return Err(Error::output(target, e));
+    }
+    if had_old {
+        fault_point("publish-new-report-in-place");
+        fs::remove_dir_all(old).map_err(|e| Error::output(old, e))?;
+    }
+    Ok(())
+}
+
+fn swap_inside(stage: &Path, target: &Path) -> Result<()> {
+    let (old, moving_in) = (target.join(OLD_INSIDE), target.join(MOVING_IN));
+    fs::create_dir(&old).map_err(|e| Error::output(&old, e))?;
+    for name in visible_entries(target)? {
+        let from = target.join(&name);
+        fs::rename(&from, old.join(&name)).map_err(|e| Error::output(&from, e))?;
+        fault_point("publish-inside-moving-out");
+    }
+    fs::write(&moving_in, b"").map_err(|e| Error::output(&moving_in, e))?;
+    for name in visible_entries(stage)? {
+        let dest = target.join(&name);
+        fs::rename(stage.join(&name), &dest).map_err(|e| Error::output(&dest, e))?;
+        fault_point("publish-inside-moving-in");
+    }
+    remove(&moving_in)?;
+    remove(&old)?;
+    remove(stage)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(path: &Path, text: &str) {
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(path, text).unwrap();
+    }
+
+    fn publish(target: &Path, files: &[(&str, &str)]) -> Result<()> {
+        let p = Publication::begin(target)?;
+        for (name, text) in files {
+            write(&p.stage().join(name), text);
+        }
+        p.commit()
+    }
+
+    #[test]
+    fn a_new_target_is_created_and_an_empty_one_filled() {
+        let dir = tempfile::tempdir().unwrap();
+        publish(&dir.path().join("a/b"), &[("report.md", "x")]).unwrap();
+        assert_eq!(fs::read_to_string(dir.path().join("a/b/report.md")).unwrap(), "x");
+        let empty = tempfile::tempdir().unwrap();
+        publish(empty.path(), &[("report.md", "y")]).unwrap();
+        assert_eq!(fs::read_to_string(empty.path().join("report.md")).unwrap(), "y");
+    }
+
+    #[test]
+    fn a_directory_with_other_files_is_refused_and_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        write(&dir.path().join("data/tickets.csv"), "keep me");
+        let e = publish(&dir.path().join("data"), &[("report.md", "x")]).unwrap_err();
+        assert_eq!(e.exit_code(), crate::error::exit::OUTPUT);
+        assert!(e.to_string().contains("tickets.csv"), "{e}");
+        assert_eq!(fs::read_to_string(dir.path().join("data/tickets.csv")).unwrap(), "keep me");
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1, "no staging left behind");
+    }
+
+    #[test]
+    fn an_earlier_report_listed_in_its_manifest_is_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let t = dir.path().join("r");
+        let manifest = r#"{"tool": "sop-impact", "outputs": [{"path": "charts/old.svg"}]}"#;
+        publish(&t, &[("charts/old.svg", "o"), ("manifest.json", manifest)]).unwrap();
+        publish(&t, &[("report.md", "new")]).unwrap();
+        assert!(!t.join("charts/old.svg").exists());
+        assert_eq!(fs::read_to_string(t.join("report.md")).unwrap(), "new");
+    }
+
+    #[test]
+    fn files_and_links_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("file");
+        write(&f, "keep");
+        assert_eq!(publish(&f, &[]).unwrap_err().exit_code(), crate::error::exit::OUTPUT);
+        assert_eq!(fs::read_to_string(&f).unwrap(), "keep");
+        #[cfg(unix)]
+        {
+            let link = dir.path().join("link");
+            std::os::unix::fs::symlink(dir.path(), &link).unwrap();
+            assert_eq!(publish(&link, &[]).unwrap_err().exit_code(), crate::error::exit::OUTPUT);
+            assert!(fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
+        }
+    }
+
+    #[test]
+    fn a_report_moved_aside_by_a_killed_run_is_put_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let t = dir.path().join("r");
+        publish(&t, &[("report.md", "old")]).unwrap();
+        // what a run killed between the two renames leaves
+        fs::rename(&t, dir.path().join(".r.old-999999")).unwrap();
+        fs::create_dir(dir.path().join(".r.tmp-999999")).unwrap();
+        let p = Publication::begin(&t).unwrap();
+        assert_eq!(fs::read_to_string(t.join("report.md")).unwrap(), "old", "restored before staging");
+        drop(p);
+        let left: Vec<_> = fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(left, vec![std::ffi::OsString::from("r")]);
+    }
+
+    #[test]
+    fn an_inside_swap_is_finished_or_undone() {
+        let dir = tempfile::tempdir().unwrap();
+        let t = dir.path();
+        // killed while moving the old report out: it is moved back
+        write(&t.join(".sop-impact-old/report.md"), "old");
+        write(&t.join(".sop-impact-stage/report.md"), "new");
+        recover_inside(t).unwrap();
+        assert_eq!(fs::read_to_string(t.join("report.md")).unwrap(), "old");
+        assert!(!t.join(".sop-impact-stage").exists());
+        // killed while moving the new one in: the move is finished
+        fs::remove_file(t.join("report.md")).unwrap();
+        write(&t.join(".sop-impact-old/report.md"), "old");
+        write(&t.join(".sop-impact-stage/report.md"), "new");
+        write(&t.join(".sop-impact-stage/charts/a.svg"), "svg");
+        write(&t.join(MOVING_IN), "");
+        recover_inside(t).unwrap();
+        assert_eq!(fs::read_to_string(t.join("report.md")).unwrap(), "new");
+        assert!(t.join("charts/a.svg").exists());
+        assert_eq!(fs::read_dir(t).unwrap().count(), 2, "only the report's entries remain");
+    }
+}
