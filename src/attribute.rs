@@ -13,8 +13,8 @@ use polars::prelude::*;
 
 use crate::cli::AttributeBy;
 use crate::error::{polars_internal, Error, Result};
-use crate::validate::values::process_key;
 use crate::validate::Dataset;
+use sop_impact_parse::values::process_key;
 
 /// Name of the version before an SOP's first version, and of processes without an SOP.
 pub const NO_SOP: &str = "-";

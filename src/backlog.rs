@@ -13,7 +13,7 @@ use crate::metrics::{derive_change_columns, run_queries};
 use crate::output::{cell, csv_bytes};
 use crate::pipeline::Analysis;
 use crate::render::markdown::thousands;
-use crate::timeparse::format_date;
+use sop_impact_parse::time::format_date;
 
 const MONTH_MS: f64 = 30.4375 * 86_400_000.0;
 

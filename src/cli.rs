@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::timeparse::DateOrder;
+use sop_impact_parse::time::DateOrder;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -159,7 +159,7 @@ pub struct InputArgs {
     pub timezone: String,
     /// How to read a/b/yyyy dates; without it the data must settle the order (ServiceNow: day-first).
     #[arg(long, value_enum, value_name = "ORDER")]
-    pub date_order: Option<DateOrder>,
+    pub date_order: Option<DateOrderArg>,
     /// Fix "today" (YYYY-MM-DD) so that runs are reproducible.
     #[arg(long, value_name = "DATE")]
     pub as_of: Option<String>,
@@ -255,6 +255,24 @@ impl Profile {
             Profile::Servicenow => "servicenow",
             Profile::Jira => "jira",
             Profile::Zendesk => "zendesk",
+        }
+    }
+}
+
+/// `--date-order`: how to read a/b/yyyy dates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DateOrderArg {
+    /// day/month/year, e.g. 29/2/2016
+    Dmy,
+    /// month/day/year, e.g. 2/29/2016
+    Mdy,
+}
+
+impl From<DateOrderArg> for DateOrder {
+    fn from(order: DateOrderArg) -> Self {
+        match order {
+            DateOrderArg::Dmy => DateOrder::Dmy,
+            DateOrderArg::Mdy => DateOrder::Mdy,
         }
     }
 }

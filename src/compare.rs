@@ -14,7 +14,7 @@ use crate::error::{polars_internal, Result};
 use crate::metrics::{derive_change_columns, run_queries, Better, Query};
 use crate::output::{cell, csv_bytes};
 use crate::stats::{multiple, poisson, proportions, ranks, survival, z_two_sided};
-use crate::timeparse::format_date;
+use sop_impact_parse::time::format_date;
 
 const DAY_MS: i64 = 86_400_000;
 
@@ -597,7 +597,7 @@ fn fmt_opt(v: Option<f64>) -> String {
 }
 
 fn fmt_time(ms: Option<i64>) -> String {
-    ms.map(crate::timeparse::format_utc).unwrap_or_default()
+    ms.map(sop_impact_parse::time::format_utc).unwrap_or_default()
 }
 
 /// The columns of comparisons.csv: those of spec §5, then `test` and `caveats`.

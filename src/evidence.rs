@@ -14,7 +14,7 @@ use crate::output::{self, cell, csv_bytes};
 use crate::pipeline::Analysis;
 use crate::render::markdown::{escape, table, thousands};
 use crate::render::slug;
-use crate::timeparse::{format_date, format_utc};
+use sop_impact_parse::time::{format_date, format_utc};
 
 /// Records of one window: (record type, id, attributed time, source line).
 fn window_records(

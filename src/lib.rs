@@ -22,7 +22,6 @@ pub mod report;
 pub mod stats;
 pub mod summary;
 pub mod tables;
-pub mod timeparse;
 pub mod validate;
 
 use std::path::{Path, PathBuf};
@@ -193,7 +192,7 @@ pub fn resolve_inputs(args: &InputArgs) -> Result<(InputPaths, LoadOptions)> {
         changes: args.changes.clone(),
         audits: args.audits.clone(),
     };
-    Ok((paths, LoadOptions { profile: args.profile, tz, date_order: args.date_order }))
+    Ok((paths, LoadOptions { profile: args.profile, tz, date_order: args.date_order.map(Into::into) }))
 }
 
 /// The same ticket file twice would count every ticket twice: refuse it, however it is named.

@@ -165,48 +165,13 @@ fn bind(query: &Query, cfg: &Config) -> Result<String> {
         ("error_includes_reassigned", m.error_includes_reassigned.to_string().to_uppercase()),
         ("error_includes_handling_error", m.error_includes_handling_error.to_string().to_uppercase()),
     ];
-    let text = &query.sql;
-    let mut out = String::with_capacity(text.len());
-    let mut chars = text.char_indices().peekable();
-    let mut in_comment = false;
-    let mut in_string = false;
-    let mut prev = ' ';
-    while let Some((i, c)) = chars.next() {
-        if c == '\n' {
-            in_comment = false;
-        }
-        if !in_comment && !in_string && c == '-' && text.get(i..).is_some_and(|t| t.starts_with("--")) {
-            in_comment = true;
-        }
-        if !in_comment && c == '\'' {
-            in_string = !in_string;
-        }
-        // `i` is a byte index: the rest starts after this character, however many bytes it has.
-        let rest = text.get(i + c.len_utf8()..).unwrap_or_default();
-        let next_is_ident = rest.chars().next().is_some_and(|n| n.is_ascii_alphabetic() || n == '_');
-        if c == ':' && !in_comment && !in_string && prev != ':' && next_is_ident {
-            let name: String = rest.chars().take_while(|n| n.is_ascii_alphanumeric() || *n == '_').collect();
-            let value = params.iter().find(|(k, _)| *k == name).map(|(_, v)| v.clone()).ok_or_else(|| {
-                Error::invalid(
-                    &query.path,
-                    format!("unknown parameter :{name}"),
-                    format!(
-                        "use one of {}",
-                        params.iter().map(|(k, _)| format!(":{k}")).collect::<Vec<_>>().join(", ")
-                    ),
-                )
-            })?;
-            out.push_str(&value);
-            for _ in 0..name.chars().count() {
-                chars.next();
-            }
-            prev = 'x';
-            continue;
-        }
-        out.push(c);
-        prev = c;
-    }
-    Ok(out)
+    sop_impact_parse::params::bind_parameters(&query.sql, &params).map_err(|name| {
+        Error::invalid(
+            &query.path,
+            format!("unknown parameter :{name}"),
+            format!("use one of {}", params.iter().map(|(k, _)| format!(":{k}")).collect::<Vec<_>>().join(", ")),
+        )
+    })
 }
 
 /// The columns every query may read besides the validated ones: `is_resolved`,

@@ -72,7 +72,7 @@ pub fn rejects_csv(rejects: &[Reject]) -> Result<Vec<u8>> {
         "rejects.csv",
         &["input", "line", "column", "value", "reason"],
         rejects.iter().map(|r| {
-            let reason = crate::ingest::clip(&r.reason, crate::validate::REASON_CHARS);
+            let reason = sop_impact_parse::values::clip(&r.reason, crate::validate::REASON_CHARS);
             vec![cell(&r.input), r.line.to_string(), cell(&r.column), cell(&r.value), cell(&reason)]
         }),
     )

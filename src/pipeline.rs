@@ -13,8 +13,8 @@ use crate::compare::{self, Comparisons, Window};
 use crate::config::Config;
 use crate::error::{polars_internal, Error, Result};
 use crate::metrics::{self, MetricTables, Query};
-use crate::timeparse;
 use crate::validate::{self, Dataset, InputPaths, LoadOptions};
+use sop_impact_parse::time as timeparse;
 
 /// Everything one analysis produced.
 pub struct Analysis {

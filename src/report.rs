@@ -22,7 +22,7 @@ use crate::render::markdown::{
 };
 use crate::render::{distinct_stems, slug};
 use crate::tables;
-use crate::timeparse::{format_date, format_utc};
+use sop_impact_parse::time::{format_date, format_utc};
 
 /// Metric tables, comparisons, windows and rejects under `out` (the `metrics` command).
 pub fn write_tables(a: &Analysis, out: &Path, format: TableFormat) -> Result<Vec<(PathBuf, usize)>> {

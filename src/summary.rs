@@ -2,8 +2,8 @@
 
 use std::fmt::Write;
 
-use crate::timeparse::format_date;
 use crate::validate::InputSummary;
+use sop_impact_parse::time::format_date;
 
 /// A plain-text table: one row per input file, then the profile decisions, the accounting
 /// identities and the warnings.

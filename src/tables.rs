@@ -7,7 +7,7 @@ use polars::prelude::*;
 use crate::cli::TableFormat;
 use crate::error::{polars_internal, Error, Result};
 use crate::output::cell;
-use crate::timeparse::format_utc;
+use sop_impact_parse::time::format_utc;
 
 pub fn extension(format: TableFormat) -> &'static str {
     match format {

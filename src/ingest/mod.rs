@@ -8,6 +8,8 @@
 //! fields stay in one arena (ranges, not strings); the caller turns each block into typed columns
 //! and drops it.
 
+#![deny(clippy::indexing_slicing, clippy::string_slice)]
+
 pub mod profile;
 
 use std::fs::File;
@@ -15,6 +17,8 @@ use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
+
+use sop_impact_parse::csv::{count_line_ends, record_boundary, sniff_delimiter, LineCounter};
 
 use crate::error::{polars_in, Error, Result};
 use crate::validate::Reject;
@@ -64,7 +68,7 @@ impl LineMap {
         match self.breaks.partition_point(|(i, _)| *i <= index) {
             0 => self.first + index,
             k => {
-                let (i, l) = self.breaks[k - 1];
+                let (i, l) = self.breaks.get(k - 1).copied().unwrap_or((0, self.first));
                 l + (index - i)
             }
         }
@@ -112,7 +116,7 @@ impl RawTable {
             RawColumn::Skipped => None,
             RawColumn::Text(ca) => Some(Box::new(ca.iter())),
             RawColumn::Spans(spans) => {
-                Some(Box::new(spans.iter().map(|&(s, e)| Some(&self.arena[s as usize..e as usize]))))
+                Some(Box::new(spans.iter().map(|&(s, e)| self.arena.get(s as usize..e as usize))))
             }
         }
     }
@@ -138,7 +142,7 @@ pub fn detect_format(path: &Path) -> Result<Format> {
     let mut f = File::open(path).map_err(|source| Error::Unreadable { path: path.to_path_buf(), source })?;
     let mut head = vec![0u8; 64 * 1024];
     let n = read_up_to(&mut f, &mut head).map_err(|source| Error::Unreadable { path: path.to_path_buf(), source })?;
-    let head = &head[..n];
+    let head = head.get(..n).unwrap_or_default();
     if n == 0 {
         return Err(Error::invalid(path, "is empty (0 bytes)", "export it again with a header row and data"));
     }
@@ -148,7 +152,7 @@ pub fn detect_format(path: &Path) -> Result<Format> {
     if head.starts_with(b"ARROW1") {
         return Ok(Format::Ipc);
     }
-    if head.len() >= 8 && head[..4] == [0xFF, 0xFF, 0xFF, 0xFF] {
+    if head.len() >= 8 && head.starts_with(&[0xFF, 0xFF, 0xFF, 0xFF]) {
         return Ok(Format::IpcStream);
     }
     let text = head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(head);
@@ -178,38 +182,12 @@ pub fn detect_format(path: &Path) -> Result<Format> {
 fn read_up_to(f: &mut File, buf: &mut [u8]) -> std::io::Result<usize> {
     let mut n = 0;
     while n < buf.len() {
-        match f.read(&mut buf[n..])? {
+        match f.read(buf.get_mut(n..).unwrap_or_default())? {
             0 => break,
             k => n += k,
         }
     }
     Ok(n)
-}
-
-/// Pick the delimiter that splits the header line into the most fields, counting only outside
-/// quotes. Comma wins ties, as it is what most exports use.
-pub fn sniff_delimiter(text: &[u8]) -> u8 {
-    let candidates = [b',', b';', b'\t', b'|'];
-    let mut counts = [0usize; 4];
-    let mut in_quotes = false;
-    for &c in text {
-        if c == b'"' {
-            in_quotes = !in_quotes;
-        } else if !in_quotes {
-            if c == b'\n' {
-                break;
-            }
-            if let Some(k) = candidates.iter().position(|d| *d == c) {
-                counts[k] += 1;
-            }
-        }
-    }
-    let best = (0..4).max_by_key(|&k| (counts[k], usize::MAX - k)).unwrap_or(0);
-    if counts[best] == 0 {
-        b','
-    } else {
-        candidates[best]
-    }
 }
 
 /// An input whose format and header are known: what is left is to read its records.
@@ -500,7 +478,7 @@ impl<'f> BlockReader<'f> {
             }
             if let Some(end) = record_boundary(&buf, self.delimiter) {
                 let mut rest = self.buffer();
-                rest.extend_from_slice(&buf[end..]);
+                rest.extend_from_slice(buf.get(end..).unwrap_or_default());
                 buf.truncate(end);
                 self.carry = rest;
                 return Ok(Some(buf));
@@ -509,35 +487,6 @@ impl<'f> BlockReader<'f> {
             want = buf.len() * 2;
         }
     }
-}
-
-/// The end of the last complete record in `buf` (just after a newline outside quotes), given
-/// that `buf` starts at the start of a record. Quotes open a field only at its start (after the
-/// file's `delimiter` or a line end) and `""` inside a quoted field is a quote, as the CSV reader
-/// has it.
-fn record_boundary(buf: &[u8], delimiter: u8) -> Option<usize> {
-    // Stretches of `buf` outside quoted fields, as (start, end).
-    let mut outside = Vec::new();
-    let mut start = 0usize;
-    let mut in_quotes = false;
-    let mut quotes = memchr::memchr_iter(b'"', buf).peekable();
-    while let Some(q) = quotes.next() {
-        if in_quotes {
-            if buf.get(q + 1) == Some(&b'"') {
-                quotes.next(); // an escaped quote
-            } else {
-                in_quotes = false;
-                start = q + 1;
-            }
-        } else if q == 0 || buf[q - 1] == delimiter || matches!(buf[q - 1], b'\n' | b'\r') {
-            in_quotes = true;
-            outside.push((start, q));
-        }
-    }
-    if !in_quotes {
-        outside.push((start, buf.len()));
-    }
-    outside.iter().rev().find_map(|&(s, e)| memchr::memrchr(b'\n', &buf[s..e]).map(|i| s + i + 1))
 }
 
 fn read_csv_header(path: &Path, delimiter: u8) -> Result<Vec<String>> {
@@ -559,50 +508,6 @@ fn read_csv_header(path: &Path, delimiter: u8) -> Result<Vec<String>> {
 fn csv_error(path: &Path, e: csv::Error, line_offset: u64) -> Error {
     let line = e.position().map(|p| p.line() + line_offset).unwrap_or(0);
     Error::InvalidAt { path: path.to_path_buf(), line, problem: format!("cannot read CSV: {e}"), fix: None }
-}
-
-/// At most `max` characters of `text`, with `…` where it was cut: a rejected 1 MB field is
-/// shown by its start, in the value and in the reason that quotes it.
-pub fn clip(text: &str, max: usize) -> std::borrow::Cow<'_, str> {
-    match text.char_indices().nth(max) {
-        Some((cut, _)) => std::borrow::Cow::Owned(format!("{}…", &text[..cut])),
-        None => std::borrow::Cow::Borrowed(text),
-    }
-}
-
-/// Line ends as an editor counts them: `\n`, `\r\n` and a lone `\r` each end one line.
-fn count_line_ends(bytes: &[u8]) -> u64 {
-    memchr::memchr2_iter(b'\n', b'\r', bytes)
-        .filter(|&i| bytes.get(i) == Some(&b'\n') || bytes.get(i + 1) != Some(&b'\n'))
-        .count() as u64
-}
-
-/// The editor's line of each record in a block, counted from the bytes rather than taken from
-/// the CSV reader: the reader skips blank lines without counting them, and its position for a
-/// record is where the previous one ended (before the `\n` of a CRLF, before blank lines). The
-/// offsets asked for only grow, so a block is scanned once.
-struct LineCounter<'b> {
-    block: &'b [u8],
-    at: usize,
-    line: u64,
-}
-
-impl<'b> LineCounter<'b> {
-    fn new(block: &'b [u8], first_line: u64) -> Self {
-        LineCounter { block, at: 0, line: first_line }
-    }
-
-    /// The line of the record the reader placed at `byte`: the first byte after it that does
-    /// not end a line (a record never starts with a line end).
-    fn record_line(&mut self, record: &csv::ByteRecord) -> u64 {
-        let mut start = record.position().map_or(self.at, |p| p.byte() as usize).clamp(self.at, self.block.len());
-        while matches!(self.block.get(start), Some(b'\r' | b'\n')) {
-            start += 1;
-        }
-        self.line += count_line_ends(self.block.get(self.at..start).unwrap_or_default());
-        self.at = start;
-        self.line
-    }
 }
 
 /// Buffers a worker reuses from block to block.
@@ -672,7 +577,7 @@ fn parse_block(
     while rdr.read_byte_record(&mut record).map_err(|e| csv_error(path, e, offset))? {
         let line = counter.record_line(&record);
         // A blank line between records is not a row.
-        if record.len() == 1 && record[0].is_empty() {
+        if record.len() == 1 && record.get(0).is_some_and(<[u8]>::is_empty) {
             continue;
         }
         rows_read += 1;
@@ -704,8 +609,8 @@ fn parse_block(
             rejects.push(Reject {
                 input: display.clone(),
                 line,
-                column: opened.headers[bad].clone(),
-                value: String::from_utf8_lossy(&record[bad]).chars().take(200).collect(),
+                column: opened.headers.get(bad).cloned().unwrap_or_default(),
+                value: String::from_utf8_lossy(record.get(bad).unwrap_or_default()).chars().take(200).collect(),
                 reason: "value is not valid UTF-8".into(),
             });
             continue;
@@ -837,62 +742,9 @@ pub fn delimiter_name(d: u8) -> &'static str {
 }
 
 #[cfg(test)]
+#[allow(clippy::indexing_slicing)]
 mod tests {
     use super::*;
-
-    /// Records of `data` as the CSV reader gives them, with the line each starts on, blank
-    /// lines left out: cut into blocks of about `size` bytes as [`BlockReader`] cuts them.
-    fn records_in_blocks(data: &[u8], size: usize) -> Vec<(Vec<Vec<u8>>, u64)> {
-        let (mut out, mut pos, mut first_line) = (Vec::new(), 0usize, 1u64);
-        while pos < data.len() {
-            let mut want = size;
-            let block = loop {
-                let buf = &data[pos..(pos + want).min(data.len())];
-                if pos + want >= data.len() {
-                    break buf;
-                }
-                if let Some(end) = record_boundary(buf, b',') {
-                    break &buf[..end];
-                }
-                want *= 2;
-            };
-            let mut rdr = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(block);
-            let mut counter = LineCounter::new(block, first_line);
-            let mut record = csv::ByteRecord::new();
-            while rdr.read_byte_record(&mut record).unwrap() {
-                let line = counter.record_line(&record);
-                if !(record.len() == 1 && record[0].is_empty()) {
-                    out.push((record.iter().map(<[u8]>::to_vec).collect(), line));
-                }
-            }
-            first_line += count_line_ends(block);
-            pos += block.len();
-        }
-        out
-    }
-
-    proptest::proptest! {
-        /// Cutting a file into blocks changes neither its records nor their lines, whatever the
-        /// quotes, line ends (LF, CRLF, CR) and blank lines.
-        #[test]
-        fn blocks_keep_every_record_and_its_line(
-            pieces in proptest::collection::vec(proptest::sample::select(vec!["a", "bc", ",", "\"", "\"\"", "\n", "\r\n", "\r", " "]), 0..200),
-            size in 1usize..64,
-        ) {
-            let data = pieces.concat().into_bytes();
-            let whole = records_in_blocks(&data, data.len().max(1));
-            proptest::prop_assert_eq!(records_in_blocks(&data, size), whole);
-        }
-    }
-
-    #[test]
-    fn record_lines_count_blank_lines_for_lf_crlf_and_cr() {
-        for end in ["\n", "\r\n", "\r"] {
-            let text = format!("h{end}A{end}{end}{end}B{end}\"x{end}y\"{end}{end}C{end}");
-            let lines: Vec<u64> = records_in_blocks(text.as_bytes(), 1 << 20).iter().map(|r| r.1).collect();
-            assert_eq!(lines, vec![1, 2, 5, 6, 9], "{end:?}");
-        }
-    }
 
     #[test]
     fn line_map_is_sparse_and_exact() {
@@ -904,28 +756,5 @@ mod tests {
         m.record(4, 9); // a rejected record in between
         assert_eq!(m.breaks.len(), 2);
         assert_eq!([m.line(0), m.line(1), m.line(2), m.line(3), m.line(4), m.line(5)], [2, 3, 5, 6, 9, 10]);
-    }
-
-    #[test]
-    fn blocks_end_after_a_record_outside_quotes() {
-        assert_eq!(record_boundary(b"a,b\n1,2\n3,", b','), Some(8));
-        assert_eq!(record_boundary(b"a,b\n1,\"x\ny\"\n3", b','), Some(12), "a quoted newline is not a boundary");
-        assert_eq!(record_boundary(b"1,\"x\ny", b','), None, "inside an open quote: none");
-        assert_eq!(record_boundary(b"1,\"say \"\"hi\"\"\n\"\n2", b','), Some(16), "escaped quotes stay inside");
-        assert_eq!(record_boundary(b"1,ab\"c\n2,d", b','), Some(7), "a quote inside a field is a character");
-        assert_eq!(record_boundary(b"\"a\"\r\n\"b\nc\"", b','), Some(5), "CRLF, then a quoted newline");
-        assert_eq!(record_boundary(b"no newline", b','), None);
-        // A quote after another delimiter's character is inside a field of this file.
-        assert_eq!(record_boundary(b"1;\"x\n2", b','), Some(5));
-        assert_eq!(record_boundary(b"1;\"x\n2", b';'), None);
-    }
-
-    #[test]
-    fn sniffs_delimiters_outside_quotes() {
-        assert_eq!(sniff_delimiter(b"a,b,c\n1,2,3"), b',');
-        assert_eq!(sniff_delimiter(b"a;b;c\n1,2;3"), b';');
-        assert_eq!(sniff_delimiter(b"\"a,b\";c;d\n"), b';');
-        assert_eq!(sniff_delimiter(b"a\tb\tc"), b'\t');
-        assert_eq!(sniff_delimiter(b"abc"), b',');
     }
 }

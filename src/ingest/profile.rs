@@ -70,8 +70,8 @@ pub struct Mapping {
 impl Mapping {
     /// How the profile reads `a/b/yyyy` dates when neither --date-order nor the values settle
     /// it: ServiceNow list exports are day-first.
-    pub fn default_date_order(&self) -> Option<crate::timeparse::DateOrder> {
-        (self.profile == Profile::Servicenow).then_some(crate::timeparse::DateOrder::Dmy)
+    pub fn default_date_order(&self) -> Option<sop_impact_parse::time::DateOrder> {
+        (self.profile == Profile::Servicenow).then_some(sop_impact_parse::time::DateOrder::Dmy)
     }
 
     pub fn source(&self, canonical: &str) -> &Source {
@@ -82,7 +82,7 @@ impl Mapping {
     pub fn describe(&self, headers: &[String]) -> String {
         let mut parts = Vec::new();
         for (canon, src) in &self.columns {
-            let names: Vec<&str> = src.columns().iter().map(|&i| headers[i].as_str()).collect();
+            let names: Vec<&str> = src.columns().iter().filter_map(|&i| headers.get(i)).map(String::as_str).collect();
             if !names.is_empty() {
                 parts.push(format!("{}→{canon}", names.join("+")));
             }

@@ -3,14 +3,14 @@
 
 use polars::prelude::*;
 
-use super::values::{
-    clean, has_escalated_label, parse_bool, parse_count, parse_escalation_level, parse_priority, parse_sla_text,
-};
 use super::{LoadOptions, RowProblems};
 use crate::error::{Error, Result};
 use crate::ingest::profile::Source;
 use crate::ingest::RawTable;
-use crate::timeparse::{parse_timestamp, DateOrder, OrderEvidence};
+use sop_impact_parse::time::{parse_timestamp, DateOrder, OrderEvidence};
+use sop_impact_parse::values::{
+    clean, has_escalated_label, parse_bool, parse_count, parse_escalation_level, parse_priority, parse_sla_text,
+};
 
 type Values<'t> = Box<dyn Iterator<Item = Option<&'t str>> + 't>;
 

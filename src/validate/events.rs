@@ -10,7 +10,7 @@ use super::{date_range, open, summarise, Counts, FileFacts, InputSummary, LoadOp
 use crate::error::{polars_internal, Result};
 use crate::ingest::profile::{InputKind, Mapping};
 use crate::ingest::RawTable;
-use crate::timeparse::format_utc;
+use sop_impact_parse::time::format_utc;
 
 /// Reject every repeat of an id after its first row.
 fn reject_repeated_ids(ids: &StringChunked, name: &str, problems: &mut RowProblems) {

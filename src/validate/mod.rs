@@ -6,7 +6,6 @@ mod columns;
 mod events;
 mod sops;
 mod tickets;
-pub mod values;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -18,7 +17,7 @@ use crate::cli::Profile;
 use crate::error::{Error, Result};
 use crate::ingest::profile::{map_header, InputKind, Mapping};
 use crate::ingest::{open_table, read_table, LineMap, Opened, RawTable};
-use crate::timeparse::DateOrder;
+use sop_impact_parse::time::DateOrder;
 
 /// The longest reason kept for a reject (reasons quote the value, which may be a megabyte).
 pub const REASON_CHARS: usize = 300;
@@ -115,7 +114,7 @@ impl<'a> RowProblems<'a> {
                 line: self.lines.line(row as u64),
                 column: column.to_string(),
                 value: value.chars().take(200).collect(),
-                reason: crate::ingest::clip(&reason.into(), REASON_CHARS).into_owned(),
+                reason: sop_impact_parse::values::clip(&reason.into(), REASON_CHARS).into_owned(),
             });
         }
     }

@@ -8,13 +8,13 @@ use std::path::Path;
 use polars::prelude::*;
 
 use super::columns::{datetime_column, required_text, settle_order, text, timestamps};
-use super::values::process_key;
 use super::{
     date_range, no_rows_error, open, summarise, Counts, FileFacts, InputSummary, LoadOptions, Reject, RowProblems,
 };
 use crate::error::{polars_internal, Result};
 use crate::ingest::profile::InputKind;
-use crate::timeparse::{format_date, format_utc};
+use sop_impact_parse::time::{format_date, format_utc};
+use sop_impact_parse::values::process_key;
 
 const TEXT: &[&str] = &["owner", "approved_by", "change_summary"];
 

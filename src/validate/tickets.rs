@@ -14,7 +14,7 @@ use super::{no_rows_error, open_input, summarise, Counts, FileFacts, InputSummar
 use crate::error::{polars_internal, Error, Result};
 use crate::ingest::profile::{InputKind, Mapping, Source};
 use crate::ingest::{Opened, RawTable};
-use crate::timeparse::{format_utc, DateOrder};
+use sop_impact_parse::time::{format_utc, DateOrder};
 
 /// Canonical text columns of the tickets table.
 const TEXT: &[&str] = &["status", "category", "subcategory", "assignment_group", "assignee"];

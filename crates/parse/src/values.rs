@@ -22,9 +22,10 @@ pub fn parse_priority(s: &str) -> Result<i32, String> {
     let digits = t.strip_prefix(['p', 'P']).unwrap_or(t);
     let lead = digits.bytes().take_while(u8::is_ascii_digit).count();
     if lead > 0 {
-        let rest = digits[lead..].trim_start();
+        let (number, rest) = digits.split_at(lead);
+        let rest = rest.trim_start();
         if rest.is_empty() || rest.starts_with('-') || rest.starts_with(':') || rest.starts_with('(') {
-            return match digits[..lead].parse::<i32>() {
+            return match number.parse::<i32>() {
                 Ok(p @ 1..=5) => Ok(p),
                 _ => Err(format!("unknown priority '{t}' (numbers must be 1-5)")),
             };
@@ -102,7 +103,7 @@ pub fn parse_sla_text(s: &str) -> Result<bool, String> {
         return Ok(false);
     }
     if let Some(at) = words.iter().position(|w| MET.contains(w)) {
-        return Ok(!words[..at].iter().any(|w| NEGATIONS.contains(w)));
+        return Ok(!words.iter().take(at).any(|w| NEGATIONS.contains(w)));
     }
     parse_bool(s).map_err(|_| format!("unknown SLA outcome '{s}' (expected met or breached)"))
 }
@@ -117,7 +118,17 @@ pub fn process_key(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase()
 }
 
+/// At most `max` characters of `text`, with `…` where it was cut: a rejected 1 MB field is
+/// shown by its start, in the value and in the reason that quotes it.
+pub fn clip(text: &str, max: usize) -> std::borrow::Cow<'_, str> {
+    match text.char_indices().nth(max) {
+        Some((cut, _)) => std::borrow::Cow::Owned(format!("{}…", text.split_at(cut).0)),
+        None => std::borrow::Cow::Borrowed(text),
+    }
+}
+
 #[cfg(test)]
+#[allow(clippy::indexing_slicing)]
 mod tests {
     use super::*;
 

@@ -1,4 +1,4 @@
-//! Timestamp parsing for exports (spec §2.1).
+//! Timestamp parsing for exports.
 //!
 //! Exports mix ISO 8601, `YYYY-MM-DD HH:MM[:SS]`, day-first and month-first slash dates,
 //! Jira's `24/Nov/25 3:14 PM` and epoch seconds/milliseconds. Every value is parsed on its own
@@ -10,7 +10,7 @@ use chrono::{LocalResult, NaiveDate, NaiveDateTime, TimeZone};
 use chrono_tz::Tz;
 
 /// How to read `a/b/yyyy` dates.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum DateOrder {
     /// day/month/year, e.g. 29/2/2016
@@ -34,11 +34,12 @@ impl OrderEvidence {
     pub fn observe(&mut self, s: &str) {
         let b = s.trim().as_bytes();
         let (first, rest) = take_digits(b);
-        if first.is_empty() || first.len() > 2 || rest.is_empty() || !matches!(rest[0], b'/' | b'.' | b'-') {
+        let Some((&sep, after)) = rest.split_first() else { return };
+        if first.is_empty() || first.len() > 2 || !matches!(sep, b'/' | b'.' | b'-') {
             return;
         }
-        let (second, rest2) = take_digits(&rest[1..]);
-        if second.is_empty() || second.len() > 2 || rest2.is_empty() || rest2[0] != rest[0] {
+        let (second, rest2) = take_digits(after);
+        if second.is_empty() || second.len() > 2 || rest2.first() != Some(&sep) {
             return;
         }
         self.slash_dates = true;
@@ -48,12 +49,6 @@ impl OrderEvidence {
         if to_num(second) > 12 {
             self.month_first = true;
         }
-    }
-
-    pub fn merge(&mut self, other: OrderEvidence) {
-        self.day_first |= other.day_first;
-        self.month_first |= other.month_first;
-        self.slash_dates |= other.slash_dates;
     }
 
     /// The order the data itself settles, if any.
@@ -80,14 +75,14 @@ pub fn parse_timestamp(s: &str, order: Option<DateOrder>, tz: Tz) -> Result<i64,
     let (first, rest) = take_digits(b);
     let mut p = Parts::default();
     let after_date: &[u8];
-    if first.len() == 4 && !rest.is_empty() && matches!(rest[0], b'-' | b'/' | b'.') {
+    let separator = rest.split_first().filter(|(sep, _)| matches!(sep, b'-' | b'/' | b'.'));
+    if let (4, Some((&sep, after))) = (first.len(), separator) {
         // Y-M-D
-        let sep = rest[0];
-        let (m, r) = take_digits(&rest[1..]);
+        let (m, r) = take_digits(after);
         if m.is_empty() || m.len() > 2 || r.first() != Some(&sep) {
             return Err(format!("not a recognised timestamp: '{s}'"));
         }
-        let (d, r) = take_digits(&r[1..]);
+        let (d, r) = take_digits(after_first(r));
         if d.is_empty() || d.len() > 2 {
             return Err(format!("not a recognised timestamp: '{s}'"));
         }
@@ -95,9 +90,7 @@ pub fn parse_timestamp(s: &str, order: Option<DateOrder>, tz: Tz) -> Result<i64,
         p.month = to_num(m);
         p.day = to_num(d);
         after_date = r;
-    } else if (1..=2).contains(&first.len()) && !rest.is_empty() && matches!(rest[0], b'/' | b'.' | b'-') {
-        let sep = rest[0];
-        let r = &rest[1..];
+    } else if let (1..=2, Some((&sep, r))) = (first.len(), separator) {
         let (second, r2) = take_digits(r);
         let (month_name, r2) = if second.is_empty() {
             let (alpha, r3) = take_alpha(r);
@@ -111,7 +104,7 @@ pub fn parse_timestamp(s: &str, order: Option<DateOrder>, tz: Tz) -> Result<i64,
         if r2.first() != Some(&sep) {
             return Err(format!("not a recognised timestamp: '{s}'"));
         }
-        let (y, r3) = take_digits(&r2[1..]);
+        let (y, r3) = take_digits(after_first(r2));
         p.year = match y.len() {
             4 => to_num(y) as i32,
             // Two-digit years (Jira's default `24/Nov/25`): 2000-2099; ITSM exports are recent.
@@ -140,11 +133,6 @@ pub fn parse_timestamp(s: &str, order: Option<DateOrder>, tz: Tz) -> Result<i64,
         return Err(format!("not a recognised timestamp: '{s}' (unexpected '{}')", String::from_utf8_lossy(rest)));
     }
     p.to_utc_millis(tz).map_err(|why| format!("invalid timestamp '{s}': {why}"))
-}
-
-/// Parse a date (or a timestamp, whose date part is used) as midnight in `tz`, as UTC millis.
-pub fn parse_date_or_timestamp(s: &str, order: Option<DateOrder>, tz: Tz) -> Result<i64, String> {
-    parse_timestamp(s, order, tz)
 }
 
 #[derive(Default, Debug)]
@@ -188,8 +176,8 @@ fn parse_time<'a>(mut r: &'a [u8], p: &mut Parts) -> Result<&'a [u8], &'static s
     if r.is_empty() {
         return Ok(r);
     }
-    if r[0] == b'T' || r[0] == b' ' {
-        r = skip_spaces(&r[1..]);
+    if matches!(r.first(), Some(b'T' | b' ')) {
+        r = skip_spaces(after_first(r));
     } else {
         return parse_offset(r, p);
     }
@@ -200,21 +188,21 @@ fn parse_time<'a>(mut r: &'a [u8], p: &mut Parts) -> Result<&'a [u8], &'static s
     if h.is_empty() || h.len() > 2 || r1.first() != Some(&b':') {
         return Err("time must be HH:MM[:SS]");
     }
-    let (m, mut r2) = take_digits(&r1[1..]);
+    let (m, mut r2) = take_digits(after_first(r1));
     if m.len() != 2 {
         return Err("minutes must have two digits");
     }
     p.hour = to_num(h);
     p.minute = to_num(m);
     if r2.first() == Some(&b':') {
-        let (sec, r3) = take_digits(&r2[1..]);
+        let (sec, r3) = take_digits(after_first(r2));
         if sec.len() != 2 {
             return Err("seconds must have two digits");
         }
         p.second = to_num(sec);
         r2 = r3;
         if matches!(r2.first(), Some(b'.') | Some(b',')) {
-            let (frac, r4) = take_digits(&r2[1..]);
+            let (frac, r4) = take_digits(after_first(r2));
             if frac.is_empty() {
                 return Err("empty fraction of a second");
             }
@@ -254,22 +242,25 @@ fn parse_offset<'a>(r: &'a [u8], p: &mut Parts) -> Result<&'a [u8], &'static str
         p.offset = Some(0);
         return Ok(&[]);
     }
-    let sign = match r[0] {
-        b'+' => 1,
-        b'-' => -1,
+    let sign = match r.first() {
+        Some(b'+') => 1,
+        Some(b'-') => -1,
         _ => return Ok(r),
     };
-    let (hh, r1) = take_digits(&r[1..]);
+    let (hh, r1) = take_digits(after_first(r));
     let (h, m, rest) = match hh.len() {
         2 if r1.first() == Some(&b':') => {
-            let (mm, r2) = take_digits(&r1[1..]);
+            let (mm, r2) = take_digits(after_first(r1));
             if mm.len() != 2 {
                 return Err("offset must be ±HH:MM");
             }
             (to_num(hh), to_num(mm), r2)
         }
         2 => (to_num(hh), 0, r1),
-        4 => (to_num(&hh[..2]), to_num(&hh[2..]), r1),
+        4 => {
+            let (hours, minutes) = hh.split_at(2);
+            (to_num(hours), to_num(minutes), r1)
+        }
         _ => return Err("offset must be ±HH:MM"),
     };
     if h > 23 || m > 59 {
@@ -297,6 +288,11 @@ fn rfc_fallback(s: &str) -> Result<i64, String> {
     Err(format!("not a recognised timestamp: '{s}'"))
 }
 
+/// What follows the first byte (a separator already matched).
+fn after_first(b: &[u8]) -> &[u8] {
+    b.get(1..).unwrap_or_default()
+}
+
 fn take_digits(b: &[u8]) -> (&[u8], &[u8]) {
     let n = b.iter().take_while(|c| c.is_ascii_digit()).count();
     b.split_at(n)
@@ -309,7 +305,7 @@ fn take_alpha(b: &[u8]) -> (&[u8], &[u8]) {
 
 fn skip_spaces(b: &[u8]) -> &[u8] {
     let n = b.iter().take_while(|c| **c == b' ').count();
-    &b[n..]
+    b.split_at(n).1
 }
 
 fn to_num(d: &[u8]) -> u32 {
@@ -319,10 +315,7 @@ fn to_num(d: &[u8]) -> u32 {
 fn month_from_name(a: &[u8]) -> Option<u32> {
     const NAMES: [&[u8]; 12] =
         [b"jan", b"feb", b"mar", b"apr", b"may", b"jun", b"jul", b"aug", b"sep", b"oct", b"nov", b"dec"];
-    if a.len() < 3 {
-        return None;
-    }
-    let lower = a[..3].to_ascii_lowercase();
+    let lower = a.get(..3)?.to_ascii_lowercase();
     NAMES.iter().position(|n| *n == lower.as_slice()).map(|i| i as u32 + 1)
 }
 
@@ -341,6 +334,7 @@ pub fn format_date(ms: i64) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::indexing_slicing)]
 mod tests {
     use super::*;
 

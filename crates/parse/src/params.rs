@@ -1,0 +1,55 @@
+//! Query parameters: `:name` in a metric's SQL, outside comments and string literals, replaced
+//! by a value from the configuration.
+
+/// `sql` with every `:name` parameter replaced by its value in `params`; `Err(name)` for a
+/// parameter `params` does not have. `::` (a cast) and `:` inside `-- comments` and `'strings'`
+/// are left alone.
+pub fn bind_parameters(sql: &str, params: &[(&str, String)]) -> Result<String, String> {
+    let text = sql;
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.char_indices().peekable();
+    let mut in_comment = false;
+    let mut in_string = false;
+    let mut prev = ' ';
+    while let Some((i, c)) = chars.next() {
+        if c == '\n' {
+            in_comment = false;
+        }
+        if !in_comment && !in_string && c == '-' && text.get(i..).is_some_and(|t| t.starts_with("--")) {
+            in_comment = true;
+        }
+        if !in_comment && c == '\'' {
+            in_string = !in_string;
+        }
+        // `i` is a byte index: the rest starts after this character, however many bytes it has.
+        let rest = text.get(i + c.len_utf8()..).unwrap_or_default();
+        let next_is_ident = rest.chars().next().is_some_and(|n| n.is_ascii_alphabetic() || n == '_');
+        if c == ':' && !in_comment && !in_string && prev != ':' && next_is_ident {
+            let name: String = rest.chars().take_while(|n| n.is_ascii_alphanumeric() || *n == '_').collect();
+            let value = params.iter().find(|(k, _)| *k == name).map(|(_, v)| v.as_str()).ok_or_else(|| name.clone())?;
+            out.push_str(value);
+            for _ in 0..name.chars().count() {
+                chars.next();
+            }
+            prev = 'x';
+            continue;
+        }
+        out.push(c);
+        prev = c;
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parameters_are_bound_outside_comments_strings_and_casts() {
+        let p = [("n", "5".to_string())];
+        assert_eq!(bind_parameters("SELECT :n, x::INT, ':n' -- :n\n", &p).unwrap(), "SELECT 5, x::INT, ':n' -- :n\n");
+        assert_eq!(bind_parameters("-- médiane – é\nSELECT :n", &p).unwrap(), "-- médiane – é\nSELECT 5");
+        assert_eq!(bind_parameters("SELECT é:n", &p).unwrap(), "SELECT é5", "after a multi-byte character");
+        assert_eq!(bind_parameters("SELECT :m", &p), Err("m".to_string()));
+    }
+}
