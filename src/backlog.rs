@@ -258,7 +258,7 @@ pub fn backlog(a: &Analysis) -> Result<Backlog> {
                     if ch.sop_id == v.sop_id && ch.to_version == v.version {
                         stale.push(format!(
                             "{} worsened significantly after version {}",
-                            crate::report::metric_name(r.metric),
+                            crate::metrics::metric_name(r.metric),
                             v.version
                         ));
                     }

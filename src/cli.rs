@@ -1,11 +1,19 @@
-//! The command line (spec §4). Only this module knows about clap; the rest of the library gets
-//! plain option structs.
+//! The command line. Only this module knows about clap: its choices mirror the library's enums
+//! and its argument groups turn into the library's plain request and option structs.
 
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use sop_impact_parse::time::DateOrder;
+
+use crate::attribute::AttributeBy;
+use crate::compare::Stratify;
+use crate::generate::Layout;
+use crate::ingest::profile::Profile;
+use crate::period::Period;
+use crate::pipeline::{AnalysisOptions, InputRequest};
+use crate::tables::TableFormat;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -62,8 +70,8 @@ pub enum Command {
         #[command(flatten)]
         analysis: AnalysisArgs,
         /// Table format.
-        #[arg(long, value_enum, default_value_t = TableFormat::Csv)]
-        format: TableFormat,
+        #[arg(long, value_enum, default_value_t = TableFormatArg::Csv)]
+        format: TableFormatArg,
         /// Output directory (default: reports/latest).
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
@@ -115,8 +123,8 @@ pub enum Command {
         #[arg(long, default_value_t = 42)]
         seed: u64,
         /// Layout of the ticket and change exports.
-        #[arg(long, value_enum, default_value_t = GenerateProfile::Canonical)]
-        profile: GenerateProfile,
+        #[arg(long, value_enum, default_value_t = LayoutArg::Canonical)]
+        profile: LayoutArg,
         /// ServiceNow only: write the event-log form (several rows per incident, `?` for missing).
         #[arg(long)]
         event_log: bool,
@@ -135,8 +143,8 @@ pub enum Command {
     },
 }
 
-/// The INPUTS of spec §4, shared by every analysing subcommand.
-#[derive(Debug, Args, Clone, Default)]
+/// The inputs, shared by every analysing subcommand.
+#[derive(Debug, Args, Clone)]
 #[command(next_help_heading = "Inputs")]
 pub struct InputArgs {
     /// Ticket exports (CSV, Parquet or Arrow IPC); several files are read as one table.
@@ -152,8 +160,8 @@ pub struct InputArgs {
     #[arg(long, value_name = "PATH")]
     pub audits: Option<PathBuf>,
     /// Source profile of the ticket and change exports; `auto` detects it from the header.
-    #[arg(long, value_enum, default_value_t = Profile::Auto)]
-    pub profile: Profile,
+    #[arg(long, value_enum, default_value_t = ProfileArg::Auto)]
+    pub profile: ProfileArg,
     /// Time zone of timestamps that carry no offset (IANA name, e.g. Europe/Berlin).
     #[arg(long, default_value = "UTC", value_name = "TZ")]
     pub timezone: String,
@@ -171,7 +179,7 @@ pub struct InputArgs {
 pub struct AnalysisArgs {
     /// Period of the per-process tables and trend charts [default: the config's, else month].
     #[arg(long, value_enum)]
-    pub period: Option<Period>,
+    pub period: Option<PeriodArg>,
     /// Days compared either side of each SOP change, or `all` for the full version intervals
     /// [default: the config's window_days, else 90].
     #[arg(long, value_name = "DAYS|all")]
@@ -180,11 +188,11 @@ pub struct AnalysisArgs {
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Attribute tickets by this timestamp.
-    #[arg(long, value_enum, default_value_t = AttributeBy::OpenedAt)]
-    pub attribute_by: AttributeBy,
+    #[arg(long, value_enum, default_value_t = AttributeByArg::OpenedAt)]
+    pub attribute_by: AttributeByArg,
     /// Also compare within each value of this ticket column (writes comparisons_by_<column>.csv).
     #[arg(long, value_enum, value_name = "COLUMN")]
-    pub by: Option<Stratify>,
+    pub by: Option<StratifyArg>,
     /// Directory of metric SQL files to use instead of the bundled queries/.
     #[arg(long, value_name = "DIR")]
     pub queries: Option<PathBuf>,
@@ -194,85 +202,87 @@ pub struct AnalysisArgs {
     pub low_memory: bool,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Profile {
-    #[default]
-    Auto,
-    Canonical,
-    Servicenow,
-    Jira,
-    Zendesk,
+/// A command-line choice that mirrors a library enum variant for variant, so that the library
+/// has no clap in it: `arg => domain { variants }`.
+macro_rules! choice {
+    ($(#[$meta:meta])* $arg:ident => $domain:path { $($(#[$vmeta:meta])* $variant:ident),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+        pub enum $arg {
+            $($(#[$vmeta])* $variant),+
+        }
+
+        impl From<$arg> for $domain {
+            fn from(choice: $arg) -> Self {
+                match choice {
+                    $($arg::$variant => <$domain>::$variant),+
+                }
+            }
+        }
+    };
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum GenerateProfile {
-    Canonical,
-    Servicenow,
-}
+choice!(
+    /// `--profile`
+    ProfileArg => Profile { Auto, Canonical, Servicenow, Jira, Zendesk }
+);
+choice!(
+    /// `generate --profile`
+    LayoutArg => Layout { Canonical, Servicenow }
+);
+choice!(
+    /// `metrics --format`
+    TableFormatArg => TableFormat { Csv, Parquet, Ipc, Json }
+);
+choice!(
+    /// `--period`
+    PeriodArg => Period { Month, Week, Quarter }
+);
+choice!(
+    /// `--by`
+    StratifyArg => Stratify { Priority, AssignmentGroup }
+);
+choice!(
+    /// `--attribute-by`
+    AttributeByArg => AttributeBy { OpenedAt, ResolvedAt }
+);
+choice!(
+    /// `--date-order`: how to read a/b/yyyy dates.
+    DateOrderArg => DateOrder {
+        /// day/month/year, e.g. 29/2/2016
+        Dmy,
+        /// month/day/year, e.g. 2/29/2016
+        Mdy,
+    }
+);
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum TableFormat {
-    Csv,
-    Parquet,
-    Ipc,
-    Json,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Period {
-    Month,
-    Week,
-    Quarter,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Stratify {
-    Priority,
-    AssignmentGroup,
-}
-
-impl Stratify {
-    pub fn column(self) -> &'static str {
-        match self {
-            Stratify::Priority => "priority",
-            Stratify::AssignmentGroup => "assignment_group",
+impl InputArgs {
+    /// What to read, for the library.
+    pub fn request(&self) -> InputRequest {
+        InputRequest {
+            tickets: self.tickets.clone(),
+            sops: self.sops.clone(),
+            changes: self.changes.clone(),
+            audits: self.audits.clone(),
+            profile: self.profile.into(),
+            timezone: self.timezone.clone(),
+            date_order: self.date_order.map(Into::into),
+            as_of: self.as_of.clone(),
         }
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum AttributeBy {
-    OpenedAt,
-    ResolvedAt,
-}
-
-impl Profile {
-    pub fn name(self) -> &'static str {
-        match self {
-            Profile::Auto => "auto",
-            Profile::Canonical => "canonical",
-            Profile::Servicenow => "servicenow",
-            Profile::Jira => "jira",
-            Profile::Zendesk => "zendesk",
-        }
-    }
-}
-
-/// `--date-order`: how to read a/b/yyyy dates.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum DateOrderArg {
-    /// day/month/year, e.g. 29/2/2016
-    Dmy,
-    /// month/day/year, e.g. 2/29/2016
-    Mdy,
-}
-
-impl From<DateOrderArg> for DateOrder {
-    fn from(order: DateOrderArg) -> Self {
-        match order {
-            DateOrderArg::Dmy => DateOrder::Dmy,
-            DateOrderArg::Mdy => DateOrder::Mdy,
+impl AnalysisArgs {
+    /// How to analyse, for the library.
+    pub fn options(&self) -> AnalysisOptions {
+        AnalysisOptions {
+            period: self.period.map(Into::into),
+            window: self.window.clone(),
+            config: self.config.clone(),
+            attribute_by: self.attribute_by.into(),
+            by: self.by.map(Into::into),
+            queries: self.queries.clone(),
+            low_memory: self.low_memory,
         }
     }
 }

@@ -16,6 +16,22 @@ use crate::output::{cell, csv_bytes};
 use crate::stats::{multiple, poisson, proportions, ranks, survival, z_two_sided};
 use sop_impact_parse::time::format_date;
 
+/// A ticket column whose values each get their own comparisons (`--by`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stratify {
+    Priority,
+    AssignmentGroup,
+}
+
+impl Stratify {
+    pub fn column(self) -> &'static str {
+        match self {
+            Stratify::Priority => "priority",
+            Stratify::AssignmentGroup => "assignment_group",
+        }
+    }
+}
+
 const DAY_MS: i64 = 86_400_000;
 
 /// How much either side of a change is compared.
@@ -357,10 +373,10 @@ pub fn compare(
     let change_records =
         windowed(&derive_change_columns(&att.changes, cfg), &changes)?.collect().map_err(polars_internal)?.lazy();
     let audits = windowed(&att.audits.clone().lazy(), &changes)?;
-    crate::pipeline::trace("comparison windows cut");
+    crate::diag::trace("comparison windows cut");
     let values = collect_values(&run_queries(queries, cfg, tickets.clone(), change_records.clone(), audits)?)?;
     let samples = collect_samples(tickets, as_of_ms)?;
-    crate::pipeline::trace("comparison samples collected");
+    crate::diag::trace("comparison samples collected");
     let change_times = change_records
         .select([col("grp")])
         .collect()

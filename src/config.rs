@@ -6,6 +6,7 @@ use std::path::Path;
 use serde::Deserialize;
 
 use crate::error::{Error, Result};
+use crate::period::Period;
 
 /// The documented default configuration, as `sop-impact init-config` writes it.
 pub const DEFAULT_TOML: &str = r#"# sop-impact configuration. Every key is optional; these are the defaults.
@@ -104,7 +105,7 @@ pub struct Sla {
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Metrics {
-    pub period: String,
+    pub period: Period,
     pub min_analyst_tickets: u32,
     pub error_includes_reopened: bool,
     pub error_includes_reassigned: bool,
@@ -130,7 +131,7 @@ impl Default for Sla {
 impl Default for Metrics {
     fn default() -> Self {
         Metrics {
-            period: "month".into(),
+            period: Period::Month,
             min_analyst_tickets: 5,
             error_includes_reopened: true,
             error_includes_reassigned: true,
@@ -172,9 +173,6 @@ impl Config {
         let bad = |what: &str| {
             Err(Error::invalid(path, what.to_string(), "see `sop-impact init-config` for the allowed values"))
         };
-        if !matches!(self.metrics.period.as_str(), "month" | "week" | "quarter") {
-            return bad("metrics.period must be \"month\", \"week\" or \"quarter\"");
-        }
         if self.sla.target_hours.iter().any(|h| !(h.is_finite() && *h > 0.0)) {
             return bad("sla.target_hours must be five positive numbers of hours");
         }
@@ -207,6 +205,7 @@ mod tests {
         let e = Config::load(Some(&p)).unwrap_err().to_string();
         assert!(e.contains("c.toml:3:") && e.contains("min_analyst"), "{e}");
         std::fs::write(&p, "[metrics]\nperiod = \"fortnight\"\n").unwrap();
-        assert!(Config::load(Some(&p)).unwrap_err().to_string().contains("metrics.period"));
+        let e = Config::load(Some(&p)).unwrap_err().to_string();
+        assert!(e.contains(":2:") && e.contains("fortnight") && e.contains("`month`, `week`, `quarter`"), "{e}");
     }
 }

@@ -221,7 +221,7 @@ fn build(a: &Analysis, target: &crate::attribute::TimelineRow, dir: &Path, args:
         "{}",
         table(&["input", "file", "rows read", "accepted", "rejected", "superseded"], &dq, &[2, 3, 4, 5])
     );
-    output::write_atomic(&dir.join("rejects.csv"), &output::rejects_csv(&a.data.rejects)?)?;
+    output::write_atomic(&dir.join("rejects.csv"), &crate::validate::rejects_csv(&a.data.rejects)?)?;
 
     // The SQL of every metric, as run.
     let qdir = dir.join("queries");

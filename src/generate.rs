@@ -17,9 +17,15 @@ use rand_distr::{Distribution, LogNormal};
 use rand_pcg::Pcg64Mcg;
 use serde::Serialize;
 
-use crate::cli::GenerateProfile;
 use crate::error::{Error, Result};
 use crate::output::ensure_dir;
+
+/// The layout of the generated ticket and change exports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layout {
+    Canonical,
+    Servicenow,
+}
 
 const CHUNK: u64 = 65_536;
 const DAY: i64 = 86_400;
@@ -376,24 +382,17 @@ const ANALYSTS_PER_GROUP: usize = 12;
 pub struct Spec {
     pub tickets: u64,
     pub seed: u64,
-    pub profile: GenerateProfile,
+    pub profile: Layout,
     pub event_log: bool,
     pub start: NaiveDate,
     pub months: u32,
 }
 
 impl Spec {
-    pub fn new(
-        tickets: u64,
-        seed: u64,
-        profile: GenerateProfile,
-        event_log: bool,
-        start: &str,
-        months: u32,
-    ) -> Result<Self> {
+    pub fn new(tickets: u64, seed: u64, profile: Layout, event_log: bool, start: &str, months: u32) -> Result<Self> {
         let start = NaiveDate::parse_from_str(start, "%Y-%m-%d")
             .map_err(|_| Error::Usage(format!("--start '{start}' is not a date: use YYYY-MM-DD")))?;
-        if event_log && profile != GenerateProfile::Servicenow {
+        if event_log && profile != Layout::Servicenow {
             return Err(Error::Usage("--event-log needs --profile servicenow".into()));
         }
         if !(1..=240).contains(&months) {
@@ -733,11 +732,11 @@ fn chunk(spec: &Spec, world: &World, k: u64) -> (Vec<u8>, Vec<Finding>, u64) {
     for i in from..to {
         let t = make_ticket(spec, world, i, &mut rng, &noise);
         match spec.profile {
-            GenerateProfile::Canonical => {
+            Layout::Canonical => {
                 write_canonical(&mut out, &t);
                 rows += 1;
             }
-            GenerateProfile::Servicenow => {
+            Layout::Servicenow => {
                 let start = out.len();
                 write_servicenow(&mut out, &t, &mut rng, spec.event_log);
                 rows += out[start..].iter().filter(|&&b| b == b'\n').count() as u64;
@@ -838,8 +837,8 @@ fn truth(spec: &Spec) -> Truth {
         seed: spec.seed,
         tickets: spec.tickets,
         profile: match spec.profile {
-            GenerateProfile::Canonical => "canonical",
-            GenerateProfile::Servicenow => "servicenow",
+            Layout::Canonical => "canonical",
+            Layout::Servicenow => "servicenow",
         },
         event_log: spec.event_log,
         start: spec.start.to_string(),
@@ -905,7 +904,7 @@ fn sops_csv(spec: &Spec) -> (Vec<u8>, u64) {
 fn changes_csv(spec: &Spec, world: &World) -> (Vec<u8>, u64) {
     let mut rng = Pcg64Mcg::seed_from_u64(spec.seed ^ 0xC4A6_6E55);
     let mut out = Vec::new();
-    let servicenow = spec.profile == GenerateProfile::Servicenow;
+    let servicenow = spec.profile == Layout::Servicenow;
     out.extend_from_slice(if servicenow {
         b"number,type,risk,start_date,end_date,close_code,category,cmdb_ci\n".as_slice()
     } else {
@@ -991,9 +990,9 @@ pub fn write(dir: &Path, spec: &Spec) -> Result<Vec<(PathBuf, Option<u64>)>> {
     let file = File::create(&tickets_path).map_err(|e| Error::output(&tickets_path, e))?;
     let mut w = BufWriter::with_capacity(1 << 20, file);
     let header = match spec.profile {
-        GenerateProfile::Canonical => CANONICAL_HEADER.to_string(),
-        GenerateProfile::Servicenow if spec.event_log => format!("{SERVICENOW_HEADER},sys_updated_at,sys_mod_count\n"),
-        GenerateProfile::Servicenow => format!("{SERVICENOW_HEADER}\n"),
+        Layout::Canonical => CANONICAL_HEADER.to_string(),
+        Layout::Servicenow if spec.event_log => format!("{SERVICENOW_HEADER},sys_updated_at,sys_mod_count\n"),
+        Layout::Servicenow => format!("{SERVICENOW_HEADER}\n"),
     };
     let io = |e: std::io::Error| Error::output(&tickets_path, e);
     w.write_all(header.as_bytes()).map_err(io)?;
@@ -1057,7 +1056,7 @@ mod tests {
 
     #[test]
     fn same_seed_same_bytes_different_seed_different_bytes() {
-        let spec = Spec::new(2000, 7, GenerateProfile::Canonical, false, "2024-01-01", 12).unwrap();
+        let spec = Spec::new(2000, 7, Layout::Canonical, false, "2024-01-01", 12).unwrap();
         let world = World::new(&spec);
         let a = chunk(&spec, &world, 0).0;
         let b = chunk(&spec, &world, 0).0;
@@ -1068,7 +1067,7 @@ mod tests {
 
     #[test]
     fn truth_lists_the_planted_worsening() {
-        let spec = Spec::new(10, 1, GenerateProfile::Canonical, false, "2024-01-01", 24).unwrap();
+        let spec = Spec::new(10, 1, Layout::Canonical, false, "2024-01-01", 24).unwrap();
         let t = truth(&spec);
         let net = t.changes.iter().find(|c| c.sop_id == "SOP-NET-004" && c.to_version == "2.0").unwrap();
         assert_eq!(net.expected["reopen_rate"], "worsened");

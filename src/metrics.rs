@@ -7,9 +7,9 @@ use polars::prelude::*;
 use polars::sql::SQLContext;
 
 use crate::attribute::{Attributed, TimelineRow};
-use crate::cli::Period;
 use crate::config::Config;
 use crate::error::{polars_internal, Error, Result};
+use crate::period::Period;
 
 /// Which way a metric is better.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -63,6 +63,20 @@ pub const METRIC_COLUMNS: &[&str] = &[
     "change_failure_rate",
     "analyst_cv",
 ];
+
+/// The label of a compared metric.
+pub fn metric_name(metric: &str) -> &'static str {
+    match metric {
+        "reopen_rate" => "Reopen rate",
+        "error_rate" => "Error rate",
+        "escalation_rate" => "Escalation rate",
+        "sla_attainment" => "SLA attainment",
+        "mttr_median_h" => "MTTR (median)",
+        "audit_exceptions_per_1k" => "Audit exceptions per 1k tickets",
+        "change_failure_rate" => "Change failure rate",
+        _ => "metric",
+    }
+}
 
 /// Counts are 0, not empty, for a group with no records.
 const COUNT_COLUMNS: &[&str] = &["tickets", "resolved", "open", "audit_exceptions", "changes"];
@@ -300,7 +314,7 @@ pub(crate) fn run_queries(
             });
         }
         let df = df.ok_or_else(|| Error::Internal("no query context".into()))?;
-        crate::pipeline::trace(&format!("query {}", q.path.display()));
+        crate::diag::trace(&format!("query {}", q.path.display()));
         let names: Vec<String> = df.get_column_names().iter().map(|s| s.to_string()).collect();
         let mut wanted = vec!["grp".to_string()];
         wanted.extend(q.metrics.iter().cloned());

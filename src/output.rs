@@ -6,7 +6,6 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
-use crate::validate::Reject;
 
 /// Create `dir` (and parents), as an output error if it cannot be.
 pub fn ensure_dir(dir: &Path) -> Result<()> {
@@ -64,18 +63,6 @@ where
 /// A text cell, neutralised (see [`neutralise_cell`]).
 pub fn cell(s: &str) -> String {
     neutralise_cell(s).into_owned()
-}
-
-/// rejects.csv: `input, line, column, value, reason`, sorted by input order then line.
-pub fn rejects_csv(rejects: &[Reject]) -> Result<Vec<u8>> {
-    csv_bytes(
-        "rejects.csv",
-        &["input", "line", "column", "value", "reason"],
-        rejects.iter().map(|r| {
-            let reason = sop_impact_parse::values::clip(&r.reason, crate::validate::REASON_CHARS);
-            vec![cell(&r.input), r.line.to_string(), cell(&r.column), cell(&r.value), cell(&reason)]
-        }),
-    )
 }
 
 /// SHA-256 of a file, hex, read in blocks (inputs can be gigabytes).

@@ -1,5 +1,6 @@
-//! The whole analysis in order — validate → attribute → metrics → compare — shared by the
-//! `metrics` and `report` commands, with progress on a terminal.
+//! The whole analysis in order — validate → attribute → metrics → compare — shared by every
+//! analysing command, with progress on a terminal. Its inputs are plain structs: the command
+//! line (or any other caller) resolves into [`InputRequest`] and [`AnalysisOptions`].
 
 use std::io::IsTerminal;
 use std::time::Duration;
@@ -7,12 +8,19 @@ use std::time::Duration;
 use chrono_tz::Tz;
 use polars::prelude::ChunkAgg;
 
-use crate::attribute::{self, Attributed};
-use crate::cli::{AnalysisArgs, AttributeBy, InputArgs, Period};
-use crate::compare::{self, Comparisons, Window};
+use std::path::PathBuf;
+
+use chrono::NaiveDate;
+use sop_impact_parse::time::DateOrder;
+
+use crate::attribute::{self, AttributeBy, Attributed};
+use crate::compare::{self, Comparisons, Stratify, Window};
 use crate::config::Config;
+use crate::diag;
 use crate::error::{polars_internal, Error, Result};
+use crate::ingest::profile::Profile;
 use crate::metrics::{self, MetricTables, Query};
+use crate::period::Period;
 use crate::validate::{self, Dataset, InputPaths, LoadOptions};
 use sop_impact_parse::time as timeparse;
 
@@ -34,8 +42,101 @@ pub struct Analysis {
     pub attributed: Attributed,
     pub tables: MetricTables,
     pub comparisons: Comparisons,
-    /// with --by: the column and the comparisons within each of its values
-    pub strata: Option<(&'static str, Vec<(String, Comparisons)>)>,
+    /// with --by: the comparisons within each value of a ticket column
+    pub strata: Option<Strata>,
+}
+
+/// Comparisons within each value of a ticket column.
+pub struct Strata {
+    pub column: &'static str,
+    /// (value, its comparisons), in value order
+    pub within: Vec<(String, Comparisons)>,
+}
+
+/// What to read.
+#[derive(Debug, Clone, Default)]
+pub struct InputRequest {
+    pub tickets: Vec<PathBuf>,
+    pub sops: Option<PathBuf>,
+    pub changes: Option<PathBuf>,
+    pub audits: Option<PathBuf>,
+    pub profile: Profile,
+    /// IANA name of the zone of timestamps without an offset
+    pub timezone: String,
+    pub date_order: Option<DateOrder>,
+    /// "today", YYYY-MM-DD
+    pub as_of: Option<String>,
+}
+
+/// How to analyse; `None` leaves the choice to the configuration.
+#[derive(Debug, Clone)]
+pub struct AnalysisOptions {
+    pub period: Option<Period>,
+    /// days either side of a change, or `all`
+    pub window: Option<String>,
+    pub config: Option<PathBuf>,
+    pub attribute_by: AttributeBy,
+    pub by: Option<Stratify>,
+    pub queries: Option<PathBuf>,
+    pub low_memory: bool,
+}
+
+/// An [`InputRequest`] checked: the paths, how to read them, and "today" if it was given.
+pub struct ResolvedInputs {
+    pub paths: InputPaths,
+    pub load: LoadOptions,
+    pub as_of: Option<NaiveDate>,
+}
+
+/// Check what a parser cannot: the time zone, the required inputs, a file named twice, the date.
+pub fn resolve_inputs(request: &InputRequest) -> Result<ResolvedInputs> {
+    let tz: Tz = request.timezone.parse().map_err(|_| {
+        Error::Usage(format!(
+            "unknown time zone '{}': use an IANA name such as UTC, Europe/Berlin or America/New_York",
+            request.timezone
+        ))
+    })?;
+    let Some(sops) = request.sops.clone().filter(|_| !request.tickets.is_empty()) else {
+        return Err(Error::Usage(
+            "--tickets and --sops are required (run `sop-impact report` with no inputs to see the bundled demo)".into(),
+        ));
+    };
+    refuse_repeated_files(&request.tickets)?;
+    let as_of = match &request.as_of {
+        Some(d) => Some(
+            NaiveDate::parse_from_str(d, "%Y-%m-%d")
+                .map_err(|_| Error::Usage(format!("--as-of '{d}' is not a date: use YYYY-MM-DD")))?,
+        ),
+        None => None,
+    };
+    let paths = InputPaths {
+        tickets: request.tickets.clone(),
+        sops,
+        changes: request.changes.clone(),
+        audits: request.audits.clone(),
+    };
+    Ok(ResolvedInputs {
+        paths,
+        load: LoadOptions { profile: request.profile, tz, date_order: request.date_order },
+        as_of,
+    })
+}
+
+/// The same ticket file twice would count every ticket twice: refuse it, however it is named.
+fn refuse_repeated_files(tickets: &[PathBuf]) -> Result<()> {
+    let mut seen: Vec<(PathBuf, &PathBuf)> = Vec::new();
+    for path in tickets {
+        let Ok(real) = std::fs::canonicalize(path) else { continue };
+        if let Some((_, first)) = seen.iter().find(|(r, _)| *r == real) {
+            return Err(Error::Usage(format!(
+                "--tickets names the same file twice ({} and {}); pass each file once",
+                first.display(),
+                path.display()
+            )));
+        }
+        seen.push((real, path));
+    }
+    Ok(())
 }
 
 /// Steps of a long run, shown as a spinner on a terminal (never when piped or --quiet).
@@ -53,8 +154,8 @@ impl Progress {
             b.enable_steady_tick(Duration::from_millis(120));
             b
         });
-        let timings =
-            timings_enabled().then(|| std::cell::RefCell::new((String::from("start-up"), std::time::Instant::now())));
+        let timings = diag::timings_enabled()
+            .then(|| std::cell::RefCell::new((String::from("start-up"), std::time::Instant::now())));
         Progress { bar, timings }
     }
 
@@ -67,10 +168,10 @@ impl Progress {
 
     /// Print how long the previous step took and start timing `next`.
     fn lap(&self, next: &str) {
-        release_freed_memory();
+        diag::release_freed_memory();
         if let Some(t) = &self.timings {
             let mut t = t.borrow_mut();
-            eprintln!("timing: {:>8.3} s  {:<50} {}", t.1.elapsed().as_secs_f64(), t.0, memory());
+            eprintln!("timing: {:>8.3} s  {:<50} {}", t.1.elapsed().as_secs_f64(), t.0, diag::memory());
             *t = (next.to_string(), std::time::Instant::now());
         }
     }
@@ -83,42 +184,8 @@ impl Progress {
     }
 }
 
-/// Hand memory freed by the last step back to the operating system. The allocator keeps freed
-/// pages for reuse, which is right within a step but holds a large run's intermediate tables
-/// (blocks of the ticket table, query results) as resident memory long after they are gone.
-pub fn release_freed_memory() {
-    // SAFETY: mi_collect only returns pages that hold no live allocation.
-    unsafe { libmimalloc_sys::mi_collect(true) };
-}
-
-/// `SOP_IMPACT_TIMINGS=1`: wall time and memory of the steps on stderr (bench/ and profiling).
-fn timings_enabled() -> bool {
-    std::env::var_os("SOP_IMPACT_TIMINGS").is_some_and(|v| v == "1")
-}
-
-/// With `SOP_IMPACT_TIMINGS=1`: the memory at a point within a step.
-pub fn trace(what: &str) {
-    if timings_enabled() {
-        static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
-        let t = START.get_or_init(std::time::Instant::now).elapsed().as_secs_f64();
-        eprintln!("memory: {t:>8.3} s {what}: {}", memory());
-    }
-}
-
-/// Resident and peak memory of this process (Linux), for the timings.
-pub fn memory() -> String {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let field = |name: &str| {
-        status.lines().find(|l| l.starts_with(name)).and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
-    };
-    match (field("VmRSS:"), field("VmHWM:")) {
-        (Some(rss), Some(peak)) => format!("RSS {} MB, peak {} MB", rss / 1024, peak / 1024),
-        _ => String::new(),
-    }
-}
-
-pub fn analyse(inputs: &InputArgs, analysis: &AnalysisArgs, progress: &Progress) -> Result<Analysis> {
-    let (paths, opts) = crate::resolve_inputs(inputs)?;
+pub fn analyse(inputs: &InputRequest, analysis: &AnalysisOptions, progress: &Progress) -> Result<Analysis> {
+    let ResolvedInputs { paths, load: opts, as_of } = resolve_inputs(inputs)?;
     let mut config = Config::load(analysis.config.as_deref())?;
     config.metrics.low_memory |= analysis.low_memory;
     let period = resolve_period(analysis, &config);
@@ -126,12 +193,12 @@ pub fn analyse(inputs: &InputArgs, analysis: &AnalysisArgs, progress: &Progress)
     let queries = metrics::load_queries(metrics::query_dir(analysis.queries.as_deref()).as_deref())?;
     progress.step("reading and validating inputs");
     let data = validate::load(&paths, &opts)?;
-    let as_of_ms = as_of_ms(inputs, opts.tz, &data)?;
+    let as_of_ms = as_of_ms(as_of, opts.tz, &data)?;
     progress.step("attributing records to SOP versions");
     let mut attributed = attribute::attribute(&data, analysis.attribute_by)?;
     attributed.tickets =
         metrics::derive_ticket_columns(&attributed.tickets, &config).collect().map_err(polars_internal)?;
-    if timings_enabled() {
+    if diag::timings_enabled() {
         for c in attributed.tickets.columns() {
             let mb = c.as_materialized_series().estimated_size() / (1 << 20);
             eprintln!("column: {:<20} {:>6} MB  {}", c.name(), mb, c.dtype());
@@ -145,7 +212,10 @@ pub fn analyse(inputs: &InputArgs, analysis: &AnalysisArgs, progress: &Progress)
         Some(by) => {
             progress.step("comparing within each stratum");
             let column = by.column();
-            Some((column, compare::compare_by(&attributed, &config, &queries, window, as_of_ms, column)?))
+            Some(Strata {
+                column,
+                within: compare::compare_by(&attributed, &config, &queries, window, as_of_ms, column)?,
+            })
         }
         None => None,
     };
@@ -158,7 +228,7 @@ pub fn analyse(inputs: &InputArgs, analysis: &AnalysisArgs, progress: &Progress)
         window,
         attribute_by: analysis.attribute_by,
         as_of_ms,
-        as_of_given: inputs.as_of.is_some(),
+        as_of_given: as_of.is_some(),
         data,
         attributed,
         tables,
@@ -168,7 +238,7 @@ pub fn analyse(inputs: &InputArgs, analysis: &AnalysisArgs, progress: &Progress)
 }
 
 /// The command line's --window, else the config's window_days.
-fn resolve_window(analysis: &AnalysisArgs, config: &Config) -> Result<Window> {
+fn resolve_window(analysis: &AnalysisOptions, config: &Config) -> Result<Window> {
     match &analysis.window {
         Some(w) => Window::parse(w).map_err(Error::Usage),
         None => Ok(Window::Days(config.compare.window_days.max(1))),
@@ -176,21 +246,14 @@ fn resolve_window(analysis: &AnalysisArgs, config: &Config) -> Result<Window> {
 }
 
 /// The command line's --period wins over the config's.
-fn resolve_period(analysis: &AnalysisArgs, config: &Config) -> Period {
-    match (analysis.period, config.metrics.period.as_str()) {
-        (Some(p), _) => p,
-        (None, "week") => Period::Week,
-        (None, "quarter") => Period::Quarter,
-        _ => Period::Month,
-    }
+fn resolve_period(analysis: &AnalysisOptions, config: &Config) -> Period {
+    analysis.period.unwrap_or(config.metrics.period)
 }
 
 /// "Today" in UTC ms: the start of the day after --as-of in the run's time zone, else the
 /// latest timestamp in the tickets (so that runs on the same data agree).
-fn as_of_ms(inputs: &InputArgs, tz: Tz, data: &Dataset) -> Result<i64> {
-    if let Some(d) = &inputs.as_of {
-        let date = chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d")
-            .map_err(|_| Error::Usage(format!("--as-of '{d}' is not a date: use YYYY-MM-DD")))?;
+fn as_of_ms(as_of: Option<NaiveDate>, tz: Tz, data: &Dataset) -> Result<i64> {
+    if let Some(date) = as_of {
         let next = date.succ_opt().unwrap_or(date);
         return timeparse::parse_timestamp(&next.to_string(), None, tz).map_err(Error::Usage);
     }

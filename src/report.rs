@@ -10,11 +10,12 @@ use chrono_tz::Tz;
 use polars::prelude::*;
 use serde_json::json;
 
-use crate::cli::{AttributeBy, Period, TableFormat};
+use crate::attribute::AttributeBy;
 use crate::compare::{Change, Comparison, Verdict, Window};
 use crate::error::{polars_internal, Error, Result};
-use crate::metrics::Better;
+use crate::metrics::{metric_name, Better};
 use crate::output;
+use crate::period::Period;
 use crate::pipeline::Analysis;
 use crate::render::charts::{self, ChangeBar, ChangeChart, Trend, TrendPanel};
 use crate::render::markdown::{
@@ -22,6 +23,7 @@ use crate::render::markdown::{
 };
 use crate::render::{distinct_stems, slug};
 use crate::tables;
+use crate::tables::TableFormat;
 use sop_impact_parse::time::{format_date, format_utc};
 
 /// Metric tables, comparisons, windows and rejects under `out` (the `metrics` command).
@@ -40,13 +42,13 @@ pub fn write_tables(a: &Analysis, out: &Path, format: TableFormat) -> Result<Vec
     for (name, bytes, rows) in [
         ("comparisons.csv", crate::compare::comparisons_csv(&a.comparisons)?, a.comparisons.rows.len()),
         ("windows.csv", crate::compare::windows_csv(&a.comparisons)?, a.comparisons.changes.len()),
-        ("rejects.csv", output::rejects_csv(&a.data.rejects)?, a.data.rejects.len()),
+        ("rejects.csv", crate::validate::rejects_csv(&a.data.rejects)?, a.data.rejects.len()),
     ] {
         let path = out.join(name);
         output::write_atomic(&path, &bytes)?;
         written.push((path, rows));
     }
-    if let Some((column, strata)) = &a.strata {
+    if let Some(crate::pipeline::Strata { column, within: strata }) = &a.strata {
         let path = out.join(format!("comparisons_by_{column}.csv"));
         output::write_atomic(&path, &crate::compare::comparisons_by_csv(column, strata)?)?;
         written.push((path, strata.iter().map(|(_, c)| c.rows.len()).sum()));
@@ -182,19 +184,6 @@ fn show_delta(metric: &str, v: f64) -> String {
         format!("{} per 1k", signed(v, 2))
     } else {
         points(v)
-    }
-}
-
-pub fn metric_name(metric: &str) -> &'static str {
-    match metric {
-        "reopen_rate" => "Reopen rate",
-        "error_rate" => "Error rate",
-        "escalation_rate" => "Escalation rate",
-        "sla_attainment" => "SLA attainment",
-        "mttr_median_h" => "MTTR (median)",
-        "audit_exceptions_per_1k" => "Audit exceptions per 1k tickets",
-        "change_failure_rate" => "Change failure rate",
-        _ => "metric",
     }
 }
 

@@ -4,10 +4,18 @@
 
 use polars::prelude::*;
 
-use crate::cli::TableFormat;
 use crate::error::{polars_internal, Error, Result};
 use crate::output::cell;
 use sop_impact_parse::time::format_utc;
+
+/// The format the metric tables are written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TableFormat {
+    Csv,
+    Parquet,
+    Ipc,
+    Json,
+}
 
 pub fn extension(format: TableFormat) -> &'static str {
     match format {

@@ -11,6 +11,9 @@
 #![deny(clippy::indexing_slicing, clippy::string_slice)]
 
 pub mod profile;
+mod reject;
+
+pub use reject::Reject;
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
@@ -21,7 +24,6 @@ use polars::prelude::*;
 use sop_impact_parse::csv::{count_line_ends, record_boundary, sniff_delimiter, LineCounter};
 
 use crate::error::{polars_in, Error, Result};
-use crate::validate::Reject;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -583,20 +585,9 @@ fn parse_block(
         rows_read += 1;
         if record.len() != width {
             ragged += 1;
-            rejects.push(Reject {
-                input: display.clone(),
-                line,
-                column: String::new(),
-                value: record
-                    .iter()
-                    .map(|f| String::from_utf8_lossy(f).into_owned())
-                    .collect::<Vec<_>>()
-                    .join(delimiter_name(delimiter))
-                    .chars()
-                    .take(200)
-                    .collect(),
-                reason: format!("row has {} fields but the header has {width}", record.len()),
-            });
+            let fields: Vec<String> = record.iter().map(|f| String::from_utf8_lossy(f).into_owned()).collect();
+            let reason = format!("row has {} fields but the header has {width}", record.len());
+            rejects.push(Reject::new(display.clone(), line, "", &fields.join(delimiter_name(delimiter)), &reason));
             continue;
         }
         // One UTF-8 check for the whole record; a field boundary inside a character would
@@ -606,13 +597,9 @@ fn parse_block(
             .filter(|t| (0..record.len()).all(|i| record.range(i).is_some_and(|r| t.is_char_boundary(r.start))));
         let Some(text) = text else {
             let bad = record.iter().position(|f| std::str::from_utf8(f).is_err()).unwrap_or(0);
-            rejects.push(Reject {
-                input: display.clone(),
-                line,
-                column: opened.headers.get(bad).cloned().unwrap_or_default(),
-                value: String::from_utf8_lossy(record.get(bad).unwrap_or_default()).chars().take(200).collect(),
-                reason: "value is not valid UTF-8".into(),
-            });
+            let column = opened.headers.get(bad).map_or("", String::as_str);
+            let value = String::from_utf8_lossy(record.get(bad).unwrap_or_default());
+            rejects.push(Reject::new(display.clone(), line, column, &value, "value is not valid UTF-8"));
             continue;
         };
         lines.record(kept, line);

@@ -1,7 +1,29 @@
 //! Source profiles: which header of a vendor export feeds which canonical column (spec §2 and
 //! Appendix A), and how a profile is detected from a header.
 
-use crate::cli::Profile;
+/// Which vendor layout an export has; `Auto` detects it from the header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Profile {
+    #[default]
+    Auto,
+    Canonical,
+    Servicenow,
+    Jira,
+    Zendesk,
+}
+
+impl Profile {
+    pub fn name(self) -> &'static str {
+        match self {
+            Profile::Auto => "auto",
+            Profile::Canonical => "canonical",
+            Profile::Servicenow => "servicenow",
+            Profile::Jira => "jira",
+            Profile::Zendesk => "zendesk",
+        }
+    }
+}
 
 /// Header names compare case- and whitespace-insensitively (spec §2).
 pub fn normalise_header(h: &str) -> String {

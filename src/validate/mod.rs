@@ -4,8 +4,11 @@
 
 mod columns;
 mod events;
+mod pairs;
 mod sops;
 mod tickets;
+
+pub(crate) use pairs::TicketPairs;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -13,26 +16,12 @@ use std::path::{Path, PathBuf};
 use chrono_tz::Tz;
 use polars::prelude::*;
 
-use crate::cli::Profile;
 use crate::error::{Error, Result};
+use crate::ingest::profile::Profile;
 use crate::ingest::profile::{map_header, InputKind, Mapping};
+pub use crate::ingest::Reject;
 use crate::ingest::{open_table, read_table, LineMap, Opened, RawTable};
 use sop_impact_parse::time::DateOrder;
-
-/// The longest reason kept for a reject (reasons quote the value, which may be a megabyte).
-pub const REASON_CHARS: usize = 300;
-
-/// One row that could not be used: a line of rejects.csv.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Reject {
-    /// the input file, as given on the command line
-    pub input: String,
-    /// line in the source file (CSV) or row number (Parquet/IPC)
-    pub line: u64,
-    pub column: String,
-    pub value: String,
-    pub reason: String,
-}
 
 /// How values are read.
 #[derive(Debug, Clone, Copy)]
@@ -109,13 +98,7 @@ impl<'a> RowProblems<'a> {
     pub fn add(&mut self, row: usize, column: &str, value: &str, reason: impl Into<String>) {
         if !self.rejected[row] {
             self.rejected[row] = true;
-            self.list.push(Reject {
-                input: self.input.clone(),
-                line: self.lines.line(row as u64),
-                column: column.to_string(),
-                value: value.chars().take(200).collect(),
-                reason: sop_impact_parse::values::clip(&reason.into(), REASON_CHARS).into_owned(),
-            });
+            self.list.push(Reject::new(self.input.clone(), self.lines.line(row as u64), column, value, &reason.into()));
         }
     }
 
@@ -303,6 +286,18 @@ pub fn load(paths: &InputPaths, opts: &LoadOptions) -> Result<Dataset> {
         }
     }
     Ok(Dataset { tickets, sops, changes, audits, inputs, rejects, warnings })
+}
+
+/// rejects.csv: `input, line, column, value, reason`, in input order then line.
+pub fn rejects_csv(rejects: &[Reject]) -> Result<Vec<u8>> {
+    crate::output::csv_bytes(
+        "rejects.csv",
+        &["input", "line", "column", "value", "reason"],
+        rejects.iter().map(|r| {
+            let cell = crate::output::cell;
+            vec![cell(&r.input), r.line.to_string(), cell(&r.column), cell(&r.value), cell(&r.reason)]
+        }),
+    )
 }
 
 #[cfg(test)]

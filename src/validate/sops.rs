@@ -282,7 +282,7 @@ pub fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {
 fn unmatched_versions(sops: &DataFrame, tickets: &DataFrame) -> Result<Vec<String>> {
     // Found on the categorical codes: a polars `unique` of the two columns row-encodes and
     // hashes every ticket.
-    let pairs = crate::attribute::TicketPairs::of(tickets)?;
+    let pairs = super::TicketPairs::of(tickets)?;
     let mut keys: HashSet<(String, String)> = HashSet::new();
     let mut categories: HashSet<String> = HashSet::new();
     for (c, s) in &pairs.text {

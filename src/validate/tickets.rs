@@ -169,10 +169,10 @@ pub fn load(
         .any(|(_, m)| *m.source("sys_updated_at") != Source::Missing || *m.source("sys_mod_count") != Source::Missing);
     let mut frames = Vec::new();
     let mut files = Vec::new();
-    crate::pipeline::trace("ticket files opened");
+    crate::diag::trace("ticket files opened");
     for (k, (file, mapping)) in opened.iter().enumerate() {
         let order = file_date_order(file, mapping, opts)?;
-        crate::pipeline::trace("date order settled");
+        crate::diag::trace("date order settled");
         let parts = file.read_parts(None, &|t| check_block(t, mapping, order, opts, k as u32, event_log))?;
         if parts.rows_read == 0 {
             return Err(no_rows_error(&file.path, InputKind::Tickets));
@@ -185,16 +185,16 @@ pub fn load(
         }
         files.push((rejected, parts.rows_read));
     }
-    crate::pipeline::trace("ticket blocks read");
+    crate::diag::trace("ticket blocks read");
     let mut all = frames.remove(0);
     for f in frames {
         all.vstack_mut_owned(f).map_err(polars_internal)?;
     }
     rechunk_each(&mut all)?;
-    crate::pipeline::trace("ticket table assembled");
+    crate::diag::trace("ticket table assembled");
     let (mut deduped, dup_rejects) =
         if event_log { (keep_latest_events(&all)?, Vec::new()) } else { resolve_duplicates(&all, paths)? };
-    crate::pipeline::trace("duplicates resolved");
+    crate::diag::trace("duplicates resolved");
     let dup_by_file = count_by_file(&dup_rejects, paths);
     rejects.extend(dup_rejects);
     if event_log {
@@ -308,7 +308,7 @@ fn rechunk_each(df: &mut DataFrame) -> Result<()> {
     for name in names {
         let c = df.column(&name).map_err(polars_internal)?.rechunk();
         df.with_column(c).map_err(polars_internal)?;
-        crate::pipeline::release_freed_memory();
+        crate::diag::release_freed_memory();
     }
     Ok(())
 }
@@ -359,25 +359,15 @@ fn resolve_duplicates(df: &DataFrame, paths: &[PathBuf]) -> Result<(DataFrame, V
                     continue;
                 }
                 let (first_input, first_line) = place(first);
-                rejects.push(Reject {
-                    input,
-                    line,
-                    column: "ticket_id".into(),
-                    value: id.clone(),
-                    reason: format!("duplicate ticket_id: identical to {first_input}:{first_line}, which is kept"),
-                });
+                let reason = format!("duplicate ticket_id: identical to {first_input}:{first_line}, which is kept");
+                rejects.push(Reject::new(input, line, "ticket_id", id, &reason));
             } else {
-                rejects.push(Reject {
-                    input,
-                    line,
-                    column: "ticket_id".into(),
-                    value: id.clone(),
-                    reason: format!(
-                        "duplicate ticket_id with conflicting content on lines {} ({} differ); all its rows rejected",
-                        where_list.join(", "),
-                        differing.join(", ")
-                    ),
-                });
+                let reason = format!(
+                    "duplicate ticket_id with conflicting content on lines {} ({} differ); all its rows rejected",
+                    where_list.join(", "),
+                    differing.join(", ")
+                );
+                rejects.push(Reject::new(input, line, "ticket_id", id, &reason));
             }
             drop[row_index[j] as usize] = true;
         }
