@@ -2,6 +2,9 @@
 -- definition: analyst consistency: the coefficient of variation (sample standard deviation / mean) of the per-analyst median resolution hours, over analysts with at least [metrics] min_analyst_tickets resolved tickets in the group; empty with fewer than two such analysts. 0 means every analyst takes as long; 1 means the spread is as large as the typical time
 -- unit: ratio (12 decimals)
 -- better: lower
+-- order: 90
+-- kind: value
+-- label: Analyst CV
 SELECT
     grp,
     -- rounded to 12 decimals: the sum over analysts runs in an order that can differ between

@@ -2,6 +2,11 @@
 -- definition: share of resolved tickets not handled right first time: reopened, or reassigned at least once, or flagged as a handling error (each part switchable in the config: [metrics] error_includes_*); tickets with none of the three recorded are left out
 -- unit: fraction (0-1)
 -- better: lower
+-- order: 30
+-- kind: proportion
+-- label: Error rate
+-- compare: error_rate
+-- chart: 2, % of resolved tickets, resolved
 SELECT grp, AVG(v) AS error_rate, COUNT(v) AS error_rate__n
 FROM (
     SELECT

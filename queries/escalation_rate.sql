@@ -2,6 +2,11 @@
 -- definition: share of tickets (open or resolved) with escalated = true; tickets whose export has no escalation are left out
 -- unit: fraction (0-1)
 -- better: lower
+-- order: 40
+-- kind: proportion
+-- label: Escalation rate
+-- compare: escalation_rate
+-- overview: 3
 SELECT grp, AVG(v) AS escalation_rate, COUNT(v) AS escalation_rate__n
 FROM (
     SELECT

@@ -2,6 +2,14 @@
 -- definition: hours from opened_at to resolved_at (closed_at when there is no resolved_at) over resolved tickets: mean, median and 90th percentile with linear interpolation between order statistics (R type 7). Open tickets are not in these numbers; they are counted in `open`
 -- unit: hours
 -- better: lower
+-- order: 60
+-- kind: duration
+-- label mttr_mean_h: MTTR (mean)
+-- label mttr_median_h: MTTR (median)
+-- label mttr_p90_h: MTTR (p90)
+-- compare: mttr_median_h
+-- chart mttr_median_h: 3, hours, resolved
+-- overview mttr_median_h: 4
 SELECT
     grp,
     AVG(resolution_hours) AS mttr_mean_h,

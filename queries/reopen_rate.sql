@@ -2,6 +2,12 @@
 -- definition: share of resolved tickets with reopen_count > 0 (tickets whose export has no reopen count are left out)
 -- unit: fraction (0-1)
 -- better: lower
+-- order: 20
+-- kind: proportion
+-- label: Reopen rate
+-- compare: reopen_rate
+-- chart: 1, % of resolved tickets, resolved
+-- overview: 2
 SELECT grp, AVG(v) AS reopen_rate, COUNT(v) AS reopen_rate__n
 FROM (
     SELECT

@@ -256,11 +256,7 @@ pub fn backlog(a: &Analysis) -> Result<Backlog> {
                 for r in a.comparisons.rows.iter().filter(|r| r.verdict == Verdict::Worsened) {
                     let ch = &a.comparisons.changes[r.change];
                     if ch.sop_id == v.sop_id && ch.to_version == v.version {
-                        stale.push(format!(
-                            "{} worsened significantly after version {}",
-                            crate::metrics::metric_name(r.metric),
-                            v.version
-                        ));
+                        stale.push(format!("{} worsened significantly after version {}", r.metric.label, v.version));
                     }
                 }
                 let state = if stale.is_empty() { State::Current } else { State::Stale };

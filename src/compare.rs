@@ -11,7 +11,7 @@ use statrs::distribution::{ChiSquared, ContinuousCDF};
 use crate::attribute::{Attributed, NO_SOP};
 use crate::config::Config;
 use crate::error::{polars_internal, Result};
-use crate::metrics::{derive_change_columns, run_queries, Better, Query};
+use crate::metrics::{self, derive_change_columns, run_queries, Better, Kind, Metric, Query};
 use crate::output::{cell, csv_bytes};
 use crate::stats::{multiple, poisson, proportions, ranks, survival, z_two_sided};
 use sop_impact_parse::time::format_date;
@@ -76,7 +76,8 @@ pub struct Change {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Comparison {
     pub change: usize,
-    pub metric: &'static str,
+    /// the metric compared, with its facts
+    pub metric: Metric,
     pub before_n: u64,
     pub before_value: Option<f64>,
     pub after_n: u64,
@@ -109,29 +110,6 @@ impl Verdict {
         }
     }
 }
-
-/// The metrics compared, with the kind of test each needs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    /// a rate whose query returns `<metric>__n`
-    Proportion,
-    /// a rate over change requests (n = `changes`)
-    ChangeProportion,
-    /// resolution times: Mann–Whitney and Hodges–Lehmann
-    Duration,
-    /// audit findings per ticket exposure: exact conditional Poisson test
-    Rate,
-}
-
-const COMPARED: &[(&str, Kind)] = &[
-    ("reopen_rate", Kind::Proportion),
-    ("error_rate", Kind::Proportion),
-    ("escalation_rate", Kind::Proportion),
-    ("sla_attainment", Kind::Proportion),
-    ("mttr_median_h", Kind::Duration),
-    ("audit_exceptions_per_1k", Kind::Rate),
-    ("change_failure_rate", Kind::ChangeProportion),
-];
 
 /// Everything a run's comparisons produced.
 pub struct Comparisons {
@@ -349,10 +327,6 @@ fn mix_p(before: &[u64; 6], after: &[u64; 6]) -> Option<f64> {
     ChiSquared::new((cols.len() - 1) as f64).ok().map(|d| d.sf(chi2))
 }
 
-fn better_of(queries: &[Query], metric: &str) -> Better {
-    queries.iter().find(|q| q.metrics.iter().any(|m| m == metric)).map_or(Better::None, |q| q.better)
-}
-
 /// Compare every change. `as_of_ms` is "today": open tickets have been open until then.
 pub fn compare(
     att: &Attributed,
@@ -413,10 +387,11 @@ pub fn compare(
         if concurrent > 0 {
             shared.push(format!("{concurrent} change request(s) on this process during the windows"));
         }
-        for &(metric, kind) in COMPARED {
+        for m in metrics::compared(queries) {
+            let (metric, kind) = (m.name.as_str(), m.kind);
             let mut row = Comparison {
                 change: c,
-                metric,
+                metric: m.clone(),
                 before_n: 0,
                 before_value: values.get(metric, b),
                 after_n: 0,
@@ -429,15 +404,10 @@ pub fn compare(
                 test: String::new(),
                 caveats: shared.clone(),
             };
-            let unit = match kind {
-                Kind::Proportion | Kind::Duration => "tickets",
-                Kind::Rate => "tickets (exposure)",
-                Kind::ChangeProportion => "change requests",
-            };
-            match kind {
-                Kind::Proportion | Kind::ChangeProportion => {
-                    let n_col = if kind == Kind::Proportion { format!("{metric}__n") } else { "changes".to_string() };
-                    let (nb, na) = (values.count(&n_col, b), values.count(&n_col, a));
+            let unit = m.of.as_str();
+            match (kind, &m.rate) {
+                (Kind::Proportion, _) => {
+                    let (nb, na) = (values.count(&m.n, b), values.count(&m.n, a));
                     row.before_n = nb;
                     row.after_n = na;
                     if nb >= min_n && na >= min_n {
@@ -450,7 +420,7 @@ pub fn compare(
                         row.test = test.name().to_string();
                     }
                 }
-                Kind::Duration => {
+                (Kind::Duration, _) => {
                     let side = |g: i64| samples.durations.get(&g).cloned().unwrap_or_default();
                     let (sb, sa) = (side(b), side(a));
                     let resolved = |s: &[(f64, bool)]| s.iter().filter(|x| x.1).map(|x| x.0).collect::<Vec<f64>>();
@@ -487,29 +457,32 @@ pub fn compare(
                         }
                     }
                 }
-                Kind::Rate => {
-                    let (tb, ta) = (values.count("tickets", b), values.count("tickets", a));
-                    let (yb, ya) = (values.count("audit_exceptions", b), values.count("audit_exceptions", a));
+                (Kind::Rate, Some(rate)) => {
+                    let (tb, ta) = (values.count(&rate.exposure, b), values.count(&rate.exposure, a));
+                    let (yb, ya) = (values.count(&rate.events, b), values.count(&rate.events, a));
                     row.before_n = tb;
                     row.after_n = ta;
                     if tb >= min_n.max(100) && ta >= min_n.max(100) {
                         let attainable = poisson::attainable_p(ya + yb, ta as f64, tb as f64);
                         match poisson::exact_rate_ratio(ya, ta as f64, yb, tb as f64, cfg.compare.alpha) {
                             Some(r) if attainable < cfg.compare.alpha => {
-                                let before_rate = 1000.0 * yb as f64 / tb as f64;
-                                row.delta = Some(1000.0 * ya as f64 / ta as f64 - before_rate);
+                                let before_rate = rate.per * yb as f64 / tb as f64;
+                                row.delta = Some(rate.per * ya as f64 / ta as f64 - before_rate);
                                 // The rate-ratio interval, expressed as after − before at the before rate.
                                 row.ci = Some(((r.ci.0 - 1.0) * before_rate, (r.ci.1 - 1.0) * before_rate));
                                 row.p_value = Some(r.p);
                                 row.test = format!("exact conditional Poisson test (rate ratio {:.3})", r.ratio);
                             }
                             _ => row.caveats.push(format!(
-                                "{} audit finding(s) in both windows: too few for any split to be significant",
-                                ya + yb
+                                "{} {} in both windows: too few for any split to be significant",
+                                ya + yb,
+                                metrics::metric(queries, &rate.events).map_or(rate.events.as_str(), |e| e.of.as_str())
                             )),
                         }
                     }
                 }
+                // Counts and plain values are never compared (the query header says so).
+                _ => {}
             }
             if row.p_value.is_none() {
                 let (n_b, n_a) = (row.before_n, row.after_n);
@@ -523,17 +496,17 @@ pub fn compare(
         }
     }
 
-    adjust(&mut rows, queries, cfg.compare.alpha);
+    adjust(&mut rows, cfg.compare.alpha);
     Ok(Comparisons { changes, rows })
 }
 
 /// Benjamini–Hochberg across every comparison that has a test, and the verdicts.
-fn adjust<'a>(rows: impl IntoIterator<Item = &'a mut Comparison>, queries: &[Query], alpha: f64) {
+fn adjust<'a>(rows: impl IntoIterator<Item = &'a mut Comparison>, alpha: f64) {
     let mut tested: Vec<&mut Comparison> = rows.into_iter().filter(|r| r.p_value.is_some()).collect();
     let q = multiple::benjamini_hochberg(&tested.iter().map(|r| r.p_value.unwrap_or(1.0)).collect::<Vec<_>>());
     for (row, q) in tested.iter_mut().zip(q) {
         row.p_adjusted = Some(q);
-        let better = better_of(queries, row.metric);
+        let better = row.metric.better;
         row.verdict = if q < alpha {
             match (better, row.delta.unwrap_or(0.0)) {
                 (Better::Lower, d) if d < 0.0 => Verdict::Improved,
@@ -590,7 +563,7 @@ pub fn compare_by(
         }
         out.push((stratum.unwrap_or_else(|| "(none)".into()), c));
     }
-    adjust(out.iter_mut().flat_map(|(_, c)| c.rows.iter_mut()), queries, cfg.compare.alpha);
+    adjust(out.iter_mut().flat_map(|(_, c)| c.rows.iter_mut()), cfg.compare.alpha);
     Ok(out)
 }
 
@@ -646,7 +619,7 @@ fn change_cells(ch: &Change) -> Vec<String> {
 fn comparison_cells(c: &Comparisons, r: &Comparison) -> Vec<String> {
     let mut cells = change_cells(&c.changes[r.change]);
     cells.extend([
-        r.metric.to_string(),
+        r.metric.name.clone(),
         r.before_n.to_string(),
         fmt_opt(r.before_value),
         r.after_n.to_string(),

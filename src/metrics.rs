@@ -20,16 +20,141 @@ pub enum Better {
     None,
 }
 
+/// What kind of quantity a metric is: it decides how the metric is shown, charted and compared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// a number of records (0, not empty, for a group without any)
+    Count,
+    /// a share of records, 0–1: shown as a percentage, compared as two proportions
+    Proportion,
+    /// hours per ticket: compared as two samples of tickets (Mann–Whitney, Hodges–Lehmann)
+    Duration,
+    /// events per exposure: compared with the exact conditional Poisson test
+    Rate,
+    /// any other number
+    Value,
+}
+
+/// Events per exposure, for a metric of kind rate: `-- rate: audit_exceptions per 1000 tickets`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RateOf {
+    pub events: String,
+    pub per: f64,
+    pub exposure: String,
+}
+
+/// A panel of the trend chart: `-- chart: 1, % of resolved tickets, resolved` (position, axis
+/// unit, the count column the control limits are computed over).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Panel {
+    pub position: u32,
+    pub axis: String,
+    pub over: String,
+}
+
+/// One metric column and everything the tool says or does about it, read from the header of
+/// its query: a new metric is one new SQL file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Metric {
+    pub name: String,
+    pub label: String,
+    pub kind: Kind,
+    pub better: Better,
+    /// compared before and after every SOP change
+    pub compared: bool,
+    /// proportion: the column counting what it is a share of (`<name>__n` unless `-- n:` says)
+    pub n: String,
+    /// what the counts of a comparison are of, for its caveats ("tickets")
+    pub of: String,
+    pub rate: Option<RateOf>,
+    pub chart: Option<Panel>,
+    /// position in the report's table of processes without an SOP (`-- overview: 2`)
+    pub overview: Option<u32>,
+}
+
+impl Metric {
+    /// The label inside a sentence or a column header: "reopen rate", but "MTTR (median)".
+    pub fn label_in_text(&self) -> String {
+        let mut chars = self.label.chars();
+        match (chars.next(), chars.next()) {
+            (Some(first), Some(second)) if second.is_lowercase() => {
+                first.to_lowercase().chain(self.label.chars().skip(1)).collect()
+            }
+            _ => self.label.clone(),
+        }
+    }
+
+    fn new(name: &str) -> Self {
+        Metric {
+            name: name.to_string(),
+            label: name.to_string(),
+            kind: Kind::Value,
+            better: Better::None,
+            compared: false,
+            n: format!("{name}__n"),
+            of: "tickets".into(),
+            rate: None,
+            chart: None,
+            overview: None,
+        }
+    }
+}
+
 /// One query file with its header.
 #[derive(Debug, Clone)]
 pub struct Query {
     pub path: PathBuf,
-    /// output columns, from `-- metric:`
-    pub metrics: Vec<String>,
+    /// its columns, from `-- metric:`, with their facts
+    pub metrics: Vec<Metric>,
     pub definition: String,
     pub unit: String,
     pub better: Better,
+    /// where its columns go among all metric columns (`-- order:`; files without come last)
+    pub order: Option<i64>,
     pub sql: String,
+}
+
+impl Query {
+    /// The names of its columns.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.metrics.iter().map(|m| m.name.as_str())
+    }
+}
+
+/// Every metric of `queries`, in table column order: by `-- order:`, then file, then position.
+pub fn columns(queries: &[Query]) -> Vec<&Metric> {
+    let mut files: Vec<&Query> = queries.iter().collect();
+    files.sort_by_key(|q| q.order.unwrap_or(i64::MAX));
+    files.into_iter().flat_map(|q| &q.metrics).collect()
+}
+
+/// The metric called `name`.
+pub fn metric<'q>(queries: &'q [Query], name: &str) -> Option<&'q Metric> {
+    queries.iter().flat_map(|q| &q.metrics).find(|m| m.name == name)
+}
+
+/// The metrics compared before and after each change, in column order.
+pub fn compared(queries: &[Query]) -> Vec<&Metric> {
+    columns(queries).into_iter().filter(|m| m.compared).collect()
+}
+
+/// The metrics drawn in the trend charts, in panel order.
+pub fn chart_panels(queries: &[Query]) -> Vec<&Metric> {
+    let mut panels: Vec<&Metric> = columns(queries).into_iter().filter(|m| m.chart.is_some()).collect();
+    panels.sort_by_key(|m| m.chart.as_ref().map_or(u32::MAX, |c| c.position));
+    panels
+}
+
+/// The metrics of the table of processes without an SOP, in its column order.
+pub fn overview_columns(queries: &[Query]) -> Vec<&Metric> {
+    let mut shown: Vec<&Metric> = columns(queries).into_iter().filter(|m| m.overview.is_some()).collect();
+    shown.sort_by_key(|m| m.overview);
+    shown
+}
+
+/// The label of metric `name` (the name itself for an unknown one).
+pub fn label<'q>(queries: &'q [Query], name: &'q str) -> &'q str {
+    metric(queries, name).map_or(name, |m| m.label.as_str())
 }
 
 /// The bundled queries, for a binary run away from its source tree.
@@ -44,42 +169,6 @@ const BUNDLED: &[(&str, &str)] = &[
     ("change_failure_rate.sql", include_str!("../queries/change_failure_rate.sql")),
     ("analyst_cv.sql", include_str!("../queries/analyst_cv.sql")),
 ];
-
-/// The metric columns of both tables, in the order of spec §5.
-pub const METRIC_COLUMNS: &[&str] = &[
-    "tickets",
-    "resolved",
-    "open",
-    "reopen_rate",
-    "error_rate",
-    "escalation_rate",
-    "sla_attainment",
-    "mttr_mean_h",
-    "mttr_median_h",
-    "mttr_p90_h",
-    "audit_exceptions",
-    "audit_exceptions_per_1k",
-    "changes",
-    "change_failure_rate",
-    "analyst_cv",
-];
-
-/// The label of a compared metric.
-pub fn metric_name(metric: &str) -> &'static str {
-    match metric {
-        "reopen_rate" => "Reopen rate",
-        "error_rate" => "Error rate",
-        "escalation_rate" => "Escalation rate",
-        "sla_attainment" => "SLA attainment",
-        "mttr_median_h" => "MTTR (median)",
-        "audit_exceptions_per_1k" => "Audit exceptions per 1k tickets",
-        "change_failure_rate" => "Change failure rate",
-        _ => "metric",
-    }
-}
-
-/// Counts are 0, not empty, for a group with no records.
-const COUNT_COLUMNS: &[&str] = &["tickets", "resolved", "open", "audit_exceptions", "changes"];
 
 /// Where the queries are read from: `--queries DIR`, else `queries/` in the working directory or
 /// the source tree, else the copies built into the binary.
@@ -126,48 +215,162 @@ pub fn load_queries(dir: Option<&Path>) -> Result<Vec<Query>> {
 }
 
 fn parse_query(path: &Path, text: &str) -> Result<Query> {
+    let bad = |problem: String, fix: &str| Error::invalid(path, problem, fix);
     let mut q = Query {
         path: path.to_path_buf(),
         metrics: Vec::new(),
         definition: String::new(),
         unit: String::new(),
         better: Better::None,
-        sql: String::new(),
+        order: None,
+        sql: text.to_string(),
     };
+    // The header is the leading block of `--` lines; comments inside the query are not read.
+    let header: Vec<(String, Option<String>, String)> = text
+        .lines()
+        .map(str::trim)
+        .take_while(|l| l.is_empty() || l.starts_with("--"))
+        .filter_map(|l| {
+            let (key, value) = l.strip_prefix("--")?.split_once(':')?;
+            let mut words = key.split_whitespace();
+            let key = words.next()?.to_string();
+            let qualifier = words.next().map(str::to_string);
+            Some((key, qualifier, value.trim().to_string()))
+        })
+        .collect();
+    let list = |v: &str| v.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect::<Vec<_>>();
     let mut better = None;
-    for line in text.lines() {
-        let Some(comment) = line.trim().strip_prefix("--") else { continue };
-        let Some((key, value)) = comment.split_once(':') else { continue };
-        let value = value.trim();
-        match key.trim() {
-            "metric" => q.metrics = value.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect(),
-            "definition" => q.definition = value.to_string(),
-            "unit" => q.unit = value.to_string(),
-            "better" => better = Some(value.to_string()),
+    for (key, qualifier, value) in &header {
+        match (key.as_str(), qualifier) {
+            ("metric", None) => q.metrics = list(value).iter().map(|m| Metric::new(m)).collect(),
+            ("definition", None) => q.definition = value.clone(),
+            ("unit", None) => q.unit = value.clone(),
+            ("better", None) => better = Some(parse_better(value).ok_or_else(|| better_error(path, Some(value)))?),
+            ("order", None) => {
+                q.order = Some(value.parse().map_err(|_| {
+                    bad(format!("`-- order:` '{value}' is not a whole number"), "write e.g. `-- order: 45`")
+                })?)
+            }
             _ => {}
         }
     }
-    q.better = match better.as_deref() {
-        Some("lower") => Better::Lower,
-        Some("higher") => Better::Higher,
-        Some("none") => Better::None,
-        other => {
-            return Err(Error::invalid(
-                path,
-                format!("header `-- better:` is {}", other.map(|o| format!("'{o}'")).unwrap_or("missing".into())),
-                "write `-- better: lower`, `higher` or `none`",
-            ))
-        }
-    };
+    q.better = better.ok_or_else(|| better_error(path, None))?;
     if q.metrics.is_empty() {
-        return Err(Error::invalid(
-            path,
-            "header has no `-- metric:` line",
+        return Err(bad(
+            "header has no `-- metric:` line".into(),
             "name the columns the query returns, e.g. `-- metric: reopen_rate`",
         ));
     }
-    q.sql = text.to_string();
+    for m in &mut q.metrics {
+        m.better = q.better;
+    }
+    // Facts per metric: unqualified keys apply to every metric of the file, qualified ones
+    // (`-- label mttr_median_h: MTTR (median)`) to that metric, and win.
+    for pass in [false, true] {
+        for (key, qualifier, value) in header.iter().filter(|(_, q, _)| q.is_some() == pass) {
+            if key == "compare" {
+                for name in list(value) {
+                    let m = q.metrics.iter_mut().find(|m| m.name == name).ok_or_else(|| {
+                        bad(
+                            format!("`-- compare:` names '{name}', which is not on the `-- metric:` line"),
+                            "compare columns of this query",
+                        )
+                    })?;
+                    m.compared = true;
+                }
+                continue;
+            }
+            if !matches!(key.as_str(), "kind" | "label" | "better" | "n" | "of" | "rate" | "chart" | "overview")
+                || (key == "better" && !pass)
+            {
+                continue;
+            }
+            let names: Vec<&str> = q.names().collect();
+            if let Some(name) = qualifier.as_deref().filter(|n| !names.contains(n)) {
+                return Err(bad(
+                    format!("`-- {key} {name}:` names a column that is not on the `-- metric:` line"),
+                    "qualify a key with one of the query's columns",
+                ));
+            }
+            for m in q.metrics.iter_mut().filter(|m| qualifier.as_ref().is_none_or(|n| *n == m.name)) {
+                set_fact(m, key, value)
+                    .map_err(|why| bad(format!("`-- {key}:` {why}"), "see queries/README.md for the header keys"))?;
+            }
+        }
+    }
+    for m in &q.metrics {
+        if m.compared && matches!(m.kind, Kind::Count | Kind::Value) {
+            return Err(bad(
+                format!("'{}' is compared but its kind is not proportion, duration or rate", m.name),
+                "give it `-- kind:` or leave it out of `-- compare:`",
+            ));
+        }
+        if m.kind == Kind::Rate && m.rate.is_none() {
+            return Err(bad(
+                format!("'{}' is a rate without `-- rate:`", m.name),
+                "write e.g. `-- rate: audit_exceptions per 1000 tickets`",
+            ));
+        }
+    }
     Ok(q)
+}
+
+fn parse_better(value: &str) -> Option<Better> {
+    match value {
+        "lower" => Some(Better::Lower),
+        "higher" => Some(Better::Higher),
+        "none" => Some(Better::None),
+        _ => None,
+    }
+}
+
+fn better_error(path: &Path, value: Option<&str>) -> Error {
+    Error::invalid(
+        path,
+        format!("header `-- better:` is {}", value.map(|o| format!("'{o}'")).unwrap_or("missing".into())),
+        "write `-- better: lower`, `higher` or `none`",
+    )
+}
+
+/// One header fact of a metric.
+fn set_fact(m: &mut Metric, key: &str, value: &str) -> std::result::Result<(), String> {
+    match key {
+        "label" => m.label = value.to_string(),
+        "overview" => m.overview = Some(value.parse().map_err(|_| format!("'{value}' is not a column position"))?),
+        "n" => m.n = value.to_string(),
+        "of" => m.of = value.to_string(),
+        "better" => m.better = parse_better(value).ok_or("must be lower, higher or none")?,
+        "kind" => {
+            m.kind = match value {
+                "count" => Kind::Count,
+                "proportion" => Kind::Proportion,
+                "duration" => Kind::Duration,
+                "rate" => Kind::Rate,
+                "value" => Kind::Value,
+                _ => return Err(format!("'{value}' is not count, proportion, duration, rate or value")),
+            }
+        }
+        "rate" => {
+            let words: Vec<&str> = value.split_whitespace().collect();
+            let [events, "per", per, exposure] = words.as_slice() else {
+                return Err(format!("'{value}' is not `EVENTS per NUMBER EXPOSURE`"));
+            };
+            let per =
+                per.parse::<f64>().ok().filter(|p| *p > 0.0).ok_or(format!("'{per}' is not a positive number"))?;
+            m.rate = Some(RateOf { events: events.to_string(), per, exposure: exposure.to_string() });
+        }
+        "chart" => {
+            let parts: Vec<&str> = value.split(',').map(str::trim).collect();
+            let (Some(position), Some(over), true) = (parts.first(), parts.last(), parts.len() >= 3) else {
+                return Err(format!("'{value}' is not `POSITION, AXIS UNIT, COUNT COLUMN`"));
+            };
+            let position = position.parse().map_err(|_| format!("'{position}' is not a panel position"))?;
+            let axis = parts.get(1..parts.len() - 1).unwrap_or_default().join(", ");
+            m.chart = Some(Panel { position, axis, over: over.to_string() });
+        }
+        _ => {}
+    }
+    Ok(())
 }
 
 /// Replace `:name` parameters with values from the config.
@@ -317,7 +520,7 @@ pub(crate) fn run_queries(
         crate::diag::trace(&format!("query {}", q.path.display()));
         let names: Vec<String> = df.get_column_names().iter().map(|s| s.to_string()).collect();
         let mut wanted = vec!["grp".to_string()];
-        wanted.extend(q.metrics.iter().cloned());
+        wanted.extend(q.names().map(str::to_string));
         if let Some(missing) = wanted.iter().find(|w| !names.contains(w)) {
             return Err(Error::invalid(
                 &q.path,
@@ -326,7 +529,7 @@ pub(crate) fn run_queries(
             ));
         }
         // `<metric>__n`: how many records a rate is over, for the comparisons
-        wanted.extend(q.metrics.iter().map(|m| format!("{m}__n")).filter(|n| names.contains(n)));
+        wanted.extend(q.names().map(|m| format!("{m}__n")).filter(|n| names.contains(n)));
         let df = df.select(wanted).map_err(polars_internal)?;
         let lf = df.lazy().with_column(col("grp").cast(DataType::Int64));
         result = Some(match result {
@@ -348,17 +551,23 @@ pub struct MetricTables {
     pub process_periods: DataFrame,
 }
 
-fn ensure_metric_columns(df: DataFrame) -> Result<DataFrame> {
+/// Every metric column present (empty where no query row reached it); counts 0, not empty.
+fn ensure_metric_columns(df: DataFrame, queries: &[Query]) -> Result<DataFrame> {
     let mut lf = df.lazy();
     let have: Vec<String> =
         lf.clone().collect_schema().map_err(polars_internal)?.iter_names().map(|s| s.to_string()).collect();
-    for m in METRIC_COLUMNS {
-        if !have.iter().any(|h| h == m) {
-            let dtype = if COUNT_COLUMNS.contains(m) { DataType::UInt32 } else { DataType::Float64 };
-            lf = lf.with_column(lit(NULL).cast(dtype).alias(*m));
+    let metrics = columns(queries);
+    for m in &metrics {
+        if !have.contains(&m.name) {
+            let dtype = if m.kind == Kind::Count { DataType::UInt32 } else { DataType::Float64 };
+            lf = lf.with_column(lit(NULL).cast(dtype).alias(m.name.as_str()));
         }
     }
-    let counts: Vec<Expr> = COUNT_COLUMNS.iter().map(|c| col(*c).cast(DataType::UInt64).fill_null(lit(0u64))).collect();
+    let counts: Vec<Expr> = metrics
+        .iter()
+        .filter(|m| m.kind == Kind::Count)
+        .map(|m| col(m.name.as_str()).cast(DataType::UInt64).fill_null(lit(0u64)))
+        .collect();
     lf.with_columns(counts).collect().map_err(polars_internal)
 }
 
@@ -386,7 +595,7 @@ pub fn compute(
         by_version(changes.clone()),
         by_version(audits.clone()),
     )?;
-    let sop_versions = assemble_versions(&att.timeline, version_metrics)?;
+    let sop_versions = assemble_versions(&att.timeline, version_metrics, queries)?;
 
     // Per process and period: grp = process_id * stride + period index.
     let by_period = |lf: LazyFrame| {
@@ -404,7 +613,7 @@ pub fn compute(
         .agg([col("version_id").min().alias("first_version"), col("version_id").max().alias("last_version")])
         .collect()
         .map_err(polars_internal)?;
-    let process_periods = assemble_periods(att, period_metrics, spans, period)?;
+    let process_periods = assemble_periods(att, period_metrics, spans, period, queries)?;
     Ok(MetricTables { sop_versions, process_periods })
 }
 
@@ -414,7 +623,7 @@ fn ms_to_datetime(name: &str, values: Vec<Option<i64>>) -> Column {
         .into_column()
 }
 
-fn assemble_versions(timeline: &[TimelineRow], metrics: DataFrame) -> Result<DataFrame> {
+fn assemble_versions(timeline: &[TimelineRow], metrics: DataFrame, queries: &[Query]) -> Result<DataFrame> {
     let n = timeline.len();
     let base = DataFrame::new(
         n,
@@ -434,7 +643,7 @@ fn assemble_versions(timeline: &[TimelineRow], metrics: DataFrame) -> Result<Dat
         .join(metrics.lazy(), [col("grp")], [col("grp")], JoinArgs::new(JoinType::Left))
         .collect()
         .map_err(polars_internal)?;
-    let joined = ensure_metric_columns(joined)?;
+    let joined = ensure_metric_columns(joined, queries)?;
     // "-" rows of SOPs whose first version predates every ticket are noise; versions themselves
     // stay even with no tickets.
     let keep = joined
@@ -443,11 +652,17 @@ fn assemble_versions(timeline: &[TimelineRow], metrics: DataFrame) -> Result<Dat
         .filter(col("version").neq(lit(crate::attribute::NO_SOP)).or(col("tickets").gt(lit(0u64))))
         .sort(["order"], SortMultipleOptions::default());
     let mut cols = vec![col("sop_id"), col("version"), col("process"), col("effective_from"), col("effective_to")];
-    cols.extend(METRIC_COLUMNS.iter().map(|c| col(*c)));
+    cols.extend(columns(queries).iter().map(|m| col(m.name.as_str())));
     keep.select(cols).collect().map_err(polars_internal)
 }
 
-fn assemble_periods(att: &Attributed, metrics: DataFrame, spans: DataFrame, period: Period) -> Result<DataFrame> {
+fn assemble_periods(
+    att: &Attributed,
+    metrics: DataFrame,
+    spans: DataFrame,
+    period: Period,
+    queries: &[Query],
+) -> Result<DataFrame> {
     let grp: Vec<i64> =
         metrics.column("grp").map_err(polars_internal)?.i64().map_err(polars_internal)?.into_no_null_iter().collect();
     let joined = metrics
@@ -483,9 +698,9 @@ fn assemble_periods(att: &Attributed, metrics: DataFrame, spans: DataFrame, peri
     {
         df.with_column(Column::new(name.into(), values)).map_err(polars_internal)?;
     }
-    let df = ensure_metric_columns(df)?;
+    let df = ensure_metric_columns(df, queries)?;
     let mut cols = vec![col("process"), col("period"), col("sop_id"), col("version_in_force")];
-    cols.extend(METRIC_COLUMNS.iter().map(|c| col(*c)));
+    cols.extend(columns(queries).iter().map(|m| col(m.name.as_str())));
     df.lazy().sort(["process", "grp"], SortMultipleOptions::default()).select(cols).collect().map_err(polars_internal)
 }
 
@@ -497,10 +712,11 @@ mod tests {
     fn parameters_are_bound_outside_comments_and_strings() {
         let q = Query {
             path: "x.sql".into(),
-            metrics: vec!["m".into()],
+            metrics: vec![Metric::new("m")],
             definition: String::new(),
             unit: String::new(),
             better: Better::Lower,
+            order: None,
             sql: "-- uses :min_analyst_tickets\nSELECT ':keep', x::float FROM t WHERE n >= :min_analyst_tickets AND :error_includes_reopened".into(),
         };
         let out = bind(&q, &Config::default()).unwrap();
@@ -518,12 +734,66 @@ mod tests {
     }
 
     #[test]
-    fn bundled_queries_parse_with_headers() {
+    fn bundled_queries_give_the_documented_columns_and_facts() {
         let qs = load_queries(None).unwrap();
-        let all: Vec<&String> = qs.iter().flat_map(|q| &q.metrics).collect();
-        for m in METRIC_COLUMNS {
-            assert!(all.iter().any(|a| a == m), "{m} has a query");
-        }
-        assert_eq!(qs.iter().find(|q| q.metrics[0] == "sla_attainment").unwrap().better, Better::Higher);
+        let names: Vec<&str> = columns(&qs).iter().map(|m| m.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "tickets",
+                "resolved",
+                "open",
+                "reopen_rate",
+                "error_rate",
+                "escalation_rate",
+                "sla_attainment",
+                "mttr_mean_h",
+                "mttr_median_h",
+                "mttr_p90_h",
+                "audit_exceptions",
+                "audit_exceptions_per_1k",
+                "changes",
+                "change_failure_rate",
+                "analyst_cv"
+            ],
+            "the order of the metric tables"
+        );
+        let compared: Vec<&str> = compared(&qs).iter().map(|m| m.name.as_str()).collect();
+        assert_eq!(
+            compared,
+            [
+                "reopen_rate",
+                "error_rate",
+                "escalation_rate",
+                "sla_attainment",
+                "mttr_median_h",
+                "audit_exceptions_per_1k",
+                "change_failure_rate"
+            ]
+        );
+        let panels: Vec<&str> = chart_panels(&qs).iter().map(|m| m.label.as_str()).collect();
+        assert_eq!(panels, ["Reopen rate", "Error rate", "MTTR (median)", "SLA attainment"]);
+        let sla = metric(&qs, "sla_attainment").unwrap();
+        assert_eq!((sla.better, sla.kind), (Better::Higher, Kind::Proportion));
+        let cfr = metric(&qs, "change_failure_rate").unwrap();
+        assert_eq!((cfr.n.as_str(), cfr.of.as_str()), ("changes", "change requests"));
+        let audit = metric(&qs, "audit_exceptions_per_1k").unwrap().rate.clone().unwrap();
+        assert_eq!(
+            (audit.events.as_str(), audit.per, audit.exposure.as_str()),
+            ("audit_exceptions", 1000.0, "tickets")
+        );
+    }
+
+    #[test]
+    fn header_keys_are_checked() {
+        let parse = |text: &str| parse_query(Path::new("q.sql"), text);
+        assert!(parse("-- metric: a\n-- better: lower\nSELECT 1").is_ok(), "a minimal header");
+        let e = parse("-- metric: a\n-- better: lower\n-- label b: B\nSELECT 1").unwrap_err().to_string();
+        assert!(e.contains("`-- label b:`"), "{e}");
+        let e = parse("-- metric: a\n-- better: lower\n-- compare: a\nSELECT 1").unwrap_err().to_string();
+        assert!(e.contains("is compared but its kind"), "{e}");
+        let q = parse("-- metric: a, b\n-- better: lower\n-- kind: proportion\n-- kind b: count\nSELECT 1\n-- label a: not read\n").unwrap();
+        assert_eq!((q.metrics[0].kind, q.metrics[1].kind), (Kind::Proportion, Kind::Count));
+        assert_eq!(q.metrics[0].label, "a", "comments inside the query are not header");
     }
 }

@@ -13,7 +13,7 @@ use serde_json::json;
 use crate::attribute::AttributeBy;
 use crate::compare::{Change, Comparison, Verdict, Window};
 use crate::error::{polars_internal, Error, Result};
-use crate::metrics::{metric_name, Better};
+use crate::metrics::{self, Better, Kind, Metric};
 use crate::output;
 use crate::period::Period;
 use crate::pipeline::Analysis;
@@ -167,44 +167,56 @@ pub(crate) fn version_infos(a: &Analysis) -> Result<BTreeMap<(String, String), V
     Ok(out)
 }
 
-/// How a metric's values read in the report.
-fn show_value(metric: &str, v: Option<f64>) -> String {
-    match v {
-        None => "–".into(),
-        Some(v) if metric.ends_with("_h") => hours(v),
-        Some(v) if metric.ends_with("per_1k") => format!("{v:.2} per 1k"),
-        Some(v) => percent(v),
+/// How a metric's values read in the report, by its kind.
+fn show_value(m: &Metric, v: Option<f64>) -> String {
+    let Some(v) = v else { return "–".into() };
+    match (m.kind, &m.rate) {
+        (Kind::Proportion, _) => percent(v),
+        (Kind::Duration, _) => hours(v),
+        (Kind::Rate, Some(rate)) => format!("{v:.2} per {}", per_text(rate.per)),
+        (Kind::Count, _) => thousands(v.round() as u64),
+        _ => format!("{v:.2}"),
     }
 }
 
-fn show_delta(metric: &str, v: f64) -> String {
-    if metric.ends_with("_h") {
-        format!("{} h", signed(v, 2))
-    } else if metric.ends_with("per_1k") {
-        format!("{} per 1k", signed(v, 2))
+/// `1k` for 1000: the unit of a rate.
+fn per_text(per: f64) -> String {
+    if per >= 1000.0 && per % 1000.0 == 0.0 {
+        format!("{}k", per / 1000.0)
     } else {
-        points(v)
+        format!("{per}")
+    }
+}
+
+/// A change of a metric's value, in its unit: percentage points for proportions.
+fn show_delta(m: &Metric, v: f64) -> String {
+    match (m.kind, &m.rate) {
+        (Kind::Proportion, _) => points(v),
+        (Kind::Duration, _) => format!("{} h", signed(v, 2)),
+        (Kind::Rate, Some(rate)) => format!("{} per {}", signed(v, 2), per_text(rate.per)),
+        _ => signed(v, 2),
     }
 }
 
 fn delta_with_ci(r: &Comparison, ci: &str) -> String {
+    let m = &r.metric;
     // The interval's limits in the delta's unit, without repeating it.
     let bare = |v: f64| {
         if !v.is_finite() {
             "∞".to_string()
-        } else if r.metric.ends_with("_h") || r.metric.ends_with("per_1k") {
-            signed(v, 2)
-        } else {
+        } else if m.kind == Kind::Proportion {
             signed(v * 100.0, 1)
+        } else {
+            signed(v, 2)
         }
     };
     match (r.delta, r.ci) {
         // For durations the change is the Hodges–Lehmann shift, not the difference of the medians.
-        (Some(d), Some((lo, hi))) if r.metric.ends_with("_h") => {
-            format!("{} shift ({ci} {} to {})", show_delta(r.metric, d), bare(lo), bare(hi))
+        (Some(d), Some((lo, hi))) if m.kind == Kind::Duration => {
+            format!("{} shift ({ci} {} to {})", show_delta(m, d), bare(lo), bare(hi))
         }
-        (Some(d), Some((lo, hi))) => format!("{} ({ci} {} to {})", show_delta(r.metric, d), bare(lo), bare(hi)),
-        (Some(d), None) => show_delta(r.metric, d),
+        (Some(d), Some((lo, hi))) => format!("{} ({ci} {} to {})", show_delta(m, d), bare(lo), bare(hi)),
+        (Some(d), None) => show_delta(m, d),
         _ => "–".into(),
     }
 }
@@ -240,9 +252,9 @@ fn summary_line(c: &Change, rows: &[&Comparison], verdict: Verdict, ci: &str) ->
         .map(|r| {
             format!(
                 "{} {} → {} ({}; {})",
-                metric_name(r.metric),
-                show_value(r.metric, r.before_value),
-                show_value(r.metric, r.after_value),
+                r.metric.label,
+                show_value(&r.metric, r.before_value),
+                show_value(&r.metric, r.after_value),
                 delta_with_ci(r, ci),
                 q_text(r.p_adjusted.unwrap_or(1.0))
             )
@@ -324,9 +336,9 @@ pub(crate) fn change_section(
     let mut cells = Vec::new();
     for r in &rows {
         cells.push(vec![
-            metric_name(r.metric).to_string(),
-            format!("{} (n={})", show_value(r.metric, r.before_value), thousands(r.before_n)),
-            format!("{} (n={})", show_value(r.metric, r.after_value), thousands(r.after_n)),
+            r.metric.label.clone(),
+            format!("{} (n={})", show_value(&r.metric, r.before_value), thousands(r.before_n)),
+            format!("{} (n={})", show_value(&r.metric, r.after_value), thousands(r.after_n)),
             delta_with_ci(r, &ci),
             r.p_value.map(p_value).unwrap_or_else(|| "–".into()),
             r.p_adjusted.map(p_value).unwrap_or_else(|| "–".into()),
@@ -363,9 +375,9 @@ pub(crate) fn change_section(
             };
             let label = format!(
                 "{}: {} → {}",
-                metric_name(r.metric),
-                show_value(r.metric, r.before_value),
-                show_value(r.metric, r.after_value)
+                r.metric.label,
+                show_value(&r.metric, r.before_value),
+                show_value(&r.metric, r.after_value)
             );
             ChangeBar { label, relative: rel, color }
         })
@@ -447,10 +459,12 @@ fn build_report(a: &Analysis, dir: &Path, args: &[String]) -> Result<()> {
     let mut labels: Vec<String> = pp_period.iter().flatten().cloned().collect();
     labels.sort();
     labels.dedup();
-    let metric_cols = ["reopen_rate", "error_rate", "sla_attainment", "mttr_median_h", "tickets", "resolved"];
+    let panels = metrics::chart_panels(&a.queries);
     let mut cols: BTreeMap<&str, Vec<Option<f64>>> = BTreeMap::new();
-    for m in metric_cols {
-        cols.insert(m, floats(pp, m)?);
+    for m in &panels {
+        for column in [m.name.as_str(), m.chart.as_ref().map_or("tickets", |c| c.over.as_str())] {
+            cols.insert(column, floats(pp, column)?);
+        }
     }
 
     let mut md = String::new();
@@ -631,40 +645,20 @@ fn build_report(a: &Analysis, dir: &Path, args: &[String]) -> Result<()> {
                         ),
                     )
                 }),
-                panels: vec![
-                    TrendPanel {
-                        title: "Reopen rate".into(),
-                        unit: "% of resolved tickets".into(),
-                        values: aligned("reopen_rate"),
-                        counts: counts("resolved"),
-                        is_rate: true,
-                        percent: true,
-                    },
-                    TrendPanel {
-                        title: "Error rate".into(),
-                        unit: "% of resolved tickets".into(),
-                        values: aligned("error_rate"),
-                        counts: counts("resolved"),
-                        is_rate: true,
-                        percent: true,
-                    },
-                    TrendPanel {
-                        title: "MTTR (median)".into(),
-                        unit: "hours".into(),
-                        values: aligned("mttr_median_h"),
-                        counts: counts("resolved"),
-                        is_rate: false,
-                        percent: false,
-                    },
-                    TrendPanel {
-                        title: "SLA attainment".into(),
-                        unit: "% of tickets".into(),
-                        values: aligned("sla_attainment"),
-                        counts: counts("tickets"),
-                        is_rate: true,
-                        percent: true,
-                    },
-                ],
+                panels: panels
+                    .iter()
+                    .map(|m| {
+                        let proportion = m.kind == Kind::Proportion;
+                        TrendPanel {
+                            title: m.label.clone(),
+                            unit: m.chart.as_ref().map_or(String::new(), |c| c.axis.clone()),
+                            values: aligned(&m.name),
+                            counts: counts(m.chart.as_ref().map_or("tickets", |c| c.over.as_str())),
+                            is_rate: proportion,
+                            percent: proportion,
+                        }
+                    })
+                    .collect(),
             };
             charts::write(&charts_dir, &stem, &trend)?;
             let _ = writeln!(
@@ -684,31 +678,23 @@ fn build_report(a: &Analysis, dir: &Path, args: &[String]) -> Result<()> {
     // Processes without an SOP.
     let sv = &a.tables.sop_versions;
     let (sv_sop, sv_process) = (strings(sv, "sop_id")?, strings(sv, "process")?);
-    let (sv_tickets, sv_reopen, sv_mttr, sv_esc) = (
-        floats(sv, "tickets")?,
-        floats(sv, "reopen_rate")?,
-        floats(sv, "mttr_median_h")?,
-        floats(sv, "escalation_rate")?,
-    );
+    let shown = metrics::overview_columns(&a.queries);
+    let values = shown.iter().map(|m| floats(sv, &m.name)).collect::<Result<Vec<_>>>()?;
     let no_sop: Vec<Vec<String>> = (0..sv.height())
         .filter(|&i| sv_sop[i].as_deref().unwrap_or("").is_empty())
         .map(|i| {
-            vec![
-                escape(sv_process[i].as_deref().unwrap_or("")),
-                thousands(sv_tickets[i].unwrap_or(0.0) as u64),
-                show_value("reopen_rate", sv_reopen[i]),
-                show_value("escalation_rate", sv_esc[i]),
-                show_value("mttr_median_h", sv_mttr[i]),
-            ]
+            let mut row = vec![escape(sv_process[i].as_deref().unwrap_or(""))];
+            row.extend(shown.iter().zip(&values).map(|(m, v)| show_value(m, v[i])));
+            row
         })
         .collect();
     if !no_sop.is_empty() {
         let _ = writeln!(md, "## Processes without an SOP\n");
-        let _ = writeln!(
-            md,
-            "{}",
-            table(&["process", "tickets", "reopen rate", "escalation rate", "MTTR (median)"], &no_sop, &[1, 2, 3, 4])
-        );
+        let mut header = vec!["process".to_string()];
+        header.extend(shown.iter().map(|m| m.label_in_text()));
+        let header: Vec<&str> = header.iter().map(String::as_str).collect();
+        let right: Vec<usize> = (1..header.len()).collect();
+        let _ = writeln!(md, "{}", table(&header, &no_sop, &right));
     }
 
     // What to document next.
@@ -855,7 +841,7 @@ fn build_report(a: &Analysis, dir: &Path, args: &[String]) -> Result<()> {
         .iter()
         .map(|q| {
             vec![
-                format!("`{}`", q.metrics.join("`, `")),
+                format!("`{}`", q.names().collect::<Vec<_>>().join("`, `")),
                 escape(&q.definition),
                 escape(&q.unit),
                 match q.better {

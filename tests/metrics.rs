@@ -437,3 +437,72 @@ fn low_memory_gives_the_same_tables_and_comparisons() {
     assert!(whole[0].lines().count() > 5 && whole[2].lines().count() > 5, "{}", whole[2]);
     assert_eq!(whole, parts);
 }
+
+/// A metric is one SQL file: its header alone carries it into the tables, the comparisons, the
+/// trend charts and the report.
+#[test]
+fn a_new_metric_is_one_sql_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let queries = dir.path().join("queries");
+    std::fs::create_dir(&queries).unwrap();
+    for e in std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("queries")).unwrap() {
+        let p = e.unwrap().path();
+        std::fs::copy(&p, queries.join(p.file_name().unwrap())).unwrap();
+    }
+    std::fs::write(
+        queries.join("first_touch.sql"),
+        "-- metric: first_touch_rate\n\
+         -- definition: share of resolved tickets never reassigned\n\
+         -- unit: fraction (0-1)\n\
+         -- better: higher\n\
+         -- order: 55\n\
+         -- kind: proportion\n\
+         -- label: First-touch resolution\n\
+         -- compare: first_touch_rate\n\
+         -- chart: 5, % of resolved tickets, resolved\n\
+         -- overview: 5\n\
+         SELECT grp, AVG(v) AS first_touch_rate, COUNT(v) AS first_touch_rate__n\n\
+         FROM (SELECT grp, CASE WHEN reassignment_count IS NULL THEN NULL WHEN reassignment_count = 0 THEN 1.0 ELSE 0.0 END AS v\n\
+               FROM tickets WHERE is_resolved) AS per_ticket\n\
+         GROUP BY grp\n",
+    )
+    .unwrap();
+    let demo = fixture("demo");
+    let out = dir.path().join("out");
+    run_ok(&[
+        "report",
+        "--quiet",
+        "--tickets",
+        demo.join("tickets.csv").to_str().unwrap(),
+        "--sops",
+        demo.join("sops.csv").to_str().unwrap(),
+        "--as-of",
+        "2025-12-31",
+        "--queries",
+        queries.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    // tables: a column after sla_attainment (order 55), with values
+    let header = std::fs::read_to_string(out.join("metrics/sop_version_metrics.csv")).unwrap();
+    let header = header.lines().next().unwrap();
+    assert!(header.contains("sla_attainment,first_touch_rate,mttr_mean_h"), "{header}");
+    let versions = read_csv(&out.join("metrics/sop_version_metrics.csv"));
+    assert!(versions.iter().any(|r| num(r, "first_touch_rate").is_some_and(|v| (0.0..=1.0).contains(&v))));
+    // comparisons: a row per change
+    let comparisons = read_csv(&out.join("comparisons.csv"));
+    let changes = comparisons.iter().filter(|r| r["metric"] == "reopen_rate").count();
+    assert!(changes > 0);
+    assert_eq!(comparisons.iter().filter(|r| r["metric"] == "first_touch_rate").count(), changes);
+    // report: its label in the change tables and in the table of processes without an SOP
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(md.contains("| First-touch resolution |"), "a change table row");
+    assert!(md.contains("| first-touch resolution |"), "a column of the processes without an SOP");
+    // charts: a fifth panel in every trend chart
+    let trend = std::fs::read_dir(out.join("charts"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.file_name().unwrap().to_string_lossy().starts_with("trend-") && p.extension().unwrap() == "svg")
+        .unwrap();
+    assert!(std::fs::read_to_string(trend).unwrap().contains("First-touch resolution"));
+}

@@ -143,7 +143,8 @@ fn stage_limits(panel: &TrendPanel, stages: &[String]) -> Vec<Option<(f64, f64, 
 
 fn draw_trend<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, t: &Trend) -> Result<()> {
     let root = root.titled(&t.title, (FONT, 30).into_font().style(FontStyle::Bold)).map_err(draw_err)?;
-    let areas = root.split_evenly((2, 2));
+    // Two panels a row; the height grows with the rows (four panels: the 1400×900 of before).
+    let areas = root.split_evenly((trend_rows(t.panels.len()), 2));
     let n = t.periods.len().max(1);
     let label_every = n.div_ceil(8).max(1);
     for (panel, area) in t.panels.iter().zip(areas.iter()) {
@@ -239,9 +240,15 @@ fn draw_trend<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, t: &Trend) -> R
     Ok(())
 }
 
+/// Rows of two panels each.
+fn trend_rows(panels: usize) -> usize {
+    panels.div_ceil(2).max(1)
+}
+
 impl Chart for Trend {
     fn size(&self) -> (u32, u32) {
-        (1400, 900)
+        // 900 px for two rows: the title and 425 px a row
+        (1400, 50 + 425 * trend_rows(self.panels.len()).max(2) as u32)
     }
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<()> {
         draw_trend(root, self)
