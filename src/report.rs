@@ -10,7 +10,7 @@ use chrono_tz::Tz;
 use polars::prelude::*;
 use serde_json::json;
 
-use crate::attribute::AttributeBy;
+use crate::attribute::{AttributeBy, TimelineRow};
 use crate::compare::{Change, Comparison, Verdict, Window};
 use crate::error::{polars_internal, Error, Result};
 use crate::metrics::{self, Better, Kind, Metric};
@@ -449,27 +449,31 @@ fn build_report(a: &Analysis, dir: &Path, args: &[String]) -> Result<()> {
     write_tables(a, dir, TableFormat::Csv)?;
     let charts_dir = dir.join("charts");
     output::ensure_dir(&charts_dir)?;
-    let tz = a.opts.tz;
-    let infos = version_infos(a)?;
-
-    // The period axis shared by every trend chart.
-    let pp = &a.tables.process_periods;
-    let (pp_process, pp_period, pp_version) =
-        (strings(pp, "process")?, strings(pp, "period")?, strings(pp, "version_in_force")?);
-    let mut labels: Vec<String> = pp_period.iter().flatten().cloned().collect();
-    labels.sort();
-    labels.dedup();
-    let panels = metrics::chart_panels(&a.queries);
-    let mut cols: BTreeMap<&str, Vec<Option<f64>>> = BTreeMap::new();
-    for m in &panels {
-        for column in [m.name.as_str(), m.chart.as_ref().map_or("tickets", |c| c.over.as_str())] {
-            cols.insert(column, floats(pp, column)?);
-        }
-    }
-
-    let mut md = String::new();
     let as_of = format_date(a.as_of_ms - 1);
-    let tickets_summary = a.data.inputs.iter().find(|s| s.kind == crate::ingest::profile::InputKind::Tickets);
+    // What to document next: its tables are outputs of their own.
+    let b = crate::backlog::backlog(a)?;
+    output::write_atomic(&dir.join("backlog.csv"), &crate::backlog::backlog_csv(&b)?)?;
+    output::write_atomic(&dir.join("review_calendar.csv"), &crate::backlog::calendar_csv(&b)?)?;
+    let options = shaping_options(args);
+    let (provenance_rows, inputs_json) = input_provenance(a)?;
+    let sections = [
+        intro(a, &as_of)?,
+        summary(a)?,
+        processes(a, &charts_dir, &as_of)?,
+        without_sop(a)?,
+        documentation_backlog(a, &b, &charts_dir)?,
+        data_quality(a)?,
+        methodology(a)?,
+        provenance(&options, &provenance_rows, &as_of)?,
+    ];
+    output::write_atomic(&dir.join("report.md"), sections.concat().as_bytes())?;
+    write_manifest(a, dir, &options, inputs_json, &as_of)
+}
+
+/// Title and scope: what was read, the periods, windows and time zone.
+fn intro(a: &Analysis, as_of: &str) -> Result<String> {
+    let mut md = String::new();
+    let tz = a.opts.tz;
     let range = a
         .data
         .inputs
@@ -502,8 +506,13 @@ fn build_report(a: &Analysis, dir: &Path, args: &[String]) -> Result<()> {
         tz,
         a.data.inputs.iter().map(|s| format!("{} `{}`", s.kind.name(), escape(&s.path.display().to_string()))).collect::<Vec<_>>().join(", ")
     );
-    let _ = tickets_summary;
 
+    Ok(md)
+}
+
+/// The executive summary: at most ten lines.
+fn summary(a: &Analysis) -> Result<String> {
+    let mut md = String::new();
     // Executive summary: at most ten lines.
     let _ = writeln!(md, "## Summary\n");
     let by_change: Vec<Vec<&Comparison>> = (0..a.comparisons.changes.len())
@@ -557,7 +566,14 @@ fn build_report(a: &Analysis, dir: &Path, args: &[String]) -> Result<()> {
         ci_confidence(a.config.compare.alpha)
     );
 
-    // Per process.
+    Ok(md)
+}
+
+/// One section per SOP: its facts, its trend chart and each of its changes.
+fn processes(a: &Analysis, charts_dir: &Path, as_of: &str) -> Result<String> {
+    let mut md = String::new();
+    let infos = version_infos(a)?;
+    let axis = PeriodAxis::new(a)?;
     let _ = writeln!(md, "## Processes with an SOP\n");
     let timeline = &a.attributed.timeline;
     let mut sop_ids: Vec<&str> = timeline.iter().filter(|r| !r.sop_id.is_empty()).map(|r| r.sop_id.as_str()).collect();
@@ -568,113 +584,176 @@ fn build_report(a: &Analysis, dir: &Path, args: &[String]) -> Result<()> {
         Some((sop.to_string(), format!("trend-{}", slug(&current.process))))
     }));
     for sop in &sop_ids {
-        let rows: Vec<_> =
+        let versions: Vec<&TimelineRow> =
             timeline.iter().filter(|r| r.sop_id == *sop && r.version != crate::attribute::NO_SOP).collect();
-        let Some(current) = rows.last() else { continue };
-        let process = &current.process;
+        let Some(current) = versions.last() else { continue };
         let info = infos.get(&(sop.to_string(), current.version.clone()));
-        let _ = writeln!(md, "### {}\n", escape(process));
-        let review = info.and_then(|i| i.next_review);
-        let overdue = review.is_some_and(|r| r < a.as_of_ms);
-        let _ = writeln!(
-            md,
-            "SOP **{}**, current version **{}** (in force since {}); owner: {}; next review: {}{}.\n",
-            escape(sop),
-            escape(&current.version),
-            current.effective_from.map(format_date).unwrap_or_default(),
-            info.and_then(|i| i.owner.clone()).map(|o| escape(&o)).unwrap_or_else(|| "**none recorded**".into()),
-            review.map(format_date).unwrap_or_else(|| "not set".into()),
-            if overdue { " (**overdue**)" } else { "" }
-        );
-        // Trend chart.
-        let stem = trend_stems[*sop].clone();
-        let idx: Vec<usize> =
-            (0..pp.height()).filter(|&i| pp_process[i].as_deref() == Some(process.as_str())).collect();
-        if !idx.is_empty() {
-            let aligned = |m: &str| -> Vec<Option<f64>> {
-                let mut v = vec![None; labels.len()];
-                for &i in &idx {
-                    if let Ok(k) = labels.binary_search(pp_period[i].as_ref().unwrap_or(&String::new())) {
-                        v[k] = cols[m][i];
-                    }
-                }
-                v
-            };
-            let counts = |m: &str| aligned(m).iter().map(|v| v.unwrap_or(0.0) as u64).collect::<Vec<u64>>();
-            let mut stages = vec![String::new(); labels.len()];
-            for &i in &idx {
-                if let Ok(k) = labels.binary_search(pp_period[i].as_ref().unwrap_or(&String::new())) {
-                    let v = pp_version[i].clone().unwrap_or_default();
-                    stages[k] = v.rsplit('→').next().unwrap_or("").to_string();
-                }
-            }
-            let changes_here: Vec<&Change> = a.comparisons.changes.iter().filter(|c| c.sop_id == *sop).collect();
-            let end = labels.len() as f64 - 0.5;
-            let trend = Trend {
-                title: format!(
-                    "{process} — trend by {} with SOP changes",
-                    match a.period {
-                        Period::Month => "month",
-                        Period::Week => "week",
-                        Period::Quarter => "quarter",
-                    }
-                ),
-                periods: labels.clone(),
-                stages,
-                changes: rows
-                    .iter()
-                    .filter_map(|r| {
-                        r.effective_from.map(|e| {
-                            (
-                                x_of(Some(e), &labels, a.period, tz, end),
-                                format!("v{}", r.version.trim_start_matches(['v', 'V'])),
-                            )
-                        })
-                    })
-                    .filter(|(x, _)| *x > -0.5 && *x < end)
-                    .collect(),
-                windows: changes_here.last().map(|c| {
-                    (
-                        (
-                            x_of(c.before.0, &labels, a.period, tz, -0.5).max(-0.5),
-                            x_of(Some(c.before.1), &labels, a.period, tz, end),
-                        ),
-                        (
-                            x_of(Some(c.after.0), &labels, a.period, tz, end),
-                            x_of(c.after.1, &labels, a.period, tz, end).min(end),
-                        ),
-                    )
-                }),
-                panels: panels
-                    .iter()
-                    .map(|m| {
-                        let proportion = m.kind == Kind::Proportion;
-                        TrendPanel {
-                            title: m.label.clone(),
-                            unit: m.chart.as_ref().map_or(String::new(), |c| c.axis.clone()),
-                            values: aligned(&m.name),
-                            counts: counts(m.chart.as_ref().map_or("tickets", |c| c.over.as_str())),
-                            is_rate: proportion,
-                            percent: proportion,
-                        }
-                    })
-                    .collect(),
-            };
-            charts::write(&charts_dir, &stem, &trend)?;
-            let _ = writeln!(
-                md,
-                "![{} trend](charts/{stem}.png)\n\n*Vertical lines: SOP versions taking effect. Shaded: the windows compared for the latest change \
-                 (orange before, blue after). Thin lines: centre and 3-sigma control limits recomputed per SOP version (p-chart for rates, \
-                 individuals chart for MTTR). [SVG](charts/{stem}.svg)*\n",
-                escape(process)
-            );
-        }
-        // Each change of this SOP.
+        md.push_str(&sop_heading(a, sop, current, info));
+        md.push_str(&trend_chart(a, &axis, sop, &versions, &trend_stems[*sop], charts_dir)?);
         for (c, _) in a.comparisons.changes.iter().enumerate().filter(|(_, ch)| ch.sop_id == *sop) {
-            md.push_str(&change_section(a, c, &infos, &charts_dir, &as_of, "####")?);
+            md.push_str(&change_section(a, c, &infos, charts_dir, as_of, "####")?);
         }
     }
+    Ok(md)
+}
 
+/// The heading of an SOP's section: its current version, owner and review date.
+fn sop_heading(a: &Analysis, sop: &str, current: &TimelineRow, info: Option<&VersionInfo>) -> String {
+    let review = info.and_then(|i| i.next_review);
+    let overdue = review.is_some_and(|r| r < a.as_of_ms);
+    format!(
+        "### {}\n\nSOP **{}**, current version **{}** (in force since {}); owner: {}; next review: {}{}.\n\n",
+        escape(&current.process),
+        escape(sop),
+        escape(&current.version),
+        current.effective_from.map(format_date).unwrap_or_default(),
+        info.and_then(|i| i.owner.clone()).map(|o| escape(&o)).unwrap_or_else(|| "**none recorded**".into()),
+        review.map(format_date).unwrap_or_else(|| "not set".into()),
+        if overdue { " (**overdue**)" } else { "" }
+    )
+}
+
+/// The periods every trend chart shares, and the period table's columns the panels draw.
+struct PeriodAxis<'a> {
+    /// every period label, sorted
+    labels: Vec<String>,
+    process: Vec<Option<String>>,
+    period: Vec<Option<String>>,
+    version: Vec<Option<String>>,
+    panels: Vec<&'a Metric>,
+    columns: BTreeMap<&'a str, Vec<Option<f64>>>,
+}
+
+impl<'a> PeriodAxis<'a> {
+    fn new(a: &'a Analysis) -> Result<Self> {
+        let pp = &a.tables.process_periods;
+        let period = strings(pp, "period")?;
+        let mut labels: Vec<String> = period.iter().flatten().cloned().collect();
+        labels.sort();
+        labels.dedup();
+        let panels = metrics::chart_panels(&a.queries);
+        let mut columns = BTreeMap::new();
+        for m in &panels {
+            for column in [m.name.as_str(), m.chart.as_ref().map_or("tickets", |c| c.over.as_str())] {
+                columns.insert(column, floats(pp, column)?);
+            }
+        }
+        Ok(PeriodAxis {
+            labels,
+            process: strings(pp, "process")?,
+            period,
+            version: strings(pp, "version_in_force")?,
+            panels,
+            columns,
+        })
+    }
+
+    /// The rows of `process` in the period table.
+    fn rows_of(&self, process: &str) -> Vec<usize> {
+        (0..self.process.len()).filter(|&i| self.process[i].as_deref() == Some(process)).collect()
+    }
+
+    /// Where row `i` falls on the axis.
+    fn slot(&self, i: usize) -> Option<usize> {
+        self.labels.binary_search(self.period[i].as_ref()?).ok()
+    }
+
+    /// `column` over the whole axis for `rows`: empty where the process had no tickets.
+    fn aligned(&self, rows: &[usize], column: &str) -> Vec<Option<f64>> {
+        let mut v = vec![None; self.labels.len()];
+        for &i in rows {
+            if let (Some(k), Some(values)) = (self.slot(i), self.columns.get(column)) {
+                v[k] = values[i];
+            }
+        }
+        v
+    }
+
+    /// The version in force in each period (the later one where a change falls inside it).
+    fn stages(&self, rows: &[usize]) -> Vec<String> {
+        let mut stages = vec![String::new(); self.labels.len()];
+        for &i in rows {
+            if let Some(k) = self.slot(i) {
+                let v = self.version[i].clone().unwrap_or_default();
+                stages[k] = v.rsplit('→').next().unwrap_or("").to_string();
+            }
+        }
+        stages
+    }
+}
+
+/// The trend chart of one SOP's process with its versions marked, and its caption.
+fn trend_chart(
+    a: &Analysis,
+    axis: &PeriodAxis,
+    sop: &str,
+    versions: &[&TimelineRow],
+    stem: &str,
+    charts_dir: &Path,
+) -> Result<String> {
+    let Some(current) = versions.last() else { return Ok(String::new()) };
+    let process = &current.process;
+    let rows = axis.rows_of(process);
+    if rows.is_empty() {
+        return Ok(String::new());
+    }
+    let (tz, labels) = (a.opts.tz, &axis.labels);
+    let end = labels.len() as f64 - 0.5;
+    let x = |ms: Option<i64>, open_end: f64| x_of(ms, labels, a.period, tz, open_end);
+    let latest_change = a.comparisons.changes.iter().rfind(|c| c.sop_id == sop);
+    let trend = Trend {
+        title: format!(
+            "{process} — trend by {} with SOP changes",
+            match a.period {
+                Period::Month => "month",
+                Period::Week => "week",
+                Period::Quarter => "quarter",
+            }
+        ),
+        periods: labels.clone(),
+        stages: axis.stages(&rows),
+        changes: versions
+            .iter()
+            .filter_map(|r| {
+                r.effective_from.map(|e| (x(Some(e), end), format!("v{}", r.version.trim_start_matches(['v', 'V']))))
+            })
+            .filter(|(x, _)| *x > -0.5 && *x < end)
+            .collect(),
+        windows: latest_change.map(|c| {
+            (
+                (x(c.before.0, -0.5).max(-0.5), x(Some(c.before.1), end)),
+                (x(Some(c.after.0), end), x(c.after.1, end).min(end)),
+            )
+        }),
+        panels: axis
+            .panels
+            .iter()
+            .map(|m| {
+                let proportion = m.kind == Kind::Proportion;
+                let over = m.chart.as_ref().map_or("tickets", |c| c.over.as_str());
+                TrendPanel {
+                    title: m.label.clone(),
+                    unit: m.chart.as_ref().map_or(String::new(), |c| c.axis.clone()),
+                    values: axis.aligned(&rows, &m.name),
+                    counts: axis.aligned(&rows, over).iter().map(|v| v.unwrap_or(0.0) as u64).collect(),
+                    is_rate: proportion,
+                    percent: proportion,
+                }
+            })
+            .collect(),
+    };
+    charts::write(charts_dir, stem, &trend)?;
+    Ok(format!(
+        "![{} trend](charts/{stem}.png)\n\n*Vertical lines: SOP versions taking effect. Shaded: the windows compared for the latest change \
+         (orange before, blue after). Thin lines: centre and 3-sigma control limits recomputed per SOP version (p-chart for rates, \
+         individuals chart for MTTR). [SVG](charts/{stem}.svg)*\n\n",
+        escape(process)
+    ))
+}
+
+/// The processes that have no SOP, with the metrics their query headers put in this table.
+fn without_sop(a: &Analysis) -> Result<String> {
+    let mut md = String::new();
     // Processes without an SOP.
     let sv = &a.tables.sop_versions;
     let (sv_sop, sv_process) = (strings(sv, "sop_id")?, strings(sv, "process")?);
@@ -697,10 +776,13 @@ fn build_report(a: &Analysis, dir: &Path, args: &[String]) -> Result<()> {
         let _ = writeln!(md, "{}", table(&header, &no_sop, &right));
     }
 
+    Ok(md)
+}
+
+/// What to document next: the top of the ranking, its chart and the review calendar's flags.
+fn documentation_backlog(a: &Analysis, b: &crate::backlog::Backlog, charts_dir: &Path) -> Result<String> {
+    let mut md = String::new();
     // What to document next.
-    let b = crate::backlog::backlog(a)?;
-    output::write_atomic(&dir.join("backlog.csv"), &crate::backlog::backlog_csv(&b)?)?;
-    output::write_atomic(&dir.join("review_calendar.csv"), &crate::backlog::calendar_csv(&b)?)?;
     let _ = writeln!(md, "## What to document next\n");
     let w = &a.config.backlog;
     let _ = writeln!(
@@ -733,7 +815,7 @@ fn build_report(a: &Analysis, dir: &Path, args: &[String]) -> Result<()> {
         );
     }
     charts::write(
-        &charts_dir,
+        charts_dir,
         "backlog",
         &charts::BacklogChart {
             title: if left_out > 0 {
@@ -779,6 +861,12 @@ fn build_report(a: &Analysis, dir: &Path, args: &[String]) -> Result<()> {
         );
     }
 
+    Ok(md)
+}
+
+/// Per input: rows read, accepted, rejected, superseded and why.
+fn data_quality(a: &Analysis) -> Result<String> {
+    let mut md = String::new();
     // Data quality.
     let _ = writeln!(md, "## Data quality\n");
     let rows: Vec<Vec<String>> = a
@@ -834,6 +922,12 @@ fn build_report(a: &Analysis, dir: &Path, args: &[String]) -> Result<()> {
         md.push('\n');
     }
 
+    Ok(md)
+}
+
+/// How every number was made: metric definitions, attribution, windows and tests.
+fn methodology(a: &Analysis) -> Result<String> {
+    let mut md = String::new();
     // Methodology.
     let _ = writeln!(md, "## Methodology\n");
     let defs: Vec<Vec<String>> = a
@@ -889,21 +983,35 @@ fn build_report(a: &Analysis, dir: &Path, args: &[String]) -> Result<()> {
         a.config.compare.min_n
     );
 
+    Ok(md)
+}
+
+/// The command, the version and each input's checksum.
+fn provenance(options: &[String], prov: &[Vec<String>], as_of: &str) -> Result<String> {
+    let mut md = String::new();
     // Provenance.
     let _ = writeln!(md, "## Provenance\n");
-    let options = shaping_options(args);
-    let (prov, inputs_json) = input_provenance(a)?;
     let _ = writeln!(
         md,
         "sop-impact {}; command: `sop-impact {}`; as of {as_of}.\n",
         env!("CARGO_PKG_VERSION"),
         escape(&options.join(" "))
     );
-    let _ = writeln!(md, "{}", table(&["input", "file", "SHA-256"], &prov, &[]));
+    let _ = writeln!(md, "{}", table(&["input", "file", "SHA-256"], prov, &[]));
     let _ = writeln!(md, "Every output's SHA-256 is in [manifest.json](manifest.json).");
-    output::write_atomic(&dir.join("report.md"), md.as_bytes())?;
 
-    // The manifest, last: it lists every other output.
+    Ok(md)
+}
+
+/// The manifest, last: it lists every other output with its checksum.
+fn write_manifest(
+    a: &Analysis,
+    dir: &Path,
+    options: &[String],
+    inputs_json: Vec<serde_json::Value>,
+    as_of: &str,
+) -> Result<()> {
+    let tz = a.opts.tz;
     let outputs = output_checksums(dir)?;
     let generated_at = if a.as_of_given {
         format_utc(a.as_of_ms - 1)
