@@ -11,7 +11,7 @@ use statrs::distribution::{ChiSquared, ContinuousCDF};
 use crate::attribute::{Attributed, NO_SOP};
 use crate::config::Config;
 use crate::error::{polars_internal, Result};
-use crate::metrics::{self, derive_change_columns, run_queries, Better, Kind, Metric, Query};
+use crate::metrics::{self, derive_change_columns, run_queries, Better, Kind, Metric, Query, RateOf};
 use crate::output::{cell, csv_bytes};
 use crate::stats::{multiple, poisson, proportions, ranks, survival, z_two_sided};
 use sop_impact_parse::time::format_date;
@@ -339,63 +339,22 @@ pub fn compare(
     if changes.is_empty() {
         return Ok(Comparisons { changes, rows: Vec::new() });
     }
-    // The windowed tables feed both the SQL and the samples: build each once.
-    let tickets = windowed(&att.tickets.clone().lazy().select(columns_read(&att.tickets, queries)), &changes)?
-        .collect()
-        .map_err(polars_internal)?
-        .lazy();
-    let change_records =
-        windowed(&derive_change_columns(&att.changes, cfg), &changes)?.collect().map_err(polars_internal)?.lazy();
-    let audits = windowed(&att.audits.clone().lazy(), &changes)?;
-    crate::diag::trace("comparison windows cut");
-    let values = collect_values(&run_queries(queries, cfg, tickets.clone(), change_records.clone(), audits)?)?;
-    let samples = collect_samples(tickets, as_of_ms)?;
-    crate::diag::trace("comparison samples collected");
-    let change_times = change_records
-        .select([col("grp")])
-        .collect()
-        .map_err(polars_internal)?
-        .column("grp")
-        .map_err(polars_internal)?
-        .i64()
-        .map_err(polars_internal)?
-        .iter()
-        .flatten()
-        .fold(HashMap::<i64, u64>::new(), |mut m, g| {
-            *m.entry(g).or_default() += 1;
-            m
-        });
-
-    let z = z_two_sided(cfg.compare.alpha);
-    let min_n = cfg.compare.min_n as u64;
+    let windows = WindowData::collect(att, cfg, queries, &changes, as_of_ms)?;
+    let tests = Tests { z: z_two_sided(cfg.compare.alpha), alpha: cfg.compare.alpha, min_n: cfg.compare.min_n as u64 };
     let mut rows = Vec::new();
     for (c, ch) in changes.iter_mut().enumerate() {
-        let (b, a) = (2 * c as i64, 2 * c as i64 + 1);
-        ch.before_tickets = values.count("tickets", b);
-        ch.after_tickets = values.count("tickets", a);
-        // Caveats that concern every metric of this change.
-        let mut shared = Vec::new();
-        let empty = [0u64; 6];
-        if let Some(p) =
-            mix_p(samples.priorities.get(&b).unwrap_or(&empty), samples.priorities.get(&a).unwrap_or(&empty))
-        {
-            if p < 0.01 {
-                shared.push(format!("priority mix changed (chi-square p = {p:.2e}); compare per priority"));
-            }
-        }
-        let concurrent = change_times.get(&b).copied().unwrap_or(0) + change_times.get(&a).copied().unwrap_or(0);
-        if concurrent > 0 {
-            shared.push(format!("{concurrent} change request(s) on this process during the windows"));
-        }
+        let sides = Sides { before: 2 * c as i64, after: 2 * c as i64 + 1 };
+        ch.before_tickets = windows.values.count("tickets", sides.before);
+        ch.after_tickets = windows.values.count("tickets", sides.after);
+        let shared = windows.shared_caveats(sides);
         for m in metrics::compared(queries) {
-            let (metric, kind) = (m.name.as_str(), m.kind);
             let mut row = Comparison {
                 change: c,
                 metric: m.clone(),
                 before_n: 0,
-                before_value: values.get(metric, b),
+                before_value: windows.values.get(&m.name, sides.before),
                 after_n: 0,
-                after_value: values.get(metric, a),
+                after_value: windows.values.get(&m.name, sides.after),
                 delta: None,
                 ci: None,
                 p_value: None,
@@ -404,100 +363,187 @@ pub fn compare(
                 test: String::new(),
                 caveats: shared.clone(),
             };
-            let unit = m.of.as_str();
-            match (kind, &m.rate) {
-                (Kind::Proportion, _) => {
-                    let (nb, na) = (values.count(&m.n, b), values.count(&m.n, a));
-                    row.before_n = nb;
-                    row.after_n = na;
-                    if nb >= min_n && na >= min_n {
-                        let xb = (row.before_value.unwrap_or(0.0) * nb as f64).round() as u64;
-                        let xa = (row.after_value.unwrap_or(0.0) * na as f64).round() as u64;
-                        let (test, p) = proportions::two_proportion_p(xa, na, xb, nb);
-                        row.delta = Some(xa as f64 / na as f64 - xb as f64 / nb as f64);
-                        row.ci = Some(proportions::newcombe(xa, na, xb, nb, z));
-                        row.p_value = Some(p);
-                        row.test = test.name().to_string();
-                    }
-                }
-                (Kind::Duration, _) => {
-                    let side = |g: i64| samples.durations.get(&g).cloned().unwrap_or_default();
-                    let (sb, sa) = (side(b), side(a));
-                    let resolved = |s: &[(f64, bool)]| s.iter().filter(|x| x.1).map(|x| x.0).collect::<Vec<f64>>();
-                    let (rb, ra) = (resolved(&sb), resolved(&sa));
-                    row.before_n = rb.len() as u64;
-                    row.after_n = ra.len() as u64;
-                    let (ob, oa) = (sb.len() - rb.len(), sa.len() - ra.len());
-                    if ob + oa > 0 {
-                        let share = |o: usize, n: usize| if n == 0 { 0.0 } else { o as f64 / n as f64 };
-                        let mut note = format!("{ob} open before, {oa} open after (not in the medians)");
-                        if share(ob, sb.len()) > 0.1 || share(oa, sa.len()) > 0.1 {
-                            let km = |s: &[(f64, bool)]| {
-                                survival::km_median(s).map_or("not reached".into(), |m| format!("{m:.2} h"))
-                            };
-                            let lr = survival::log_rank(&sa, &sb)
-                                .map(|(_, p)| format!(", log-rank p = {p:.3}"))
-                                .unwrap_or_default();
-                            note.push_str(&format!(
-                                "; over 10% open, so resolved-only medians favour the later window: Kaplan-Meier medians {} before, {} after{lr}",
-                                km(&sb),
-                                km(&sa)
-                            ));
-                        }
-                        row.caveats.push(note);
-                    }
-                    if rb.len() as u64 >= min_n && ra.len() as u64 >= min_n {
-                        if let (Some(mw), Some((shift, ci))) =
-                            (ranks::mann_whitney(&ra, &rb), ranks::hodges_lehmann(&rb, &ra, z))
-                        {
-                            row.delta = Some(shift);
-                            row.ci = ci;
-                            row.p_value = Some(mw.p);
-                            row.test = "Mann-Whitney U; delta is the Hodges-Lehmann shift".into();
-                        }
-                    }
-                }
-                (Kind::Rate, Some(rate)) => {
-                    let (tb, ta) = (values.count(&rate.exposure, b), values.count(&rate.exposure, a));
-                    let (yb, ya) = (values.count(&rate.events, b), values.count(&rate.events, a));
-                    row.before_n = tb;
-                    row.after_n = ta;
-                    if tb >= min_n.max(100) && ta >= min_n.max(100) {
-                        let attainable = poisson::attainable_p(ya + yb, ta as f64, tb as f64);
-                        match poisson::exact_rate_ratio(ya, ta as f64, yb, tb as f64, cfg.compare.alpha) {
-                            Some(r) if attainable < cfg.compare.alpha => {
-                                let before_rate = rate.per * yb as f64 / tb as f64;
-                                row.delta = Some(rate.per * ya as f64 / ta as f64 - before_rate);
-                                // The rate-ratio interval, expressed as after − before at the before rate.
-                                row.ci = Some(((r.ci.0 - 1.0) * before_rate, (r.ci.1 - 1.0) * before_rate));
-                                row.p_value = Some(r.p);
-                                row.test = format!("exact conditional Poisson test (rate ratio {:.3})", r.ratio);
-                            }
-                            _ => row.caveats.push(format!(
-                                "{} {} in both windows: too few for any split to be significant",
-                                ya + yb,
-                                metrics::metric(queries, &rate.events).map_or(rate.events.as_str(), |e| e.of.as_str())
-                            )),
-                        }
-                    }
-                }
+            let need = match (m.kind, &m.rate) {
+                (Kind::Proportion, _) => tests.proportion(&mut row, &windows.values, sides),
+                (Kind::Duration, _) => tests.duration(&mut row, &windows.samples, sides),
+                (Kind::Rate, Some(rate)) => tests.rate(&mut row, rate, queries, &windows.values, sides),
                 // Counts and plain values are never compared (the query header says so).
-                _ => {}
-            }
+                _ => tests.min_n,
+            };
             if row.p_value.is_none() {
                 let (n_b, n_a) = (row.before_n, row.after_n);
-                let need = if kind == Kind::Rate { min_n.max(100) } else { min_n };
                 if n_b < need || n_a < need {
                     let (side, n) = if n_b < need { ("before", n_b) } else { ("after", n_a) };
-                    row.caveats.push(format!("only {n} {unit} {side} the change; at least {need} are needed"));
+                    row.caveats.push(format!("only {n} {} {side} the change; at least {need} are needed", m.of));
                 }
             }
             rows.push(row);
         }
     }
-
     adjust(&mut rows, cfg.compare.alpha);
     Ok(Comparisons { changes, rows })
+}
+
+/// The `grp` of a change's before and after windows.
+#[derive(Debug, Clone, Copy)]
+struct Sides {
+    before: i64,
+    after: i64,
+}
+
+/// What the windows of every change hold: the query results, the samples of tickets and the
+/// change requests in them.
+struct WindowData {
+    values: WindowValues,
+    samples: Samples,
+    /// grp → change requests in that window
+    change_counts: HashMap<i64, u64>,
+}
+
+impl WindowData {
+    fn collect(att: &Attributed, cfg: &Config, queries: &[Query], changes: &[Change], as_of_ms: i64) -> Result<Self> {
+        // The windowed tables feed both the SQL and the samples: build each once.
+        let tickets = windowed(&att.tickets.clone().lazy().select(columns_read(&att.tickets, queries)), changes)?
+            .collect()
+            .map_err(polars_internal)?
+            .lazy();
+        let change_records =
+            windowed(&derive_change_columns(&att.changes, cfg), changes)?.collect().map_err(polars_internal)?.lazy();
+        let audits = windowed(&att.audits.clone().lazy(), changes)?;
+        crate::diag::trace("comparison windows cut");
+        let values = collect_values(&run_queries(queries, cfg, tickets.clone(), change_records.clone(), audits)?)?;
+        let samples = collect_samples(tickets, as_of_ms)?;
+        crate::diag::trace("comparison samples collected");
+        let change_counts = change_records
+            .select([col("grp")])
+            .collect()
+            .map_err(polars_internal)?
+            .column("grp")
+            .map_err(polars_internal)?
+            .i64()
+            .map_err(polars_internal)?
+            .iter()
+            .flatten()
+            .fold(HashMap::<i64, u64>::new(), |mut m, g| {
+                *m.entry(g).or_default() += 1;
+                m
+            });
+        Ok(WindowData { values, samples, change_counts })
+    }
+
+    /// Caveats that concern every metric of a change: a shift in the priority mix, change
+    /// requests on the process during the windows.
+    fn shared_caveats(&self, sides: Sides) -> Vec<String> {
+        let mut shared = Vec::new();
+        let empty = [0u64; 6];
+        let priorities = |g: i64| self.samples.priorities.get(&g).unwrap_or(&empty);
+        if let Some(p) = mix_p(priorities(sides.before), priorities(sides.after)) {
+            if p < 0.01 {
+                shared.push(format!("priority mix changed (chi-square p = {p:.2e}); compare per priority"));
+            }
+        }
+        let count = |g: i64| self.change_counts.get(&g).copied().unwrap_or(0);
+        let concurrent = count(sides.before) + count(sides.after);
+        if concurrent > 0 {
+            shared.push(format!("{concurrent} change request(s) on this process during the windows"));
+        }
+        shared
+    }
+}
+
+/// The test settings of a run; each test fills a row and returns the records it needs a side.
+struct Tests {
+    z: f64,
+    alpha: f64,
+    min_n: u64,
+}
+
+impl Tests {
+    /// Two proportions: the two-proportion test (Fisher's when counts are small) with Newcombe's
+    /// interval for the difference.
+    fn proportion(&self, row: &mut Comparison, values: &WindowValues, sides: Sides) -> u64 {
+        let n = &row.metric.n;
+        let (nb, na) = (values.count(n, sides.before), values.count(n, sides.after));
+        row.before_n = nb;
+        row.after_n = na;
+        if nb >= self.min_n && na >= self.min_n {
+            let xb = (row.before_value.unwrap_or(0.0) * nb as f64).round() as u64;
+            let xa = (row.after_value.unwrap_or(0.0) * na as f64).round() as u64;
+            let (test, p) = proportions::two_proportion_p(xa, na, xb, nb);
+            row.delta = Some(xa as f64 / na as f64 - xb as f64 / nb as f64);
+            row.ci = Some(proportions::newcombe(xa, na, xb, nb, self.z));
+            row.p_value = Some(p);
+            row.test = test.name().to_string();
+        }
+        self.min_n
+    }
+
+    /// Durations: Mann–Whitney U with the Hodges–Lehmann shift, on the resolved tickets; open
+    /// tickets are counted and, where many, compared by Kaplan–Meier medians and the log-rank test.
+    fn duration(&self, row: &mut Comparison, samples: &Samples, sides: Sides) -> u64 {
+        let side = |g: i64| samples.durations.get(&g).cloned().unwrap_or_default();
+        let (sb, sa) = (side(sides.before), side(sides.after));
+        let resolved = |s: &[(f64, bool)]| s.iter().filter(|x| x.1).map(|x| x.0).collect::<Vec<f64>>();
+        let (rb, ra) = (resolved(&sb), resolved(&sa));
+        row.before_n = rb.len() as u64;
+        row.after_n = ra.len() as u64;
+        let (ob, oa) = (sb.len() - rb.len(), sa.len() - ra.len());
+        if ob + oa > 0 {
+            let share = |o: usize, n: usize| if n == 0 { 0.0 } else { o as f64 / n as f64 };
+            let mut note = format!("{ob} open before, {oa} open after (not in the medians)");
+            if share(ob, sb.len()) > 0.1 || share(oa, sa.len()) > 0.1 {
+                let km =
+                    |s: &[(f64, bool)]| survival::km_median(s).map_or("not reached".into(), |m| format!("{m:.2} h"));
+                let lr =
+                    survival::log_rank(&sa, &sb).map(|(_, p)| format!(", log-rank p = {p:.3}")).unwrap_or_default();
+                note.push_str(&format!(
+                    "; over 10% open, so resolved-only medians favour the later window: Kaplan-Meier medians {} before, {} after{lr}",
+                    km(&sb),
+                    km(&sa)
+                ));
+            }
+            row.caveats.push(note);
+        }
+        if rb.len() as u64 >= self.min_n && ra.len() as u64 >= self.min_n {
+            if let (Some(mw), Some((shift, ci))) =
+                (ranks::mann_whitney(&ra, &rb), ranks::hodges_lehmann(&rb, &ra, self.z))
+            {
+                row.delta = Some(shift);
+                row.ci = ci;
+                row.p_value = Some(mw.p);
+                row.test = "Mann-Whitney U; delta is the Hodges-Lehmann shift".into();
+            }
+        }
+        self.min_n
+    }
+
+    /// Events per exposure: the exact conditional Poisson test, with at least 100 of exposure a side.
+    fn rate(&self, row: &mut Comparison, rate: &RateOf, queries: &[Query], values: &WindowValues, sides: Sides) -> u64 {
+        let need = self.min_n.max(100);
+        let (tb, ta) = (values.count(&rate.exposure, sides.before), values.count(&rate.exposure, sides.after));
+        let (yb, ya) = (values.count(&rate.events, sides.before), values.count(&rate.events, sides.after));
+        row.before_n = tb;
+        row.after_n = ta;
+        if tb >= need && ta >= need {
+            let attainable = poisson::attainable_p(ya + yb, ta as f64, tb as f64);
+            match poisson::exact_rate_ratio(ya, ta as f64, yb, tb as f64, self.alpha) {
+                Some(r) if attainable < self.alpha => {
+                    let before_rate = rate.per * yb as f64 / tb as f64;
+                    row.delta = Some(rate.per * ya as f64 / ta as f64 - before_rate);
+                    // The rate-ratio interval, expressed as after − before at the before rate.
+                    row.ci = Some(((r.ci.0 - 1.0) * before_rate, (r.ci.1 - 1.0) * before_rate));
+                    row.p_value = Some(r.p);
+                    row.test = format!("exact conditional Poisson test (rate ratio {:.3})", r.ratio);
+                }
+                _ => row.caveats.push(format!(
+                    "{} {} in both windows: too few for any split to be significant",
+                    ya + yb,
+                    metrics::metric(queries, &rate.events).map_or(rate.events.as_str(), |e| e.of.as_str())
+                )),
+            }
+        }
+        need
+    }
 }
 
 /// Benjamini–Hochberg across every comparison that has a test, and the verdicts.
