@@ -1,4 +1,4 @@
-//! What to document next (spec §6): every process scored by volume, risk, pain, inconsistency
+//! What to document next: every process scored by volume, risk, pain, inconsistency
 //! and the state of its SOP, with the reasons in words; and the review calendar implied by each
 //! SOP's risk.
 
@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use polars::prelude::*;
 
-use crate::attribute::NO_SOP;
+use crate::attribute::{TimelineRow, NO_SOP};
 use crate::compare::Verdict;
 use crate::error::{polars_internal, Result};
 use crate::metrics::{derive_change_columns, run_queries};
@@ -161,164 +161,238 @@ fn scaled(values: &[Option<f64>]) -> Vec<f64> {
     values.iter().map(|v| if max > 0.0 { v.unwrap_or(0.0) / max } else { 0.0 }).collect()
 }
 
+/// Rank every process: gather its facts, score its components, say its SOP state and the
+/// reasons, rank; and the review calendar.
 pub fn backlog(a: &Analysis) -> Result<Backlog> {
-    let m = process_metrics(a)?;
-    let get = |metric: &str, pid: usize| m.get(metric).and_then(|x| x.get(&(pid as i64))).copied();
-    let times = a
-        .attributed
-        .tickets
-        .column("attributed_at")
-        .map_err(polars_internal)?
-        .datetime()
-        .map_err(polars_internal)?
-        .physical()
-        .clone();
-    let span_months = match (times.min(), times.max()) {
-        (Some(lo), Some(hi)) => ((hi - lo) as f64 / MONTH_MS).max(1.0),
-        _ => 1.0,
-    };
-    let facts = sop_facts(&a.data.sops)?;
-    let n = a.attributed.processes.len();
-    // latest version row per process (None without an SOP)
-    let latest: Vec<Option<&crate::attribute::TimelineRow>> = (0..n)
-        .map(|pid| a.attributed.timeline.iter().rfind(|r| r.process_id as usize == pid && r.version != NO_SOP))
-        .collect();
-    let change_times: Vec<(u32, i64)> = {
-        let c = &a.attributed.changes;
-        let pids: Vec<Option<u32>> =
-            c.column("process_id").map_err(polars_internal)?.u32().map_err(polars_internal)?.iter().collect();
-        let t: Vec<Option<i64>> = c
-            .column("attributed_at")
-            .map_err(polars_internal)?
-            .datetime()
-            .map_err(polars_internal)?
-            .physical()
-            .iter()
-            .collect();
-        pids.into_iter().zip(t).filter_map(|(p, t)| Some((p?, t?))).collect()
-    };
-
-    let medians = |metric: &str| median((0..n).filter_map(|p| get(metric, p)).collect());
-    let (med_reopen, med_esc, med_err, med_mttr) =
-        (medians("reopen_rate"), medians("escalation_rate"), medians("error_rate"), medians("mttr_median_h"));
-    let ratio = |v: Option<f64>, med: Option<f64>| match (v, med) {
-        (Some(v), Some(m)) if m > 0.0 => Some(v / m),
-        _ => None,
-    };
-    let per_month: Vec<Option<f64>> = (0..n).map(|p| get("tickets", p).map(|t| t / span_months)).collect();
-    let volume = scaled(&per_month);
-    let risk_parts = [
-        scaled(&(0..n).map(|p| get("urgent_share", p)).collect::<Vec<_>>()),
-        scaled(&(0..n).map(|p| get("audit_exceptions_per_1k", p)).collect::<Vec<_>>()),
-        scaled(&(0..n).map(|p| get("change_failure_rate", p)).collect::<Vec<_>>()),
-    ];
-    let pain_parts = [
-        scaled(&(0..n).map(|p| ratio(get("reopen_rate", p), med_reopen)).collect::<Vec<_>>()),
-        scaled(&(0..n).map(|p| ratio(get("escalation_rate", p), med_esc)).collect::<Vec<_>>()),
-        scaled(&(0..n).map(|p| ratio(get("error_rate", p), med_err)).collect::<Vec<_>>()),
-        scaled(&(0..n).map(|p| ratio(get("mttr_median_h", p), med_mttr)).collect::<Vec<_>>()),
-    ];
-    let inconsistency = scaled(&(0..n).map(|p| get("analyst_cv", p)).collect::<Vec<_>>());
-    let w = &a.config.backlog;
-
-    let mut rows = Vec::new();
-    for pid in 0..n {
-        let tickets = get("tickets", pid).unwrap_or(0.0);
-        if tickets == 0.0 && latest[pid].is_none() {
-            continue;
-        }
-        let mut reasons = Vec::new();
-        let (state, sop_id) = match latest[pid] {
-            None => {
-                reasons.push("no SOP".to_string());
-                (State::Missing, String::new())
-            }
-            Some(v) => {
-                let f = facts.get(&(v.sop_id.clone(), v.version.clone()));
-                let mut stale = Vec::new();
-                if let Some(r) = f.and_then(|f| f.next_review).filter(|r| *r < a.as_of_ms) {
-                    stale.push(format!("review overdue since {}", format_date(r)));
-                }
-                if f.and_then(|f| f.owner.as_ref()).is_none() {
-                    stale.push("no owner".into());
-                }
-                if let Some(r) = f.and_then(|f| f.retired_at).filter(|r| *r <= a.as_of_ms) {
-                    stale.push(format!("retired on {}", format_date(r)));
-                }
-                let since = v.effective_from.unwrap_or(i64::MIN);
-                let changes = change_times.iter().filter(|(p, t)| *p as usize == pid && *t >= since).count();
-                if changes > 0 {
-                    stale.push(format!(
-                        "{changes} change request(s) on the process since version {} took effect",
-                        v.version
-                    ));
-                }
-                for r in a.comparisons.rows.iter().filter(|r| r.verdict == Verdict::Worsened) {
-                    let ch = &a.comparisons.changes[r.change];
-                    if ch.sop_id == v.sop_id && ch.to_version == v.version {
-                        stale.push(format!("{} worsened significantly after version {}", r.metric.label, v.version));
-                    }
-                }
-                let state = if stale.is_empty() { State::Current } else { State::Stale };
-                reasons.extend(stale);
-                (state, v.sop_id.clone())
-            }
-        };
-        if let Some(pm) = per_month[pid] {
-            reasons.push(format!("{} tickets/month", thousands(pm.round() as u64)));
-        }
-        for (metric, label, med) in [
-            ("reopen_rate", "reopen rate", med_reopen),
-            ("escalation_rate", "escalation rate", med_esc),
-            ("error_rate", "error rate", med_err),
-            ("mttr_median_h", "MTTR", med_mttr),
-        ] {
-            if let Some(r) = ratio(get(metric, pid), med) {
-                if r >= 1.5 {
-                    reasons.push(format!("{label} {r:.1}× the median"));
-                }
-            }
-        }
-        if let Some(cv) = get("analyst_cv", pid).filter(|cv| *cv >= 0.5) {
-            reasons.push(format!("analysts differ widely (CV {cv:.2})"));
-        }
-        let risk = risk_parts.iter().map(|p| p[pid]).sum::<f64>() / risk_parts.len() as f64;
-        let pain = pain_parts.iter().map(|p| p[pid]).sum::<f64>() / pain_parts.len() as f64;
-        let score = w.volume * volume[pid]
-            + w.risk * risk
-            + w.pain * pain
-            + w.inconsistency * inconsistency[pid]
-            + w.state * state.score();
-        rows.push(BacklogRow {
-            rank: 0,
-            process: a.attributed.processes[pid].clone(),
-            sop_id,
-            state,
-            tickets_per_month: per_month[pid].unwrap_or(0.0),
-            volume: volume[pid],
-            risk,
-            pain,
-            inconsistency: inconsistency[pid],
-            score,
-            reasons,
-        });
-    }
+    let facts = Facts::gather(a)?;
+    let components = Components::score(&facts);
+    let mut rows: Vec<BacklogRow> = (0..facts.processes).filter_map(|pid| row(a, &facts, &components, pid)).collect();
     // Highest score first; ties by process name, so the order never depends on hashing.
     rows.sort_by(|x, y| y.score.total_cmp(&x.score).then(x.process.cmp(&y.process)));
     for (k, r) in rows.iter_mut().enumerate() {
         r.rank = k + 1;
     }
+    let calendar = review_calendar(a, &facts, &components);
+    Ok(Backlog { rows, calendar })
+}
 
-    // Review calendar: risk tier by the risk score in thirds of the SOP-governed processes.
-    let mut governed: Vec<(usize, f64)> = (0..n)
-        .filter(|p| latest[*p].is_some())
-        .map(|p| (p, risk_parts.iter().map(|x| x[p]).sum::<f64>() / 3.0))
+/// What the ranking is computed from, per process id; every lookup is by index, so the ranking
+/// is linear in the processes.
+struct Facts<'a> {
+    processes: usize,
+    /// metric → process id → value, over the whole history
+    metrics: HashMap<String, HashMap<i64, f64>>,
+    /// months between the first and the last ticket (at least 1)
+    span_months: f64,
+    sops: HashMap<(String, String), SopFacts>,
+    /// the latest version of each process's SOP (None without an SOP)
+    latest: Vec<Option<&'a TimelineRow>>,
+    /// the times of the change requests on each process
+    change_times: Vec<Vec<i64>>,
+    /// (metric label, version) of every significant worsening, per SOP id
+    worsened: HashMap<&'a str, Vec<(&'a str, &'a str)>>,
+}
+
+impl<'a> Facts<'a> {
+    fn gather(a: &'a Analysis) -> Result<Self> {
+        let processes = a.attributed.processes.len();
+        let times = a
+            .attributed
+            .tickets
+            .column("attributed_at")
+            .map_err(polars_internal)?
+            .datetime()
+            .map_err(polars_internal)?
+            .physical()
+            .clone();
+        let span_months = match (times.min(), times.max()) {
+            (Some(lo), Some(hi)) => ((hi - lo) as f64 / MONTH_MS).max(1.0),
+            _ => 1.0,
+        };
+        let mut latest: Vec<Option<&TimelineRow>> = vec![None; processes];
+        for r in a.attributed.timeline.iter().filter(|r| r.version != NO_SOP) {
+            if let Some(slot) = latest.get_mut(r.process_id as usize) {
+                *slot = Some(r);
+            }
+        }
+        let mut change_times = vec![Vec::new(); processes];
+        let c = &a.attributed.changes;
+        let pids = c.column("process_id").map_err(polars_internal)?.u32().map_err(polars_internal)?.clone();
+        let at =
+            c.column("attributed_at").map_err(polars_internal)?.datetime().map_err(polars_internal)?.physical().clone();
+        for (p, t) in pids.iter().zip(at.iter()) {
+            if let (Some(p), Some(t)) = (p, t) {
+                if let Some(times) = change_times.get_mut(p as usize) {
+                    times.push(t);
+                }
+            }
+        }
+        let mut worsened: HashMap<&str, Vec<(&str, &str)>> = HashMap::new();
+        for r in a.comparisons.rows.iter().filter(|r| r.verdict == Verdict::Worsened) {
+            let ch = &a.comparisons.changes[r.change];
+            worsened.entry(ch.sop_id.as_str()).or_default().push((r.metric.label.as_str(), ch.to_version.as_str()));
+        }
+        Ok(Facts {
+            processes,
+            metrics: process_metrics(a)?,
+            span_months,
+            sops: sop_facts(&a.data.sops)?,
+            latest,
+            change_times,
+            worsened,
+        })
+    }
+
+    fn get(&self, metric: &str, pid: usize) -> Option<f64> {
+        self.metrics.get(metric).and_then(|x| x.get(&(pid as i64))).copied()
+    }
+}
+
+/// The components of the score, each scaled 0–1 across the processes.
+struct Components {
+    per_month: Vec<Option<f64>>,
+    volume: Vec<f64>,
+    /// urgent share, audit exceptions per 1k, change failure rate
+    risk_parts: [Vec<f64>; 3],
+    /// reopen, escalation, error rate and MTTR, each relative to the median process
+    pain_parts: [Vec<f64>; 4],
+    inconsistency: Vec<f64>,
+    /// the medians the pain is relative to, in the order of PAIN
+    medians: [Option<f64>; 4],
+}
+
+/// The pain metrics and how a reason names them.
+const PAIN: [(&str, &str); 4] = [
+    ("reopen_rate", "reopen rate"),
+    ("escalation_rate", "escalation rate"),
+    ("error_rate", "error rate"),
+    ("mttr_median_h", "MTTR"),
+];
+
+fn ratio(v: Option<f64>, med: Option<f64>) -> Option<f64> {
+    match (v, med) {
+        (Some(v), Some(m)) if m > 0.0 => Some(v / m),
+        _ => None,
+    }
+}
+
+impl Components {
+    fn score(f: &Facts) -> Self {
+        let n = f.processes;
+        let column = |metric: &str| (0..n).map(|p| f.get(metric, p)).collect::<Vec<_>>();
+        let medians = PAIN.map(|(metric, _)| median((0..n).filter_map(|p| f.get(metric, p)).collect()));
+        let per_month: Vec<Option<f64>> = (0..n).map(|p| f.get("tickets", p).map(|t| t / f.span_months)).collect();
+        let pain_parts: [Vec<f64>; 4] = std::array::from_fn(|k| {
+            let (metric, _) = PAIN[k];
+            scaled(&(0..n).map(|p| ratio(f.get(metric, p), medians[k])).collect::<Vec<_>>())
+        });
+        Components {
+            volume: scaled(&per_month),
+            per_month,
+            risk_parts: [
+                scaled(&column("urgent_share")),
+                scaled(&column("audit_exceptions_per_1k")),
+                scaled(&column("change_failure_rate")),
+            ],
+            pain_parts,
+            inconsistency: scaled(&column("analyst_cv")),
+            medians,
+        }
+    }
+
+    fn risk(&self, pid: usize) -> f64 {
+        self.risk_parts.iter().map(|p| p[pid]).sum::<f64>() / self.risk_parts.len() as f64
+    }
+
+    fn pain(&self, pid: usize) -> f64 {
+        self.pain_parts.iter().map(|p| p[pid]).sum::<f64>() / self.pain_parts.len() as f64
+    }
+}
+
+/// The backlog row of one process: its SOP state, reasons and score (None for a process
+/// without tickets and without an SOP).
+fn row(a: &Analysis, f: &Facts, c: &Components, pid: usize) -> Option<BacklogRow> {
+    let tickets = f.get("tickets", pid).unwrap_or(0.0);
+    if tickets == 0.0 && f.latest[pid].is_none() {
+        return None;
+    }
+    let (state, sop_id, mut reasons) = sop_state(a, f, pid);
+    if let Some(pm) = c.per_month[pid] {
+        reasons.push(format!("{} tickets/month", thousands(pm.round() as u64)));
+    }
+    for (k, (metric, label)) in PAIN.iter().enumerate() {
+        if let Some(r) = ratio(f.get(metric, pid), c.medians[k]) {
+            if r >= 1.5 {
+                reasons.push(format!("{label} {r:.1}× the median"));
+            }
+        }
+    }
+    if let Some(cv) = f.get("analyst_cv", pid).filter(|cv| *cv >= 0.5) {
+        reasons.push(format!("analysts differ widely (CV {cv:.2})"));
+    }
+    let (risk, pain) = (c.risk(pid), c.pain(pid));
+    let w = &a.config.backlog;
+    let score = w.volume * c.volume[pid]
+        + w.risk * risk
+        + w.pain * pain
+        + w.inconsistency * c.inconsistency[pid]
+        + w.state * state.score();
+    Some(BacklogRow {
+        rank: 0,
+        process: a.attributed.processes[pid].clone(),
+        sop_id,
+        state,
+        tickets_per_month: c.per_month[pid].unwrap_or(0.0),
+        volume: c.volume[pid],
+        risk,
+        pain,
+        inconsistency: c.inconsistency[pid],
+        score,
+        reasons,
+    })
+}
+
+/// Missing (no SOP), stale (review overdue, no owner, retired, change requests since the
+/// version, or a metric that worsened after it) or current; with the reasons.
+fn sop_state(a: &Analysis, f: &Facts, pid: usize) -> (State, String, Vec<String>) {
+    let Some(v) = f.latest[pid] else { return (State::Missing, String::new(), vec!["no SOP".to_string()]) };
+    let facts = f.sops.get(&(v.sop_id.clone(), v.version.clone()));
+    let mut stale = Vec::new();
+    if let Some(r) = facts.and_then(|f| f.next_review).filter(|r| *r < a.as_of_ms) {
+        stale.push(format!("review overdue since {}", format_date(r)));
+    }
+    if facts.and_then(|f| f.owner.as_ref()).is_none() {
+        stale.push("no owner".into());
+    }
+    if let Some(r) = facts.and_then(|f| f.retired_at).filter(|r| *r <= a.as_of_ms) {
+        stale.push(format!("retired on {}", format_date(r)));
+    }
+    let since = v.effective_from.unwrap_or(i64::MIN);
+    let changes = f.change_times[pid].iter().filter(|t| **t >= since).count();
+    if changes > 0 {
+        stale.push(format!("{changes} change request(s) on the process since version {} took effect", v.version));
+    }
+    for (label, version) in f.worsened.get(v.sop_id.as_str()).into_iter().flatten() {
+        if *version == v.version {
+            stale.push(format!("{label} worsened significantly after version {}", v.version));
+        }
+    }
+    let state = if stale.is_empty() { State::Current } else { State::Stale };
+    (state, v.sop_id.clone(), stale)
+}
+
+/// The review date each SOP's risk implies: risk tiers by thirds of the SOP-governed
+/// processes, flagged where the recorded date is far from it.
+fn review_calendar(a: &Analysis, f: &Facts, c: &Components) -> Vec<ReviewRow> {
+    let mut governed: Vec<(usize, f64)> = (0..f.processes)
+        .filter(|p| f.latest[*p].is_some())
+        .map(|p| (p, c.risk_parts.iter().map(|x| x[p]).sum::<f64>() / 3.0))
         .collect();
     governed.sort_by(|x, y| y.1.total_cmp(&x.1).then(x.0.cmp(&y.0)));
     let third = governed.len().div_ceil(3).max(1);
     let mut calendar = Vec::new();
     for (k, (pid, _)) in governed.iter().enumerate() {
-        let Some(v) = latest[*pid] else { continue };
+        let Some(v) = f.latest[*pid] else { continue };
         let (tier, months) = match k / third {
             0 => ("high", a.config.review.high_risk_months),
             1 => ("medium", a.config.review.medium_risk_months),
@@ -330,17 +404,7 @@ pub fn backlog(a: &Analysis) -> Result<Backlog> {
                 .and_then(|d| d.and_hms_opt(0, 0, 0))
                 .map(|d| d.and_utc().timestamp_millis())
         });
-        let recorded = facts.get(&(v.sop_id.clone(), v.version.clone())).and_then(|f| f.next_review);
-        let flag = match (implied, recorded) {
-            (Some(i), Some(r)) if r > i + 31 * 86_400_000 => {
-                format!("recorded review is later than a {tier}-risk SOP should wait ({months} months)")
-            }
-            (Some(i), Some(r)) if r + 31 * 86_400_000 < i => {
-                "recorded review is earlier than the risk tier needs".to_string()
-            }
-            (_, None) => "no review date recorded".to_string(),
-            _ => String::new(),
-        };
+        let recorded = f.sops.get(&(v.sop_id.clone(), v.version.clone())).and_then(|f| f.next_review);
         calendar.push(ReviewRow {
             sop_id: v.sop_id.clone(),
             process: v.process.clone(),
@@ -349,11 +413,24 @@ pub fn backlog(a: &Analysis) -> Result<Backlog> {
             risk_tier: tier,
             implied_next_review: implied,
             recorded_next_review: recorded,
-            flag,
+            flag: review_flag(implied, recorded, tier, months),
         });
     }
     calendar.sort_by(|x, y| x.sop_id.cmp(&y.sop_id));
-    Ok(Backlog { rows, calendar })
+    calendar
+}
+
+fn review_flag(implied: Option<i64>, recorded: Option<i64>, tier: &str, months: u32) -> String {
+    match (implied, recorded) {
+        (Some(i), Some(r)) if r > i + 31 * 86_400_000 => {
+            format!("recorded review is later than a {tier}-risk SOP should wait ({months} months)")
+        }
+        (Some(i), Some(r)) if r + 31 * 86_400_000 < i => {
+            "recorded review is earlier than the risk tier needs".to_string()
+        }
+        (_, None) => "no review date recorded".to_string(),
+        _ => String::new(),
+    }
 }
 
 fn num(v: f64) -> String {
