@@ -1,5 +1,5 @@
 """Check that the Parquet and Arrow IPC metric tables load in pyarrow and pandas, with the
-columns of spec §5 and the same rows as the CSV output."""
+columns listed in docs/outputs.md and the same rows as the CSV output."""
 import csv
 import sys
 

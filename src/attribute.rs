@@ -1,4 +1,4 @@
-//! Attribution (spec §2.5): which process and SOP version every ticket, change and audit finding
+//! Attribution (docs/inputs.md): which process and SOP version every ticket, change and audit finding
 //! belongs to.
 //!
 //! The SOP table is small, so the process match (most specific first, case- and
@@ -201,7 +201,7 @@ impl SopIndex {
     }
 }
 
-/// Display name of a process without an SOP (spec §2.5): `category / subcategory`.
+/// Display name of a process without an SOP: `category / subcategory`.
 fn unsop_name(cat: &str, sub: &str) -> String {
     let (c, s) = (cat.trim(), sub.trim());
     match (c.is_empty(), s.is_empty()) {

@@ -1,4 +1,4 @@
-//! Before/after comparisons for every SOP change (spec §8): the windows either side of each
+//! Before/after comparisons for every SOP change: the windows either side of each
 //! change, the metric values in each window (from the same SQL files as the metric tables), the
 //! right test and interval per metric type, Benjamini–Hochberg across the run, and a verdict
 //! that never claims more than the data supports.
@@ -635,7 +635,7 @@ fn fmt_time(ms: Option<i64>) -> String {
     ms.map(sop_impact_parse::time::format_utc).unwrap_or_default()
 }
 
-/// The columns of comparisons.csv: those of spec §5, then `test` and `caveats`.
+/// The columns of comparisons.csv (docs/outputs.md): the comparison, then `test` and `caveats`.
 const COMPARISON_COLUMNS: [&str; 18] = [
     "sop_id",
     "process",

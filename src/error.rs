@@ -1,8 +1,9 @@
-//! One error type for the whole tool, and the one place that maps errors to exit codes (spec §3).
+//! One error type for the whole tool, and the one place that maps errors to exit codes
+//! (documented in docs/validation.md).
 
 use std::path::{Path, PathBuf};
 
-/// Exit codes of spec §3.
+/// Exit codes, as docs/validation.md documents them.
 pub mod exit {
     pub const OK: u8 = 0;
     pub const INTERNAL: u8 = 1;

@@ -1,4 +1,4 @@
-//! The auditor's evidence pack (spec §7): one SOP change, self-contained — the version history,
+//! The auditor's evidence pack (docs/evidence.md): one SOP change, self-contained — the version history,
 //! the change's comparison with intervals and caveats, the exact records in each window, the SQL
 //! of every metric, the chart, and checksums with the command line to re-run it.
 

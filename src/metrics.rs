@@ -1,5 +1,5 @@
 //! The metrics engine: the SQL files in `queries/` run by polars SQL over the attributed
-//! tables, once per SOP version and once per process and period (spec §5).
+//! tables, once per SOP version and once per process and period (docs/outputs.md).
 
 use std::path::{Path, PathBuf};
 
@@ -545,7 +545,7 @@ pub(crate) fn run_queries(
     result.ok_or_else(|| Error::Internal("no queries".into()))?.collect().map_err(polars_internal)
 }
 
-/// The two metric tables of spec §5.
+/// The two metric tables (their columns are in docs/outputs.md).
 pub struct MetricTables {
     pub sop_versions: DataFrame,
     pub process_periods: DataFrame,

@@ -33,7 +33,7 @@ fn temp_name(path: &Path) -> PathBuf {
 }
 
 /// Text that reaches a CSV cell and starts with `= + - @` would be run as a formula by a
-/// spreadsheet; a leading apostrophe neutralises it (spec §5).
+/// spreadsheet; a leading apostrophe neutralises it (docs/outputs.md).
 pub fn neutralise_cell(s: &str) -> std::borrow::Cow<'_, str> {
     if s == "-" {
         // a lone dash (the "no SOP" version) is no formula

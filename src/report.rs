@@ -1,5 +1,5 @@
-//! The outputs people read (spec §4, §5): metric tables, comparisons, charts, report.md and
-//! manifest.json, written into a staging directory and published in one rename.
+//! The outputs people read (docs/outputs.md): metric tables, comparisons, charts, report.md and
+//! manifest.json, written into a staging directory and published at --out (src/publish.rs).
 
 use std::collections::BTreeMap;
 use std::fmt::Write;

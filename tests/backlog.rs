@@ -1,14 +1,17 @@
 //! `sop-impact backlog` on the demo data: processes without an SOP and stale SOPs rank with the
 //! right reasons, ranks are deterministic, and the review calendar flags disagreements.
 
-use std::collections::BTreeMap;
+mod common;
+
 use std::path::Path;
 use std::process::Command;
 
-fn run(out: &Path) -> Vec<BTreeMap<String, String>> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let demo = root.join("fixtures/demo");
-    let o = Command::new(env!("CARGO_BIN_EXE_sop-impact"))
+use common::{bin, fixture, read_csv, Row};
+
+/// `backlog` on the demo data into `out`; the rows of its backlog.csv.
+fn run(out: &Path) -> Vec<Row> {
+    let demo = fixture("demo");
+    let o = Command::new(bin())
         .args(["backlog", "--quiet", "--as-of", "2025-12-31", "--out", out.to_str().unwrap(), "--tickets"])
         .arg(demo.join("tickets.csv"))
         .arg("--sops")
@@ -20,9 +23,7 @@ fn run(out: &Path) -> Vec<BTreeMap<String, String>> {
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let mut rdr = csv::Reader::from_path(out.join("backlog.csv")).unwrap();
-    let h = rdr.headers().unwrap().clone();
-    rdr.records().map(|r| h.iter().map(str::to_string).zip(r.unwrap().iter().map(str::to_string)).collect()).collect()
+    read_csv(&out.join("backlog.csv"))
 }
 
 #[test]

@@ -1,22 +1,14 @@
 //! Before/after comparisons through the real binary: the planted effects of `generate` are
 //! found in the right direction, planted no-effect changes are not called significant, and the
-//! columns and windows are what spec §5 and §8 say.
+//! columns and windows are what docs/outputs.md and docs/statistics.md say.
 
-use std::collections::BTreeMap;
+mod common;
+
 use std::path::Path;
-use std::process::Command;
 
-fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_sop-impact")
-}
+use common::{run_ok, Row};
 
-fn run_ok(args: &[&str]) {
-    let o = Command::new(bin()).args(args).output().unwrap();
-    assert!(o.status.success(), "{args:?}: {}", String::from_utf8_lossy(&o.stderr));
-}
-
-type Row = BTreeMap<String, String>;
-
+/// The header and the records of a CSV file.
 fn read_csv(path: &Path) -> (Vec<String>, Vec<Row>) {
     let mut rdr = csv::Reader::from_path(path).unwrap();
     let headers: Vec<String> = rdr.headers().unwrap().iter().map(str::to_string).collect();
@@ -76,7 +68,7 @@ fn planted_effects_are_found_in_their_direction() {
             "p_adjusted",
             "verdict"
         ],
-        "the columns of spec §5 first"
+        "the columns documented in docs/outputs.md first"
     );
     let mut checked_strong = 0;
     let mut quiet_total = 0;

@@ -2,21 +2,18 @@
 //! before/after numbers. This test does exactly that from before.csv, after.csv and the raw
 //! tickets.csv, and compares with the pack's comparison.csv and evidence.md.
 
-use std::collections::{BTreeMap, HashSet};
+mod common;
+
+use std::collections::HashSet;
 use std::path::Path;
 use std::process::Command;
 
-type Row = BTreeMap<String, String>;
+use common::{bin, fixture, read_csv, Row};
 
-fn read_csv(path: &Path) -> Vec<Row> {
-    let mut rdr = csv::Reader::from_path(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let h = rdr.headers().unwrap().clone();
-    rdr.records().map(|r| h.iter().map(str::to_string).zip(r.unwrap().iter().map(str::to_string)).collect()).collect()
-}
-
+/// `evidence` on the demo data into `out`, with the extra arguments.
 fn evidence(extra: &[&str], out: &Path) -> std::process::Output {
-    let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/demo");
-    Command::new(env!("CARGO_BIN_EXE_sop-impact"))
+    let demo = fixture("demo");
+    Command::new(bin())
         .args([
             "evidence",
             "--quiet",

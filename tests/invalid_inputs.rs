@@ -2,17 +2,17 @@
 //! what the real binary must do with it: exit code, the one-line message, what stdout reports
 //! and exactly which rows land in rejects.csv (line, column, value, reason).
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_json::Value;
 
-fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_sop-impact")
-}
+use common::{bin, fixture};
 
 fn cases() -> Vec<PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/invalid");
+    let root = fixture("invalid");
     let mut dirs: Vec<PathBuf> =
         std::fs::read_dir(&root).unwrap().map(|e| e.unwrap().path()).filter(|p| p.is_dir()).collect();
     dirs.sort();

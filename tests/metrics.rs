@@ -1,36 +1,15 @@
 //! `sop-impact metrics` checked against computations that do not trust the engine: hand-computed
 //! values on a small edge-case fixture, and a straightforward loop over generated data.
 
+mod common;
+
 use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use chrono::{DateTime, NaiveDate};
 
-fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_sop-impact")
-}
-
-fn fixture(p: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(p)
-}
-
-fn run_ok(args: &[&str]) -> String {
-    let o = Command::new(bin()).args(args).output().unwrap();
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert!(o.status.success(), "{args:?} failed: {err}");
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-type Row = BTreeMap<String, String>;
-
-fn read_csv(path: &Path) -> Vec<Row> {
-    let mut rdr = csv::Reader::from_path(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let headers = rdr.headers().unwrap().clone();
-    rdr.records()
-        .map(|r| headers.iter().zip(r.unwrap().iter()).map(|(h, v)| (h.to_string(), v.to_string())).collect())
-        .collect()
-}
+use common::{bin, fixture, read_csv, run_ok, Row};
 
 fn num(row: &Row, col: &str) -> Option<f64> {
     let v = &row[col];

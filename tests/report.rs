@@ -2,16 +2,11 @@
 //! with --as-of are byte-identical (charts included) and user text is escaped. Interrupted
 //! publications are tested step by step in hardening.rs.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+mod common;
 
-fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_sop-impact")
-}
+use std::path::Path;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+use common::{root, run_in, run_ok};
 
 fn files(dir: &Path) -> Vec<String> {
     fn walk(base: &Path, d: &Path, out: &mut Vec<String>) {
@@ -39,8 +34,9 @@ fn assert_same_tree(a: &Path, b: &Path) {
     }
 }
 
+/// Run the binary in `cwd`, assert that it succeeded, and return its stdout.
 fn report(args: &[&str], cwd: &Path) -> String {
-    let o = Command::new(bin()).args(args).current_dir(cwd).output().unwrap();
+    let o = run_in(cwd, args, &[]);
     assert!(o.status.success(), "{args:?}: {}", String::from_utf8_lossy(&o.stderr));
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
@@ -108,11 +104,7 @@ fn demo_report_has_its_sections_charts_and_manifest() {
 }
 
 fn small_data(dir: &Path, tickets: &str) {
-    let o = Command::new(bin())
-        .args(["generate", "--out", dir.to_str().unwrap(), "--tickets", tickets, "--seed", "3", "--quiet"])
-        .output()
-        .unwrap();
-    assert!(o.status.success());
+    run_ok(&["generate", "--out", dir.to_str().unwrap(), "--tickets", tickets, "--seed", "3", "--quiet"]);
 }
 
 #[test]

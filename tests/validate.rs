@@ -1,26 +1,14 @@
 //! Happy paths of `validate` and `generate` through the real binary: every vendor profile,
 //! Parquet and Arrow IPC inputs, event-log exports, determinism, and the accounting identity.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
+
+use std::path::Path;
+use std::process::Command;
 
 use polars::prelude::*;
 
-fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_sop-impact")
-}
-
-fn fixture(p: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(p)
-}
-
-fn run(args: &[&str]) -> Output {
-    Command::new(bin()).args(args).output().unwrap()
-}
-
-fn text(o: &Output) -> (String, String) {
-    (String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned())
-}
+use common::{bin, fixture, rejects, run, text};
 
 fn validate(tickets: &Path, sops: &Path, extra: &[&str]) -> (i32, String, String, tempfile::TempDir) {
     validate_with(tickets, sops, extra, None, None)
@@ -48,10 +36,6 @@ fn validate_with(
     let o = cmd.output().unwrap();
     let (so, se) = text(&o);
     (o.status.code().unwrap_or(-1), so, se, out)
-}
-
-fn rejects(dir: &Path) -> Vec<csv::StringRecord> {
-    csv::Reader::from_path(dir.join("rejects.csv")).unwrap().records().map(|r| r.unwrap()).collect()
 }
 
 #[test]

@@ -1,5 +1,5 @@
-//! Source profiles: which header of a vendor export feeds which canonical column (spec §2 and
-//! Appendix A), and how a profile is detected from a header.
+//! Source profiles: which header of a vendor export feeds which canonical column (the table in
+//! docs/inputs.md), and how a profile is detected from a header.
 
 /// Which vendor layout an export has; `Auto` detects it from the header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
@@ -25,12 +25,12 @@ impl Profile {
     }
 }
 
-/// Header names compare case- and whitespace-insensitively (spec §2).
+/// Header names compare case- and whitespace-insensitively.
 pub fn normalise_header(h: &str) -> String {
     h.chars().filter(|c| !c.is_whitespace()).flat_map(|c| c.to_lowercase()).collect()
 }
 
-/// The four logical inputs of spec §2.
+/// The four logical inputs (docs/inputs.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum InputKind {
     Tickets,

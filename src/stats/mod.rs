@@ -1,6 +1,6 @@
-//! Statistics for before/after comparisons (spec §8): pure functions, no I/O. Each formula
-//! names its source; the tests compare with published values (R, statsmodels, scipy) written
-//! into them with where they come from (the statistics reference in docs/ for most).
+//! Statistics for before/after comparisons (docs/statistics.md): pure functions, no I/O. Each
+//! formula names its source; the tests compare with published values (R, statsmodels, scipy)
+//! written into them with where they come from (docs/statistics.md, "Reference values").
 
 pub mod multiple;
 pub mod poisson;

@@ -19,7 +19,7 @@ pub fn benjamini_hochberg(p: &[f64]) -> Vec<f64> {
 mod tests {
     use super::*;
 
-    /// stats-reference.md §4 (statsmodels multipletests(method="fdr_bh")).
+    /// docs/statistics.md (statsmodels multipletests(method="fdr_bh")).
     #[test]
     fn reference_vectors() {
         let p = [0.205, 0.039, 0.216, 0.001, 0.06, 0.041, 0.212, 0.008, 0.074, 0.042];

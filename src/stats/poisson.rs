@@ -43,7 +43,7 @@ pub fn minlike_p(k: u64, n: u64, pi: f64) -> f64 {
 }
 
 /// The smallest p-value any split of N events could reach: if it is not below α, no data of
-/// this size can show a difference (stats-reference.md §7, attainable significance).
+/// this size can show a difference (docs/statistics.md, attainable significance).
 pub fn attainable_p(n: u64, t1: f64, t2: f64) -> f64 {
     let pi0 = t1 / (t1 + t2);
     minlike_p(0, n, pi0).min(minlike_p(n, n, pi0))
@@ -53,7 +53,7 @@ pub fn attainable_p(n: u64, t1: f64, t2: f64) -> f64 {
 mod tests {
     use super::*;
 
-    /// stats-reference.md §3: R poisson.test(c(y1, y2), c(t1, t2)); p also statsmodels
+    /// docs/statistics.md: R poisson.test(c(y1, y2), c(t1, t2)); p also statsmodels
     /// test_poisson_2indep(method="exact-cond").
     #[test]
     fn reference_values() {

@@ -90,7 +90,7 @@ mod tests {
         (a - b).abs() <= tol
     }
 
-    /// stats-reference.md §1a: statsmodels proportion_confint(method="wilson"); the last four are
+    /// docs/statistics.md: statsmodels proportion_confint(method="wilson"); the last four are
     /// Newcombe (1998a) Table I, method 3.
     #[test]
     fn wilson_reference_values() {
@@ -114,7 +114,7 @@ mod tests {
         assert_eq!(wilson(7, 7, Z).1, 1.0);
     }
 
-    /// stats-reference.md §1b: statsmodels confint_proportions_2indep(method="newcomb") and
+    /// docs/statistics.md: statsmodels confint_proportions_2indep(method="newcomb") and
     /// proportions_ztest.
     #[test]
     fn newcombe_and_z_reference_values() {
@@ -138,7 +138,7 @@ mod tests {
         assert_eq!(pooled_z(0, 40, 0, 45).1, 1.0);
     }
 
-    /// Newcombe (1998b) Table II, method 10, at 4 dp, as quoted in stats-reference.md.
+    /// Newcombe (1998b) Table II, method 10, at 4 dp, as quoted in docs/statistics.md.
     #[test]
     fn newcombe_paper_table() {
         let cases = [
@@ -157,7 +157,7 @@ mod tests {
         }
     }
 
-    /// stats-reference.md §1b and §7: expected counts under 5 → Fisher, p = 0.06193461668
+    /// docs/statistics.md: expected counts under 5 → Fisher, p = 0.06193461668
     /// (scipy fisher_exact); otherwise the pooled z.
     #[test]
     fn the_valid_test_is_chosen() {

@@ -167,7 +167,7 @@ mod tests {
     const AFTER: [f64; 12] = [2.0, 3.5, 4.5, 5.0, 6.0, 6.0, 8.0, 9.5, 12.0, 16.0, 24.0, 48.0];
     const Z: f64 = 1.959963984540054;
 
-    /// stats-reference.md §2a: scipy mannwhitneyu(before, after, method="asymptotic",
+    /// docs/statistics.md: scipy mannwhitneyu(before, after, method="asymptotic",
     /// use_continuity=True): U1 = 131.5, z = 2.004576437, p = 0.04500834772.
     #[test]
     fn mann_whitney_reference() {
@@ -211,7 +211,7 @@ mod tests {
         assert!(lo < shift && shift < hi, "{lo} < {shift} < {hi}");
     }
 
-    /// stats-reference.md §2b: HL (after − before) = −7.75 h from d(90), d(91) = −8, −7.5; the
+    /// docs/statistics.md: HL (after − before) = −7.75 h from d(90), d(91) = −8, −7.5; the
     /// Moses interval with C = 49 is d(49)..d(132) = −19.5 .. 0.
     #[test]
     fn hodges_lehmann_reference() {
@@ -244,7 +244,7 @@ mod tests {
         }
     }
 
-    /// stats-reference.md §2c: type 7 medians and p90.
+    /// docs/statistics.md: type 7 medians and p90.
     #[test]
     fn type_7_quantiles() {
         assert_eq!(quantile_sorted(&BEFORE, 0.5), Some(18.0));

@@ -90,7 +90,7 @@ mod tests {
         t.iter().zip(e).map(|(t, e)| (*t, e == 1)).collect()
     }
 
-    /// stats-reference.md §5: K1 median 9 h (lifelines, statsmodels, R agree); K2 (1..6, all
+    /// docs/statistics.md: K1 median 9 h (lifelines, statsmodels, R agree); K2 (1..6, all
     /// resolved) is 3.5 by R's midpoint rule; K3 never reaches 0.5.
     #[test]
     fn km_medians() {
@@ -101,7 +101,7 @@ mod tests {
         assert_eq!(km_median(&k3), None);
     }
 
-    /// stats-reference.md §5: χ² = 3.809672471, p = 0.05095741399 (lifelines logrank_test).
+    /// docs/statistics.md: χ² = 3.809672471, p = 0.05095741399 (lifelines logrank_test).
     #[test]
     fn log_rank_reference() {
         let t = [1.0, 2.0, 2.0, 3.0, 4.0, 4.0, 5.0, 7.0, 8.0, 10.0];

@@ -1,4 +1,4 @@
-//! Validation (spec §3): raw tables in, canonical frames and rejects out. Row-level problems
+//! Validation (docs/validation.md): raw tables in, canonical frames and rejects out. Row-level problems
 //! become [`Reject`]s and the run goes on; file-level problems are errors. For every input,
 //! rows read = accepted + rejected (+ superseded for event-log exports), always.
 
@@ -124,11 +124,11 @@ fn mapping_select<'a>(
             path: path.to_path_buf(),
             problem,
             fix: Some(if headers.len() == 1 && !matches!(format, crate::ingest::Format::Csv { .. }) {
-                "export the columns the spec lists (see README, Inputs)".into()
+                "export the canonical columns listed in docs/inputs.md".into()
             } else if headers.len() == 1 {
                 "the header was not split into columns: save the export comma-, semicolon-, tab- or |-separated".into()
             } else {
-                "rename the columns, or choose the right --profile (see README, Inputs)".into()
+                "rename the columns, or choose the right --profile (see docs/inputs.md)".into()
             }),
         })?;
         // Only the columns the mapping reads are kept.

@@ -1,9 +1,13 @@
 //! Helpers shared by the integration tests: the binary, the fixtures, running a command.
 #![allow(dead_code)]
 
+use std::collections::BTreeMap;
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+
+/// One CSV record keyed by its column names.
+pub type Row = BTreeMap<String, String>;
 
 pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_sop-impact")
@@ -25,6 +29,33 @@ pub fn run_in<S: AsRef<OsStr>>(cwd: &Path, args: &[S], env: &[(&str, &str)]) -> 
         cmd.env(k, v);
     }
     cmd.output().unwrap()
+}
+
+/// Run the binary in the project root with `args`.
+pub fn run(args: &[&str]) -> Output {
+    run_in(&root(), args, &[])
+}
+
+/// Run the binary in the project root, assert that it succeeded, and return its stdout.
+pub fn run_ok(args: &[&str]) -> String {
+    let o = run(args);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{args:?} failed: {err}");
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// Every record of the CSV file at `path`, keyed by its header.
+pub fn read_csv(path: &Path) -> Vec<Row> {
+    let mut rdr = csv::Reader::from_path(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let headers = rdr.headers().unwrap().clone();
+    rdr.records()
+        .map(|r| headers.iter().zip(r.unwrap().iter()).map(|(h, v)| (h.to_string(), v.to_string())).collect())
+        .collect()
+}
+
+/// The records of `dir/rejects.csv` (without its header).
+pub fn rejects(dir: &Path) -> Vec<csv::StringRecord> {
+    csv::Reader::from_path(dir.join("rejects.csv")).unwrap().records().map(|r| r.unwrap()).collect()
 }
 
 /// (stdout, stderr) as text.
