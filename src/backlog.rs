@@ -10,7 +10,7 @@ use crate::attribute::{TimelineRow, NO_SOP};
 use crate::compare::Verdict;
 use crate::error::{polars_internal, Result};
 use crate::metrics::{derive_change_columns, run_queries};
-use crate::output::{cell, csv_bytes};
+use crate::output::{cell, serialize_csv};
 use crate::pipeline::Analysis;
 use crate::render::markdown::thousands;
 use sop_impact_parse::time::format_date;
@@ -437,6 +437,22 @@ fn num(v: f64) -> String {
     crate::tables::format_float((v * 1e6).round() / 1e6)
 }
 
+/// A line of backlog.csv.
+#[derive(serde::Serialize)]
+struct BacklogLine {
+    rank: usize,
+    process: String,
+    sop_id: String,
+    state: &'static str,
+    tickets_per_month: String,
+    volume_score: String,
+    risk_score: String,
+    pain_score: String,
+    inconsistency_score: String,
+    score: String,
+    reasons: String,
+}
+
 /// backlog.csv
 pub fn backlog_csv(b: &Backlog) -> Result<Vec<u8>> {
     let header = [
@@ -452,22 +468,37 @@ pub fn backlog_csv(b: &Backlog) -> Result<Vec<u8>> {
         "score",
         "reasons",
     ];
-    let rows = b.rows.iter().map(|r| {
-        vec![
-            r.rank.to_string(),
-            cell(&r.process),
-            cell(&r.sop_id),
-            r.state.name().to_string(),
-            num(r.tickets_per_month),
-            num(r.volume),
-            num(r.risk),
-            num(r.pain),
-            num(r.inconsistency),
-            num(r.score),
-            r.reasons.join("; "),
-        ]
-    });
-    csv_bytes("backlog.csv", &header, rows)
+    let rows: Vec<BacklogLine> = b
+        .rows
+        .iter()
+        .map(|r| BacklogLine {
+            rank: r.rank,
+            process: cell(&r.process),
+            sop_id: cell(&r.sop_id),
+            state: r.state.name(),
+            tickets_per_month: num(r.tickets_per_month),
+            volume_score: num(r.volume),
+            risk_score: num(r.risk),
+            pain_score: num(r.pain),
+            inconsistency_score: num(r.inconsistency),
+            score: num(r.score),
+            reasons: r.reasons.join("; "),
+        })
+        .collect();
+    serialize_csv("backlog.csv", &header, &rows)
+}
+
+/// A line of review_calendar.csv.
+#[derive(serde::Serialize)]
+struct CalendarLine {
+    sop_id: String,
+    process: String,
+    version: String,
+    effective_from: String,
+    risk_tier: &'static str,
+    implied_next_review: String,
+    recorded_next_review: String,
+    flag: String,
 }
 
 /// review_calendar.csv
@@ -482,17 +513,20 @@ pub fn calendar_csv(b: &Backlog) -> Result<Vec<u8>> {
         "recorded_next_review",
         "flag",
     ];
-    let rows = b.calendar.iter().map(|r| {
-        vec![
-            cell(&r.sop_id),
-            cell(&r.process),
-            cell(&r.version),
-            r.effective_from.map(format_date).unwrap_or_default(),
-            r.risk_tier.to_string(),
-            r.implied_next_review.map(format_date).unwrap_or_default(),
-            r.recorded_next_review.map(format_date).unwrap_or_default(),
-            r.flag.clone(),
-        ]
-    });
-    csv_bytes("review_calendar.csv", &header, rows)
+    let date = |t: Option<i64>| t.map(format_date).unwrap_or_default();
+    let rows: Vec<CalendarLine> = b
+        .calendar
+        .iter()
+        .map(|r| CalendarLine {
+            sop_id: cell(&r.sop_id),
+            process: cell(&r.process),
+            version: cell(&r.version),
+            effective_from: date(r.effective_from),
+            risk_tier: r.risk_tier,
+            implied_next_review: date(r.implied_next_review),
+            recorded_next_review: date(r.recorded_next_review),
+            flag: r.flag.clone(),
+        })
+        .collect();
+    serialize_csv("review_calendar.csv", &header, &rows)
 }

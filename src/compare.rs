@@ -12,7 +12,7 @@ use crate::attribute::{Attributed, NO_SOP};
 use crate::config::Config;
 use crate::error::{polars_internal, Result};
 use crate::metrics::{self, derive_change_columns, run_queries, Better, Kind, Metric, Query, RateOf};
-use crate::output::{cell, csv_bytes};
+use crate::output::{cell, serialize_csv};
 use crate::stats::{multiple, poisson, proportions, ranks, survival, z_two_sided};
 use sop_impact_parse::time::format_date;
 
@@ -204,24 +204,27 @@ fn columns_read(tickets: &DataFrame, queries: &[Query]) -> Vec<Expr> {
 
 /// Records of one window: grp = 2·change (before) or 2·change + 1 (after). One scan of the
 /// whole table keeps the records inside any window; the windows are cut from those.
+/// The records of `process_id` attributed within `[start, end)` (an open side is unbounded).
+pub fn in_window(process_id: u32, start: Option<i64>, end: Option<i64>) -> Expr {
+    let mut pred = col("process_id").eq(lit(process_id));
+    let t = col("attributed_at").dt().timestamp(TimeUnit::Milliseconds);
+    if let Some(s) = start {
+        pred = pred.and(t.clone().gt_eq(lit(s)));
+    }
+    if let Some(e) = end {
+        pred = pred.and(t.lt(lit(e)));
+    }
+    pred
+}
+
 fn windowed(lf: &LazyFrame, changes: &[Change]) -> Result<LazyFrame> {
     let windows: Vec<(usize, Expr)> = changes
         .iter()
         .enumerate()
         .flat_map(|(c, ch)| {
-            [(2 * c, ch.before.0, Some(ch.before.1)), (2 * c + 1, Some(ch.after.0), ch.after.1)].into_iter().map(
-                move |(grp, start, end)| {
-                    let mut pred = col("process_id").eq(lit(ch.process_id));
-                    let t = col("attributed_at").dt().timestamp(TimeUnit::Milliseconds);
-                    if let Some(s) = start {
-                        pred = pred.and(t.clone().gt_eq(lit(s)));
-                    }
-                    if let Some(e) = end {
-                        pred = pred.and(t.lt(lit(e)));
-                    }
-                    (grp, pred)
-                },
-            )
+            [(2 * c, ch.before.0, Some(ch.before.1)), (2 * c + 1, Some(ch.after.0), ch.after.1)]
+                .into_iter()
+                .map(move |(grp, start, end)| (grp, in_window(ch.process_id, start, end)))
         })
         .collect();
     let nothing = || lf.clone().filter(lit(false)).with_column(lit(0i64).alias("grp"));
@@ -617,14 +620,11 @@ pub fn compare_by(
 pub fn comparisons_by_csv(column: &str, strata: &[(String, Comparisons)]) -> Result<Vec<u8>> {
     let mut header = vec![column];
     header.extend(COMPARISON_COLUMNS);
-    let rows = strata.iter().flat_map(|(stratum, c)| {
-        c.rows.iter().map(move |r| {
-            let mut cells = vec![cell(stratum)];
-            cells.extend(comparison_cells(c, r));
-            cells
-        })
-    });
-    csv_bytes("comparisons_by_stratum.csv", &header, rows)
+    let rows: Vec<ComparisonRow> = strata
+        .iter()
+        .flat_map(|(stratum, c)| c.rows.iter().map(move |r| ComparisonRow::of(c, r, Some(cell(stratum)))))
+        .collect();
+    serialize_csv("comparisons_by_stratum.csv", &header, &rows)
 }
 
 fn fmt_opt(v: Option<f64>) -> String {
@@ -657,34 +657,78 @@ const COMPARISON_COLUMNS: [&str; 18] = [
     "caveats",
 ];
 
-/// The cells that name a change, first in comparisons.csv and windows.csv.
-fn change_cells(ch: &Change) -> Vec<String> {
-    vec![cell(&ch.sop_id), cell(&ch.process), cell(&ch.from_version), cell(&ch.to_version), format_date(ch.change_date)]
+/// A line of comparisons.csv (after its stratum in comparisons_by_<column>.csv).
+#[derive(serde::Serialize)]
+struct ComparisonRow {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stratum: Option<String>,
+    sop_id: String,
+    process: String,
+    from_version: String,
+    to_version: String,
+    change_date: String,
+    metric: String,
+    before_n: u64,
+    before_value: String,
+    after_n: u64,
+    after_value: String,
+    delta: String,
+    ci_low: String,
+    ci_high: String,
+    p_value: String,
+    p_adjusted: String,
+    verdict: &'static str,
+    test: String,
+    caveats: String,
 }
 
-fn comparison_cells(c: &Comparisons, r: &Comparison) -> Vec<String> {
-    let mut cells = change_cells(&c.changes[r.change]);
-    cells.extend([
-        r.metric.name.clone(),
-        r.before_n.to_string(),
-        fmt_opt(r.before_value),
-        r.after_n.to_string(),
-        fmt_opt(r.after_value),
-        fmt_opt(r.delta),
-        fmt_opt(r.ci.map(|c| c.0)),
-        fmt_opt(r.ci.map(|c| c.1)),
-        fmt_opt(r.p_value),
-        fmt_opt(r.p_adjusted),
-        r.verdict.name().to_string(),
-        r.test.clone(),
-        r.caveats.join("; "),
-    ]);
-    cells
+impl ComparisonRow {
+    fn of(c: &Comparisons, r: &Comparison, stratum: Option<String>) -> Self {
+        let ch = &c.changes[r.change];
+        ComparisonRow {
+            stratum,
+            sop_id: cell(&ch.sop_id),
+            process: cell(&ch.process),
+            from_version: cell(&ch.from_version),
+            to_version: cell(&ch.to_version),
+            change_date: format_date(ch.change_date),
+            metric: r.metric.name.clone(),
+            before_n: r.before_n,
+            before_value: fmt_opt(r.before_value),
+            after_n: r.after_n,
+            after_value: fmt_opt(r.after_value),
+            delta: fmt_opt(r.delta),
+            ci_low: fmt_opt(r.ci.map(|c| c.0)),
+            ci_high: fmt_opt(r.ci.map(|c| c.1)),
+            p_value: fmt_opt(r.p_value),
+            p_adjusted: fmt_opt(r.p_adjusted),
+            verdict: r.verdict.name(),
+            test: r.test.clone(),
+            caveats: r.caveats.join("; "),
+        }
+    }
 }
 
 /// comparisons.csv
 pub fn comparisons_csv(c: &Comparisons) -> Result<Vec<u8>> {
-    csv_bytes("comparisons.csv", &COMPARISON_COLUMNS, c.rows.iter().map(|r| comparison_cells(c, r)))
+    let rows: Vec<ComparisonRow> = c.rows.iter().map(|r| ComparisonRow::of(c, r, None)).collect();
+    serialize_csv("comparisons.csv", &COMPARISON_COLUMNS, &rows)
+}
+
+/// A line of windows.csv: a change, the windows compared and their ticket counts.
+#[derive(serde::Serialize)]
+struct WindowRow {
+    sop_id: String,
+    process: String,
+    from_version: String,
+    to_version: String,
+    change_date: String,
+    before_start: String,
+    before_end: String,
+    after_start: String,
+    after_end: String,
+    before_tickets: u64,
+    after_tickets: u64,
 }
 
 /// windows.csv: one row per change with the windows compared and their ticket counts.
@@ -702,19 +746,24 @@ pub fn windows_csv(c: &Comparisons) -> Result<Vec<u8>> {
         "before_tickets",
         "after_tickets",
     ];
-    let rows = c.changes.iter().map(|ch| {
-        let mut cells = change_cells(ch);
-        cells.extend([
-            fmt_time(ch.before.0),
-            fmt_time(Some(ch.before.1)),
-            fmt_time(Some(ch.after.0)),
-            fmt_time(ch.after.1),
-            ch.before_tickets.to_string(),
-            ch.after_tickets.to_string(),
-        ]);
-        cells
-    });
-    csv_bytes("windows.csv", &header, rows)
+    let rows: Vec<WindowRow> = c
+        .changes
+        .iter()
+        .map(|ch| WindowRow {
+            sop_id: cell(&ch.sop_id),
+            process: cell(&ch.process),
+            from_version: cell(&ch.from_version),
+            to_version: cell(&ch.to_version),
+            change_date: format_date(ch.change_date),
+            before_start: fmt_time(ch.before.0),
+            before_end: fmt_time(Some(ch.before.1)),
+            after_start: fmt_time(Some(ch.after.0)),
+            after_end: fmt_time(ch.after.1),
+            before_tickets: ch.before_tickets,
+            after_tickets: ch.after_tickets,
+        })
+        .collect();
+    serialize_csv("windows.csv", &header, &rows)
 }
 
 #[cfg(test)]

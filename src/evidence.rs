@@ -2,46 +2,45 @@
 //! the change's comparison with intervals and caveats, the exact records in each window, the SQL
 //! of every metric, the chart, and checksums with the command line to re-run it.
 
-use std::fmt::Write;
 use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
 use serde_json::json;
 
-use crate::attribute::NO_SOP;
+use std::collections::BTreeMap;
+
+use crate::attribute::{TimelineRow, NO_SOP};
 use crate::error::{polars_internal, Error, Result};
-use crate::output::{self, cell, csv_bytes};
+use crate::output::{self, cell};
 use crate::pipeline::Analysis;
 use crate::render::markdown::{escape, table, thousands};
 use crate::render::slug;
+use crate::report::VersionInfo;
 use sop_impact_parse::time::{format_date, format_utc};
 
-/// Records of one window: (record type, id, attributed time, source line).
-fn window_records(
-    a: &Analysis,
-    process_id: u32,
-    start: Option<i64>,
-    end: Option<i64>,
-) -> Result<Vec<(String, String, i64, u64)>> {
+/// One record of a window, as the auditor gets it in before.csv / after.csv.
+#[derive(Debug, Clone, serde::Serialize)]
+struct WindowRecord {
+    record: &'static str,
+    id: String,
+    attributed_at: String,
+    source_line: u64,
+}
+
+/// The tickets and audit findings of one window, by time then id.
+fn window_records(a: &Analysis, process_id: u32, start: Option<i64>, end: Option<i64>) -> Result<Vec<WindowRecord>> {
     let mut out = Vec::new();
-    for (kind, df, id_col) in
+    for (record, df, id_col) in
         [("ticket", &a.attributed.tickets, "ticket_id"), ("audit_finding", &a.attributed.audits, "finding_id")]
     {
         if df.height() == 0 || df.column(id_col).is_err() {
             continue;
         }
         let t = col("attributed_at").dt().timestamp(TimeUnit::Milliseconds);
-        let mut pred = col("process_id").eq(lit(process_id));
-        if let Some(s) = start {
-            pred = pred.and(t.clone().gt_eq(lit(s)));
-        }
-        if let Some(e) = end {
-            pred = pred.and(t.clone().lt(lit(e)));
-        }
         let sel = df
             .clone()
             .lazy()
-            .filter(pred)
+            .filter(crate::compare::in_window(process_id, start, end))
             .select([col(id_col).alias("id"), t.alias("t"), col("source_line")])
             .sort(["t", "id"], SortMultipleOptions::default())
             .collect()
@@ -50,23 +49,19 @@ fn window_records(
         let ts = sel.column("t").map_err(polars_internal)?.i64().map_err(polars_internal)?.clone();
         let lines = sel.column("source_line").map_err(polars_internal)?.u64().map_err(polars_internal)?.clone();
         for i in 0..sel.height() {
-            out.push((
-                kind.to_string(),
-                ids.get(i).unwrap_or_default().to_string(),
-                ts.get(i).unwrap_or(0),
-                lines.get(i).unwrap_or(0),
-            ));
+            out.push(WindowRecord {
+                record,
+                id: cell(ids.get(i).unwrap_or_default()),
+                attributed_at: format_utc(ts.get(i).unwrap_or(0)),
+                source_line: lines.get(i).unwrap_or(0),
+            });
         }
     }
     Ok(out)
 }
 
-fn records_csv(records: &[(String, String, i64, u64)]) -> Result<Vec<u8>> {
-    csv_bytes(
-        "a window file",
-        &["record", "id", "attributed_at", "source_line"],
-        records.iter().map(|(kind, id, t, line)| vec![kind.clone(), cell(id), format_utc(*t), line.to_string()]),
-    )
+fn records_csv(records: &[WindowRecord]) -> Result<Vec<u8>> {
+    output::serialize_csv("a window file", &["record", "id", "attributed_at", "source_line"], records)
 }
 
 /// Write the pack for `sop` (and `version`, default the latest) under `out`; returns its path.
@@ -77,7 +72,7 @@ pub fn write_evidence(
     out: Option<PathBuf>,
     args: &[String],
 ) -> Result<PathBuf> {
-    let versions: Vec<&crate::attribute::TimelineRow> =
+    let versions: Vec<&TimelineRow> =
         a.attributed.timeline.iter().filter(|r| r.sop_id == sop && r.version != NO_SOP).collect();
     if versions.is_empty() {
         let mut ids: Vec<&str> =
@@ -104,19 +99,45 @@ pub fn write_evidence(
     Ok(out)
 }
 
-fn build(a: &Analysis, target: &crate::attribute::TimelineRow, dir: &Path, args: &[String]) -> Result<()> {
-    let sop = target.sop_id.as_str();
+/// The pack's files: the change's comparison and windows, rejects, queries, evidence.md and the
+/// manifest, last.
+fn build(a: &Analysis, target: &TimelineRow, dir: &Path, args: &[String]) -> Result<()> {
     let infos = crate::report::version_infos(a)?;
-    let mut md = String::new();
-    let _ =
-        writeln!(md, "# Evidence: {} version {} ({})\n", escape(sop), escape(&target.version), escape(&target.process));
-    let _ = writeln!(
-        md,
-        "This directory is self-contained: with it and the input files named below (checked by their SHA-256) every number here can be \
-         re-derived. `before.csv` and `after.csv` list every record in each window; `queries/` holds the SQL that defines each metric.\n"
-    );
+    let charts_dir = dir.join("charts");
+    output::ensure_dir(&charts_dir)?;
+    let as_of = format_date(a.as_of_ms - 1);
+    let (change, before, after) = the_change(a, target, &infos, dir, &as_of)?;
+    output::write_atomic(&dir.join("before.csv"), &records_csv(&before)?)?;
+    output::write_atomic(&dir.join("after.csv"), &records_csv(&after)?)?;
+    output::write_atomic(&dir.join("rejects.csv"), &crate::validate::rejects_csv(&a.data.rejects)?)?;
+    write_queries(a, dir)?;
+    let (prov, inputs) = crate::report::input_provenance(a)?;
+    let command = format!("sop-impact {}", args.join(" "));
+    let md = [
+        heading(target),
+        version_history(a, &target.sop_id, &infos),
+        change,
+        records_used(&before, &after),
+        data_quality(a),
+        provenance(&command, &prov, &as_of),
+    ]
+    .concat();
+    output::write_atomic(&dir.join("evidence.md"), md.as_bytes())?;
+    write_manifest(dir, target, &as_of, &command, inputs)
+}
 
-    let _ = writeln!(md, "## Version history\n");
+fn heading(target: &TimelineRow) -> String {
+    format!(
+        "# Evidence: {} version {} ({})\n\nThis directory is self-contained: with it and the input files named below (checked by their SHA-256) every number here can be \
+         re-derived. `before.csv` and `after.csv` list every record in each window; `queries/` holds the SQL that defines each metric.\n\n",
+        escape(&target.sop_id),
+        escape(&target.version),
+        escape(&target.process)
+    )
+}
+
+/// Every version of the SOP with its dates, owner, approval and summary.
+fn version_history(a: &Analysis, sop: &str, infos: &BTreeMap<(String, String), VersionInfo>) -> String {
     let rows: Vec<Vec<String>> = a
         .attributed
         .timeline
@@ -136,113 +157,109 @@ fn build(a: &Analysis, target: &crate::attribute::TimelineRow, dir: &Path, args:
             ]
         })
         .collect();
-    let _ = writeln!(
-        md,
-        "{}",
-        table(
-            &["version", "effective from", "until", "owner", "approved by", "approved", "next review", "what changed"],
-            &rows,
-            &[]
-        )
-    );
+    let header =
+        ["version", "effective from", "until", "owner", "approved by", "approved", "next review", "what changed"];
+    format!("## Version history\n\n{}\n", table(&header, &rows, &[]))
+}
 
-    let charts_dir = dir.join("charts");
-    output::ensure_dir(&charts_dir)?;
-    let as_of = format_date(a.as_of_ms - 1);
-    let change = a.comparisons.changes.iter().position(|c| c.sop_id == sop && c.to_version == target.version);
-    let (mut before, mut after) = (Vec::new(), Vec::new());
-    match change {
-        Some(c) => {
-            let ch = &a.comparisons.changes[c];
-            let _ = writeln!(md, "## The change\n");
-            md.push_str(&crate::report::change_section(a, c, &infos, &charts_dir, &as_of, "###")?);
-            before = window_records(a, ch.process_id, ch.before.0, Some(ch.before.1))?;
-            after = window_records(a, ch.process_id, Some(ch.after.0), ch.after.1)?;
-            let rows: Vec<&crate::compare::Comparison> = a.comparisons.rows.iter().filter(|r| r.change == c).collect();
-            let sub = crate::compare::Comparisons {
-                changes: a.comparisons.changes.clone(),
-                rows: rows.into_iter().cloned().collect(),
-            };
-            output::write_atomic(&dir.join("comparison.csv"), &crate::compare::comparisons_csv(&sub)?)?;
-        }
-        None => {
-            let _ = writeln!(
-                md,
-                "## The change\n\nVersion {} took effect on {}, before the first ticket of the data, so there is nothing before it to compare.\n",
-                escape(&target.version),
-                target.effective_from.map(format_date).unwrap_or_default()
-            );
-        }
-    }
-    output::write_atomic(&dir.join("before.csv"), &records_csv(&before)?)?;
-    output::write_atomic(&dir.join("after.csv"), &records_csv(&after)?)?;
-    let count = |v: &[(String, String, i64, u64)], k: &str| v.iter().filter(|r| r.0 == k).count() as u64;
-    let _ = writeln!(md, "## Records used\n");
-    let _ = writeln!(
-        md,
-        "{}",
-        table(
-            &["window", "tickets", "audit findings", "file"],
-            &[
-                vec![
-                    "before".into(),
-                    thousands(count(&before, "ticket")),
-                    thousands(count(&before, "audit_finding")),
-                    "[before.csv](before.csv)".into()
-                ],
-                vec![
-                    "after".into(),
-                    thousands(count(&after, "ticket")),
-                    thousands(count(&after, "audit_finding")),
-                    "[after.csv](after.csv)".into()
-                ],
-            ],
-            &[1, 2]
-        )
-    );
-    let _ = writeln!(md, "Data quality of the inputs (every rejected row is in [rejects.csv](rejects.csv)):\n");
-    let dq: Vec<Vec<String>> = a
+/// The change's section (as in the report) and comparison.csv, with the records of its
+/// windows; or why there is nothing to compare.
+fn the_change(
+    a: &Analysis,
+    target: &TimelineRow,
+    infos: &BTreeMap<(String, String), VersionInfo>,
+    dir: &Path,
+    as_of: &str,
+) -> Result<(String, Vec<WindowRecord>, Vec<WindowRecord>)> {
+    let change = a.comparisons.changes.iter().position(|c| c.sop_id == target.sop_id && c.to_version == target.version);
+    let Some(c) = change else {
+        let md = format!(
+            "## The change\n\nVersion {} took effect on {}, before the first ticket of the data, so there is nothing before it to compare.\n\n",
+            escape(&target.version),
+            target.effective_from.map(format_date).unwrap_or_default()
+        );
+        return Ok((md, Vec::new(), Vec::new()));
+    };
+    let ch = &a.comparisons.changes[c];
+    let md =
+        format!("## The change\n\n{}", crate::report::change_section(a, c, infos, &dir.join("charts"), as_of, "###")?);
+    let before = window_records(a, ch.process_id, ch.before.0, Some(ch.before.1))?;
+    let after = window_records(a, ch.process_id, Some(ch.after.0), ch.after.1)?;
+    let sub = crate::compare::Comparisons {
+        changes: a.comparisons.changes.clone(),
+        rows: a.comparisons.rows.iter().filter(|r| r.change == c).cloned().collect(),
+    };
+    output::write_atomic(&dir.join("comparison.csv"), &crate::compare::comparisons_csv(&sub)?)?;
+    Ok((md, before, after))
+}
+
+/// How many records of each kind each window has, and where they are listed.
+fn records_used(before: &[WindowRecord], after: &[WindowRecord]) -> String {
+    let count = |v: &[WindowRecord], k: &str| thousands(v.iter().filter(|r| r.record == k).count() as u64);
+    let rows = [
+        vec![
+            "before".into(),
+            count(before, "ticket"),
+            count(before, "audit_finding"),
+            "[before.csv](before.csv)".into(),
+        ],
+        vec!["after".into(), count(after, "ticket"), count(after, "audit_finding"), "[after.csv](after.csv)".into()],
+    ];
+    format!("## Records used\n\n{}\n", table(&["window", "tickets", "audit findings", "file"], &rows, &[1, 2]))
+}
+
+/// Per input: rows read, accepted, rejected, superseded.
+fn data_quality(a: &Analysis) -> String {
+    let rows: Vec<Vec<String>> = a
         .data
         .inputs
         .iter()
         .map(|s| {
-            vec![
-                s.kind.name().into(),
-                format!("`{}`", escape(&s.path.display().to_string())),
-                thousands(s.rows_read),
-                thousands(s.accepted),
-                thousands(s.rejected),
-                thousands(s.superseded),
-            ]
+            let q = crate::summary::QualityRow::of(s);
+            let mut row = vec![q.input.to_string(), format!("`{}`", escape(&q.file))];
+            row.extend(q.counts.map(thousands));
+            row
         })
         .collect();
-    let _ = writeln!(
-        md,
-        "{}",
-        table(&["input", "file", "rows read", "accepted", "rejected", "superseded"], &dq, &[2, 3, 4, 5])
-    );
-    output::write_atomic(&dir.join("rejects.csv"), &crate::validate::rejects_csv(&a.data.rejects)?)?;
+    format!(
+        "Data quality of the inputs (every rejected row is in [rejects.csv](rejects.csv)):\n\n{}\n",
+        table(&["input", "file", "rows read", "accepted", "rejected", "superseded"], &rows, &[2, 3, 4, 5])
+    )
+}
 
-    // The SQL of every metric, as run.
+/// The SQL of every metric, as run.
+fn write_queries(a: &Analysis, dir: &Path) -> Result<()> {
     let qdir = dir.join("queries");
     output::ensure_dir(&qdir)?;
     for q in &a.queries {
         let name = q.path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_else(|| "query.sql".into());
         output::write_atomic(&qdir.join(name), q.sql.as_bytes())?;
     }
-    let (prov, inputs) = crate::report::input_provenance(a)?;
-    let command = format!("sop-impact {}", args.join(" "));
-    let _ = writeln!(md, "## Provenance\n");
-    let _ =
-        writeln!(md, "Re-run with `{}` (sop-impact {}, as of {as_of}).\n", escape(&command), env!("CARGO_PKG_VERSION"));
-    let _ = writeln!(md, "{}", table(&["input", "file", "SHA-256"], &prov, &[]));
-    output::write_atomic(&dir.join("evidence.md"), md.as_bytes())?;
+    Ok(())
+}
 
+fn provenance(command: &str, prov: &[Vec<String>], as_of: &str) -> String {
+    format!(
+        "## Provenance\n\nRe-run with `{}` (sop-impact {}, as of {as_of}).\n\n{}\n",
+        escape(command),
+        env!("CARGO_PKG_VERSION"),
+        table(&["input", "file", "SHA-256"], prov, &[])
+    )
+}
+
+/// manifest.json, last: it lists every other file of the pack with its checksum.
+fn write_manifest(
+    dir: &Path,
+    target: &TimelineRow,
+    as_of: &str,
+    command: &str,
+    inputs: Vec<serde_json::Value>,
+) -> Result<()> {
     let outputs = crate::report::output_checksums(dir)?;
     let manifest = json!({
         "tool": "sop-impact",
         "version": env!("CARGO_PKG_VERSION"),
-        "sop_id": sop,
+        "sop_id": target.sop_id,
         "sop_version": target.version,
         "as_of": as_of,
         "command": command,

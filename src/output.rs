@@ -60,6 +60,18 @@ where
     w.into_inner().map_err(|e| Error::Internal(format!("writing {what}: {e}")))
 }
 
+/// A CSV table from serde rows: the header given (written even when there are no rows, which
+/// `csv::Writer::serialize` would not), then one record per row in the struct's field order.
+pub fn serialize_csv<T: serde::Serialize>(what: &str, header: &[&str], rows: &[T]) -> Result<Vec<u8>> {
+    let internal = |e: csv::Error| Error::Internal(format!("writing {what}: {e}"));
+    let mut w = csv::WriterBuilder::new().has_headers(false).from_writer(Vec::new());
+    w.write_record(header).map_err(internal)?;
+    for row in rows {
+        w.serialize(row).map_err(internal)?;
+    }
+    w.into_inner().map_err(|e| Error::Internal(format!("writing {what}: {e}")))
+}
+
 /// A text cell, neutralised (see [`neutralise_cell`]).
 pub fn cell(s: &str) -> String {
     neutralise_cell(s).into_owned()

@@ -874,17 +874,12 @@ fn data_quality(a: &Analysis) -> Result<String> {
         .inputs
         .iter()
         .map(|s| {
-            vec![
-                s.kind.name().to_string(),
-                format!("`{}`", escape(&s.path.display().to_string())),
-                escape(&s.format),
-                s.profile.clone(),
-                thousands(s.rows_read),
-                thousands(s.accepted),
-                thousands(s.rejected),
-                thousands(s.superseded),
-                escape(&s.top_reasons.iter().take(3).map(|(r, n)| format!("{r} ({n})")).collect::<Vec<_>>().join("; ")),
-            ]
+            let q = crate::summary::QualityRow::of(s);
+            let mut row =
+                vec![q.input.to_string(), format!("`{}`", escape(&q.file)), escape(q.format), q.profile.to_string()];
+            row.extend(q.counts.map(thousands));
+            row.push(escape(&q.top_reasons));
+            row
         })
         .collect();
     let _ = writeln!(

@@ -1,4 +1,4 @@
-//! The data-quality summary printed by `validate` (and, later, written into the report).
+//! The data-quality summary: printed by `validate`; its rows also feed the report and the evidence pack.
 
 use std::fmt::Write;
 
@@ -11,19 +11,11 @@ pub fn data_quality(inputs: &[InputSummary], warnings: &[String]) -> String {
     let header = ["input", "file", "format", "profile", "read", "accepted", "rejected", "superseded", "from", "to"];
     let mut rows: Vec<Vec<String>> = Vec::new();
     for s in inputs {
-        let (from, to) = s.date_range.map(|(a, b)| (format_date(a), format_date(b))).unwrap_or_default();
-        rows.push(vec![
-            s.kind.name().to_string(),
-            s.path.display().to_string(),
-            s.format.clone(),
-            s.profile.clone(),
-            s.rows_read.to_string(),
-            s.accepted.to_string(),
-            s.rejected.to_string(),
-            s.superseded.to_string(),
-            from,
-            to,
-        ]);
+        let q = QualityRow::of(s);
+        let mut row = vec![q.input.to_string(), q.file, q.format.to_string(), q.profile.to_string()];
+        row.extend(q.counts.map(|n| n.to_string()));
+        row.extend([q.from, q.to]);
+        rows.push(row);
     }
     let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
     for r in &rows {
@@ -67,6 +59,38 @@ pub fn data_quality(inputs: &[InputSummary], warnings: &[String]) -> String {
         let _ = writeln!(out, "warning: {w}");
     }
     out
+}
+
+/// One input's line of a data-quality table: the terminal summary, the report and the evidence
+/// pack each show the columns they need from it.
+pub struct QualityRow<'a> {
+    pub input: &'static str,
+    pub file: String,
+    pub format: &'a str,
+    pub profile: &'a str,
+    /// rows read, accepted, rejected, superseded
+    pub counts: [u64; 4],
+    /// the first and last ticket date (empty for other inputs)
+    pub from: String,
+    pub to: String,
+    /// the three commonest reasons for a reject, with their counts
+    pub top_reasons: String,
+}
+
+impl<'a> QualityRow<'a> {
+    pub fn of(s: &'a InputSummary) -> Self {
+        let (from, to) = s.date_range.map(|(a, b)| (format_date(a), format_date(b))).unwrap_or_default();
+        QualityRow {
+            input: s.kind.name(),
+            file: s.path.display().to_string(),
+            format: &s.format,
+            profile: &s.profile,
+            counts: [s.rows_read, s.accepted, s.rejected, s.superseded],
+            from,
+            to,
+            top_reasons: s.top_reasons.iter().take(3).map(|(r, n)| format!("{r} ({n})")).collect::<Vec<_>>().join("; "),
+        }
+    }
 }
 
 /// "1000 rows read = 990 accepted + 8 rejected + 2 superseded"
