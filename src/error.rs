@@ -5,7 +5,6 @@ use std::path::{Path, PathBuf};
 
 /// Exit codes, as docs/validation.md documents them.
 pub mod exit {
-    pub const OK: u8 = 0;
     pub const INTERNAL: u8 = 1;
     pub const USAGE: u8 = 2;
     pub const INVALID_INPUT: u8 = 3;

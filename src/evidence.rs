@@ -5,7 +5,6 @@
 use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
-use serde_json::json;
 
 use std::collections::BTreeMap;
 
@@ -15,7 +14,7 @@ use crate::output::{self, cell};
 use crate::pipeline::Analysis;
 use crate::render::markdown::{escape, table, thousands};
 use crate::render::slug;
-use crate::report::VersionInfo;
+use crate::report::{InputEntry, VersionInfo};
 use sop_impact_parse::time::{format_date, format_utc};
 
 /// One record of a window, as the auditor gets it in before.csv / after.csv.
@@ -248,25 +247,30 @@ fn provenance(command: &str, prov: &[Vec<String>], as_of: &str) -> String {
 }
 
 /// manifest.json, last: it lists every other file of the pack with its checksum.
-fn write_manifest(
-    dir: &Path,
-    target: &TimelineRow,
-    as_of: &str,
-    command: &str,
-    inputs: Vec<serde_json::Value>,
-) -> Result<()> {
+fn write_manifest(dir: &Path, target: &TimelineRow, as_of: &str, command: &str, inputs: Vec<InputEntry>) -> Result<()> {
     let outputs = crate::report::output_checksums(dir)?;
-    let manifest = json!({
-        "tool": "sop-impact",
-        "version": env!("CARGO_PKG_VERSION"),
-        "sop_id": target.sop_id,
-        "sop_version": target.version,
-        "as_of": as_of,
-        "command": command,
-        "inputs": inputs,
-        "outputs": outputs,
-    });
-    let mut bytes = serde_json::to_vec_pretty(&manifest).map_err(|e| Error::Internal(e.to_string()))?;
-    bytes.push(b'\n');
-    output::write_atomic(&dir.join("manifest.json"), &bytes)
+    let manifest = EvidenceManifest {
+        as_of,
+        command,
+        inputs,
+        outputs,
+        sop_id: &target.sop_id,
+        sop_version: &target.version,
+        tool: "sop-impact",
+        version: env!("CARGO_PKG_VERSION"),
+    };
+    crate::report::write_json(&dir.join("manifest.json"), &manifest)
+}
+
+/// The pack's manifest.json (fields in name order).
+#[derive(serde::Serialize)]
+struct EvidenceManifest<'a> {
+    as_of: &'a str,
+    command: &'a str,
+    inputs: Vec<InputEntry>,
+    outputs: Vec<crate::report::OutputEntry>,
+    sop_id: &'a str,
+    sop_version: &'a str,
+    tool: &'static str,
+    version: &'static str,
 }

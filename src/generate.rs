@@ -606,37 +606,72 @@ fn analyst_name(group: usize, analyst: usize) -> String {
     format!("{} {}", FIRST[analyst], ["North", "Vega", "Field", "Apps"][group])
 }
 
-fn write_canonical(out: &mut Vec<u8>, t: &Ticket) {
+/// The rows of a generated export, written by the csv crate so that a value that needs quoting
+/// gets it; fields are built in one reused buffer (ten million rows).
+struct Rows {
+    writer: csv::Writer<Vec<u8>>,
+    record: csv::ByteRecord,
+    field: Vec<u8>,
+}
+
+impl Rows {
+    fn with_capacity(bytes: usize) -> Self {
+        Rows {
+            writer: csv::WriterBuilder::new().has_headers(false).from_writer(Vec::with_capacity(bytes)),
+            record: csv::ByteRecord::new(),
+            field: Vec::new(),
+        }
+    }
+
+    fn text(&mut self, value: impl std::fmt::Display) -> &mut Self {
+        self.field.clear();
+        let _ = write!(self.field, "{value}");
+        self.record.push_field(&self.field);
+        self
+    }
+
+    /// A field written by `write` (a timestamp format), or empty.
+    fn with(&mut self, write: impl FnOnce(&mut Vec<u8>)) -> &mut Self {
+        self.field.clear();
+        write(&mut self.field);
+        self.record.push_field(&self.field);
+        self
+    }
+
+    fn end(&mut self) {
+        let _ = self.writer.write_byte_record(&self.record);
+        self.record.clear();
+    }
+
+    fn into_bytes(self) -> Vec<u8> {
+        self.writer.into_inner().unwrap_or_default()
+    }
+}
+
+fn write_canonical(out: &mut Rows, t: &Ticket) {
     let p = &PROCESSES[t.process];
-    let _ = write!(out, "INC{:08},", t.number);
-    iso(out, t.opened);
-    out.push(b',');
-    if let Some(r) = t.resolved {
-        iso(out, r);
-    }
-    out.push(b',');
-    if let Some(c) = t.closed {
-        iso(out, c);
-    }
     let status = match (t.resolved, t.closed) {
         (None, _) => "In Progress",
         (Some(_), None) => "Resolved",
         _ => "Closed",
     };
     let sla = t.made_sla.map_or("", |b| if b { "true" } else { "false" });
-    let _ = writeln!(
-        out,
-        ",{status},{},{},{},{},{},{},{},{},{sla},{}",
-        t.priority + 1,
-        p.category,
-        p.subcategory,
-        GROUPS[t.group],
-        analyst_name(t.group, t.analyst),
-        t.reopen_count,
-        t.reassignment_count,
-        t.escalated,
-        t.handling_error
-    );
+    out.text(format_args!("INC{:08}", t.number))
+        .with(|f| iso(f, t.opened))
+        .with(|f| t.resolved.into_iter().for_each(|r| iso(f, r)))
+        .with(|f| t.closed.into_iter().for_each(|c| iso(f, c)))
+        .text(status)
+        .text(t.priority + 1)
+        .text(p.category)
+        .text(p.subcategory)
+        .text(GROUPS[t.group])
+        .text(analyst_name(t.group, t.analyst))
+        .text(t.reopen_count)
+        .text(t.reassignment_count)
+        .text(t.escalated)
+        .text(sla)
+        .text(t.handling_error)
+        .end();
 }
 
 fn escalation_level(t: &Ticket) -> &'static str {
@@ -651,7 +686,9 @@ fn escalation_level(t: &Ticket) -> &'static str {
     }
 }
 
-fn write_servicenow(out: &mut Vec<u8>, t: &Ticket, rng: &mut Pcg64Mcg, event_log: bool) {
+/// One incident in ServiceNow's layout: one row, or in the event-log form one row per update.
+/// Returns the rows written.
+fn write_servicenow(out: &mut Rows, t: &Ticket, rng: &mut Pcg64Mcg, event_log: bool) -> u64 {
     let p = &PROCESSES[t.process];
     let missing = if event_log { "?" } else { "" };
     let close_code = match t.resolved {
@@ -667,19 +704,7 @@ fn write_servicenow(out: &mut Vec<u8>, t: &Ticket, rng: &mut Pcg64Mcg, event_log
         let final_row = k == updates;
         let updated =
             if final_row { last } else { t.opened + (work_done - t.opened) * (k as i64 + 1) / (updates as i64 + 2) };
-        let _ = write!(out, "INC{:08},", t.number);
-        day_first(out, t.opened);
-        out.push(b',');
         let (resolved, closed) = if final_row { (t.resolved, t.closed) } else { (None, None) };
-        match resolved {
-            Some(r) => day_first(out, r),
-            None => out.extend_from_slice(missing.as_bytes()),
-        }
-        out.push(b',');
-        match closed {
-            Some(c) => day_first(out, c),
-            None => out.extend_from_slice(missing.as_bytes()),
-        }
         let state = match (resolved, closed, k) {
             (None, _, 0) if !final_row => "New",
             (None, _, _) => "In Progress",
@@ -687,26 +712,31 @@ fn write_servicenow(out: &mut Vec<u8>, t: &Ticket, rng: &mut Pcg64Mcg, event_log
             _ => "Closed",
         };
         let sla = if final_row { t.made_sla.map_or(missing, |b| if b { "true" } else { "false" }) } else { missing };
-        let _ = write!(
-            out,
-            ",{state},{},{},{},{},{},{},{},{sla},{},{}",
-            SN_PRIORITY[t.priority],
-            p.category,
-            p.subcategory,
-            GROUPS[t.group],
-            analyst_name(t.group, t.analyst),
-            if final_row { t.reassignment_count } else { 0 },
-            if final_row { t.reopen_count } else { 0 },
-            if final_row { escalation_level(t) } else { "Normal" },
-            if final_row { close_code } else { missing },
-        );
+        let time_or_missing = |f: &mut Vec<u8>, v: Option<i64>| match v {
+            Some(v) => day_first(f, v),
+            None => f.extend_from_slice(missing.as_bytes()),
+        };
+        out.text(format_args!("INC{:08}", t.number))
+            .with(|f| day_first(f, t.opened))
+            .with(|f| time_or_missing(f, resolved))
+            .with(|f| time_or_missing(f, closed))
+            .text(state)
+            .text(SN_PRIORITY[t.priority])
+            .text(p.category)
+            .text(p.subcategory)
+            .text(GROUPS[t.group])
+            .text(analyst_name(t.group, t.analyst))
+            .text(if final_row { t.reassignment_count } else { 0 })
+            .text(if final_row { t.reopen_count } else { 0 })
+            .text(sla)
+            .text(if final_row { escalation_level(t) } else { "Normal" })
+            .text(if final_row { close_code } else { missing });
         if event_log {
-            out.push(b',');
-            day_first(out, updated);
-            let _ = write!(out, ",{}", k + 1);
+            out.with(|f| day_first(f, updated)).text(k + 1);
         }
-        out.push(b'\n');
+        out.end();
     }
+    u64::from(updates) + 1
 }
 
 const CANONICAL_HEADER: &str = "ticket_id,opened_at,resolved_at,closed_at,status,priority,category,subcategory,assignment_group,assignee,reopen_count,reassignment_count,escalated,made_sla,handling_error\n";
@@ -726,7 +756,7 @@ fn chunk(spec: &Spec, world: &World, k: u64) -> (Vec<u8>, Vec<Finding>, u64) {
     let noise = LogNormal::new(0.0, 0.9).unwrap_or_else(|_| unreachable!("constant parameters"));
     let from = k * CHUNK;
     let to = ((k + 1) * CHUNK).min(spec.tickets);
-    let mut out = Vec::with_capacity(((to - from) * 200) as usize);
+    let mut out = Rows::with_capacity(((to - from) * 200) as usize);
     let mut findings = Vec::new();
     let mut rows = 0;
     for i in from..to {
@@ -736,11 +766,7 @@ fn chunk(spec: &Spec, world: &World, k: u64) -> (Vec<u8>, Vec<Finding>, u64) {
                 write_canonical(&mut out, &t);
                 rows += 1;
             }
-            Layout::Servicenow => {
-                let start = out.len();
-                write_servicenow(&mut out, &t, &mut rng, spec.event_log);
-                rows += out[start..].iter().filter(|&&b| b == b'\n').count() as u64;
-            }
+            Layout::Servicenow => rows += write_servicenow(&mut out, &t, &mut rng, spec.event_log),
         }
         let p = &PROCESSES[t.process];
         let effect = effect_at(&world.schedules[t.process], t.opened);
@@ -755,7 +781,7 @@ fn chunk(spec: &Spec, world: &World, k: u64) -> (Vec<u8>, Vec<Finding>, u64) {
             }
         }
     }
-    (out, findings, rows)
+    (out.into_bytes(), findings, rows)
 }
 
 #[derive(Serialize)]
@@ -903,13 +929,14 @@ fn sops_csv(spec: &Spec) -> (Vec<u8>, u64) {
 
 fn changes_csv(spec: &Spec, world: &World) -> (Vec<u8>, u64) {
     let mut rng = Pcg64Mcg::seed_from_u64(spec.seed ^ 0xC4A6_6E55);
-    let mut out = Vec::new();
     let servicenow = spec.profile == Layout::Servicenow;
-    out.extend_from_slice(if servicenow {
-        b"number,type,risk,start_date,end_date,close_code,category,cmdb_ci\n".as_slice()
+    let header: &[&str] = if servicenow {
+        &["number", "type", "risk", "start_date", "end_date", "close_code", "category", "cmdb_ci"]
     } else {
-        b"change_id,opened_at,end_date,type,risk,close_code,category,subcategory,cmdb_ci\n".as_slice()
-    });
+        &["change_id", "opened_at", "end_date", "type", "risk", "close_code", "category", "subcategory", "cmdb_ci"]
+    };
+    let mut out = Rows::with_capacity(1 << 16);
+    header.iter().fold(&mut out, |r, h| r.text(h)).end();
     let n = (spec.months as u64 * 12).max(1);
     let (start, end) = (spec.start_ts(), spec.end_ts());
     for i in 0..n {
@@ -931,21 +958,16 @@ fn changes_csv(spec: &Spec, world: &World) -> (Vec<u8>, u64) {
         let ty = ["Normal", "Standard", "Emergency"][rng.random_range(0..3usize)];
         let risk = ["Low", "Moderate", "High"][rng.random_range(0..3usize)];
         let ci = format!("{}-{:02}", p.category.to_lowercase(), rng.random_range(1..20u32));
+        out.text(format_args!("CHG{:07}", i + 1));
         if servicenow {
-            let _ = write!(out, "CHG{:07},{ty},{risk},", i + 1);
-            day_first(&mut out, opened);
-            out.push(b',');
-            day_first(&mut out, ended);
-            let _ = writeln!(out, ",{close},{},{ci}", p.category);
+            out.text(ty).text(risk).with(|f| day_first(f, opened)).with(|f| day_first(f, ended));
+            out.text(close).text(p.category).text(&ci).end();
         } else {
-            let _ = write!(out, "CHG{:07},", i + 1);
-            iso(&mut out, opened);
-            out.push(b',');
-            iso(&mut out, ended);
-            let _ = writeln!(out, ",{ty},{risk},{close},{},{},{ci}", p.category, p.subcategory);
+            out.with(|f| iso(f, opened)).with(|f| iso(f, ended)).text(ty).text(risk).text(close);
+            out.text(p.category).text(p.subcategory).text(&ci).end();
         }
     }
-    (out, n)
+    (out.into_bytes(), n)
 }
 
 fn audits_csv(findings: &[Finding]) -> (Vec<u8>, u64) {

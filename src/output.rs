@@ -1,5 +1,7 @@
-//! The only place that writes files: every file is written to a temporary name beside its
-//! target and renamed into place, so a reader never sees half a file.
+//! Writing output files: each is written to a temporary name beside its target and renamed into
+//! place, so a reader never sees half a file; CSV cells are neutralised; checksums. (Charts are
+//! written by plotters, the generator streams its large ticket file, and src/publish.rs puts a
+//! whole report directory in place.)
 
 use std::fs;
 use std::io::Write;

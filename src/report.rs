@@ -8,7 +8,6 @@ use std::path::{Path, PathBuf};
 use chrono::{Datelike, TimeZone};
 use chrono_tz::Tz;
 use polars::prelude::*;
-use serde_json::json;
 
 use crate::attribute::{AttributeBy, TimelineRow};
 use crate::compare::{Change, Comparison, Verdict, Window};
@@ -402,8 +401,42 @@ pub(crate) fn change_section(
     Ok(md)
 }
 
+/// An input as a manifest lists it. Fields in name order: the manifests' keys are sorted.
+#[derive(Debug, Clone, serde::Serialize)]
+pub(crate) struct InputEntry {
+    accepted: u64,
+    format: String,
+    kind: &'static str,
+    path: String,
+    profile: String,
+    rejected: u64,
+    rows_read: u64,
+    sha256: String,
+    superseded: u64,
+}
+
+/// An output file and its checksum.
+#[derive(Debug, Clone, serde::Serialize)]
+pub(crate) struct OutputEntry {
+    path: String,
+    sha256: String,
+}
+
+/// The report's manifest.json (fields in name order).
+#[derive(serde::Serialize)]
+struct ReportManifest<'a> {
+    as_of: &'a str,
+    generated_at: String,
+    inputs: Vec<InputEntry>,
+    options: &'a [String],
+    outputs: Vec<OutputEntry>,
+    time_zone: String,
+    tool: &'static str,
+    version: &'static str,
+}
+
 /// Per input: a provenance table row (kind, path, SHA-256) and its manifest entry.
-pub(crate) fn input_provenance(a: &Analysis) -> Result<(Vec<Vec<String>>, Vec<serde_json::Value>)> {
+pub(crate) fn input_provenance(a: &Analysis) -> Result<(Vec<Vec<String>>, Vec<InputEntry>)> {
     let mut rows = Vec::new();
     let mut entries = Vec::new();
     for s in &a.data.inputs {
@@ -413,29 +446,36 @@ pub(crate) fn input_provenance(a: &Analysis) -> Result<(Vec<Vec<String>>, Vec<se
             format!("`{}`", escape(&s.path.display().to_string())),
             format!("`{sha}`"),
         ]);
-        entries.push(json!({
-            "kind": s.kind.name(),
-            "path": s.path.display().to_string(),
-            "format": s.format,
-            "profile": s.profile,
-            "sha256": sha,
-            "rows_read": s.rows_read,
-            "accepted": s.accepted,
-            "rejected": s.rejected,
-            "superseded": s.superseded,
-        }));
+        entries.push(InputEntry {
+            accepted: s.accepted,
+            format: s.format.clone(),
+            kind: s.kind.name(),
+            path: s.path.display().to_string(),
+            profile: s.profile.clone(),
+            rejected: s.rejected,
+            rows_read: s.rows_read,
+            sha256: sha,
+            superseded: s.superseded,
+        });
     }
     Ok((rows, entries))
 }
 
 /// Every file under `dir` with its SHA-256, for a manifest.
-pub(crate) fn output_checksums(dir: &Path) -> Result<Vec<serde_json::Value>> {
+pub(crate) fn output_checksums(dir: &Path) -> Result<Vec<OutputEntry>> {
     let mut outputs = Vec::new();
     for rel in output::list_files(dir)? {
         let bytes = std::fs::read(dir.join(&rel)).map_err(|e| Error::output(&dir.join(&rel), e))?;
-        outputs.push(json!({ "path": rel, "sha256": output::sha256_bytes(&bytes) }));
+        outputs.push(OutputEntry { sha256: output::sha256_bytes(&bytes), path: rel });
     }
     Ok(outputs)
+}
+
+/// `value` as pretty JSON with a final newline, at `path`.
+pub(crate) fn write_json(path: &Path, value: &impl serde::Serialize) -> Result<()> {
+    let mut bytes = serde_json::to_vec_pretty(value).map_err(|e| Error::Internal(e.to_string()))?;
+    bytes.push(b'\n');
+    output::write_atomic(path, &bytes)
 }
 
 /// Write the full report to `out` (replacing what is there only when everything is written).
@@ -999,13 +1039,7 @@ fn provenance(options: &[String], prov: &[Vec<String>], as_of: &str) -> Result<S
 }
 
 /// The manifest, last: it lists every other output with its checksum.
-fn write_manifest(
-    a: &Analysis,
-    dir: &Path,
-    options: &[String],
-    inputs_json: Vec<serde_json::Value>,
-    as_of: &str,
-) -> Result<()> {
+fn write_manifest(a: &Analysis, dir: &Path, options: &[String], inputs: Vec<InputEntry>, as_of: &str) -> Result<()> {
     let tz = a.opts.tz;
     let outputs = output_checksums(dir)?;
     let generated_at = if a.as_of_given {
@@ -1013,19 +1047,17 @@ fn write_manifest(
     } else {
         chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string()
     };
-    let manifest = json!({
-        "tool": "sop-impact",
-        "version": env!("CARGO_PKG_VERSION"),
-        "generated_at": generated_at,
-        "as_of": as_of,
-        "options": options,
-        "time_zone": tz.to_string(),
-        "inputs": inputs_json,
-        "outputs": outputs,
-    });
-    let mut bytes = serde_json::to_vec_pretty(&manifest).map_err(|e| Error::Internal(e.to_string()))?;
-    bytes.push(b'\n');
-    output::write_atomic(&dir.join("manifest.json"), &bytes)
+    let manifest = ReportManifest {
+        as_of,
+        generated_at,
+        inputs,
+        options,
+        outputs,
+        time_zone: tz.to_string(),
+        tool: "sop-impact",
+        version: env!("CARGO_PKG_VERSION"),
+    };
+    write_json(&dir.join("manifest.json"), &manifest)
 }
 
 #[cfg(test)]

@@ -110,27 +110,63 @@ fn to_csv(df: &DataFrame) -> Result<Vec<u8>> {
 }
 
 fn to_json(df: &DataFrame) -> Result<Vec<u8>> {
-    let cols = cells(df)?;
+    let text = cells(df)?;
+    let columns: Vec<Vec<serde_json::Value>> =
+        df.columns().iter().zip(text).map(|(c, text)| json_values(c, text)).collect::<Result<_>>()?;
     let names = df.get_column_names();
-    let mut rows = Vec::with_capacity(df.height());
-    for row in 0..df.height() {
-        let mut obj = serde_json::Map::new();
-        for ((name, c), column) in names.iter().zip(&cols).zip(df.columns()) {
-            let v = match &c[row] {
-                None => serde_json::Value::Null,
-                Some(t) if column.dtype().is_primitive_numeric() => {
-                    serde_json::from_str(t).unwrap_or(serde_json::Value::String(t.clone()))
-                }
-                Some(t) if column.dtype() == &DataType::Boolean => serde_json::Value::Bool(t == "true"),
-                Some(t) => serde_json::Value::String(t.clone()),
-            };
-            obj.insert(name.to_string(), v);
-        }
-        rows.push(serde_json::Value::Object(obj));
-    }
+    let rows: Vec<serde_json::Value> = (0..df.height())
+        .map(|row| {
+            let obj: serde_json::Map<String, serde_json::Value> =
+                names.iter().zip(&columns).map(|(name, c)| (name.to_string(), c[row].clone())).collect();
+            serde_json::Value::Object(obj)
+        })
+        .collect();
     let mut bytes = serde_json::to_vec_pretty(&rows).map_err(|e| Error::Internal(e.to_string()))?;
     bytes.push(b'\n');
     Ok(bytes)
+}
+
+/// A column as JSON values: numbers as numbers (a whole float as an integer, as its CSV text
+/// reads), booleans as booleans, everything else as its CSV text.
+fn json_values(column: &Column, text: Vec<Option<String>>) -> Result<Vec<serde_json::Value>> {
+    use serde_json::Value;
+    let s = column.as_materialized_series();
+    let values = match s.dtype() {
+        DataType::Float64 | DataType::Float32 => {
+            let f = s.cast(&DataType::Float64).map_err(polars_internal)?;
+            f.f64()
+                .map_err(polars_internal)?
+                .iter()
+                .map(|v| v.filter(|x| x.is_finite()).map_or(Value::Null, json_number))
+                .collect()
+        }
+        dt if dt.is_signed_integer() => {
+            let i = s.cast(&DataType::Int64).map_err(polars_internal)?;
+            i.i64().map_err(polars_internal)?.iter().map(|v| v.map_or(Value::Null, Value::from)).collect()
+        }
+        dt if dt.is_unsigned_integer() => {
+            let u = s.cast(&DataType::UInt64).map_err(polars_internal)?;
+            u.u64().map_err(polars_internal)?.iter().map(|v| v.map_or(Value::Null, Value::from)).collect()
+        }
+        DataType::Boolean => {
+            s.bool().map_err(polars_internal)?.iter().map(|v| v.map_or(Value::Null, Value::Bool)).collect()
+        }
+        _ => text.into_iter().map(|v| v.map_or(Value::Null, Value::String)).collect(),
+    };
+    Ok(values)
+}
+
+/// A finite float as JSON: whole numbers as integers (−0 as 0), others as the shortest decimal.
+fn json_number(x: f64) -> serde_json::Value {
+    const TWO_POW_64: f64 = 18_446_744_073_709_551_616.0;
+    const MINUS_TWO_POW_63: f64 = -9_223_372_036_854_775_808.0;
+    if x.fract() == 0.0 && (0.0..TWO_POW_64).contains(&x) {
+        serde_json::Value::from(x as u64)
+    } else if x.fract() == 0.0 && (MINUS_TWO_POW_63..0.0).contains(&x) {
+        serde_json::Value::from(x as i64)
+    } else {
+        serde_json::Number::from_f64(x).map_or(serde_json::Value::Null, serde_json::Value::Number)
+    }
 }
 
 #[cfg(test)]

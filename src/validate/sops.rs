@@ -188,7 +188,7 @@ fn history_checks(versions: &[Version], problems: &mut RowProblems) -> Vec<Strin
             ));
         }
         let retired = vs.last().and_then(|v| v.retired_at);
-        spans.push((id, vs[0].key.clone(), vs[0].effective_from, retired, vs[0].row));
+        spans.push(Span { sop_id: id, key: vs[0].key.clone(), from: vs[0].effective_from, retired, row: vs[0].row });
         for w in vs.windows(2) {
             if w[1].key != w[0].key {
                 warnings.push(format!(
@@ -202,27 +202,27 @@ fn history_checks(versions: &[Version], problems: &mut RowProblems) -> Vec<Strin
         }
     }
     // Two SOPs governing the same tickets at the same time: the one that started later is rejected.
-    spans.sort_by(|a, b| a.2.cmp(&b.2).then(a.0.cmp(b.0)));
+    spans.sort_by(|a, b| a.from.cmp(&b.from).then(a.sop_id.cmp(b.sop_id)));
     let mut rejected_sops: HashSet<&str> = HashSet::new();
     for (k, later) in spans.iter().enumerate() {
         for earlier in &spans[..k] {
-            if rejected_sops.contains(earlier.0) || earlier.1 != later.1 {
+            if rejected_sops.contains(earlier.sop_id) || earlier.key != later.key {
                 continue;
             }
-            if earlier.3.is_none_or(|retired| retired > later.2) {
-                rejected_sops.insert(later.0);
-                let line = problems.line(earlier.4);
-                for v in alive.iter().filter(|v| v.sop_id == later.0) {
+            if earlier.retired.is_none_or(|retired| retired > later.from) {
+                rejected_sops.insert(later.sop_id);
+                let line = problems.line(earlier.row);
+                for v in alive.iter().filter(|v| v.sop_id == later.sop_id) {
                     problems.add(
                         v.row,
                         "sop_id",
                         &v.sop_id,
                         format!(
                             "overlapping SOPs: {} governs '{}' while {} (line {line}) is in force; retire {} or give one of them another category",
-                            later.0,
-                            show_key(&later.1),
-                            earlier.0,
-                            earlier.0
+                            later.sop_id,
+                            show_key(&later.key),
+                            earlier.sop_id,
+                            earlier.sop_id
                         ),
                     );
                 }
@@ -233,8 +233,17 @@ fn history_checks(versions: &[Version], problems: &mut RowProblems) -> Vec<Strin
     warnings
 }
 
-/// The time an SOP governs its tickets: (sop_id, key, first effective_from, retired_at, row of the first version).
-type Span<'a> = (&'a str, (String, String), i64, Option<i64>, usize);
+/// The time an SOP governs its tickets.
+struct Span<'a> {
+    sop_id: &'a str,
+    /// the (category, subcategory) it governs
+    key: (String, String),
+    /// its first version's effective_from
+    from: i64,
+    retired: Option<i64>,
+    /// the row of its first version
+    row: usize,
+}
 
 fn show_key(k: &(String, String)) -> String {
     if k.1.is_empty() {
