@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
 
-use sop_impact_parse::csv::{count_line_ends, record_boundary, sniff_delimiter, LineCounter};
+use sop_impact_parse::csv::{block_end, count_line_ends, sniff_delimiter, LineCounter};
 
 use crate::error::{polars_in, Error, Result};
 
@@ -478,7 +478,7 @@ impl<'f> BlockReader<'f> {
             if self.eof {
                 return Ok((!buf.is_empty()).then_some(buf));
             }
-            if let Some(end) = record_boundary(&buf, self.delimiter) {
+            if let Some(end) = block_end(&buf, self.delimiter) {
                 let mut rest = self.buffer();
                 rest.extend_from_slice(buf.get(end..).unwrap_or_default());
                 buf.truncate(end);

@@ -57,6 +57,27 @@ pub fn record_boundary(buf: &[u8], delimiter: u8) -> Option<usize> {
     outside.iter().rev().find_map(|&(s, e)| memchr::memrchr(b'\n', buf.get(s..e)?).map(|i| s + i + 1))
 }
 
+/// The UTF-8 byte-order mark.
+const BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// Where a block of records may end: after the last complete record (see [`record_boundary`])
+/// that is not followed by a byte-order mark. The CSV reader drops a mark at the start of its
+/// input, so a block starting with one (a second export appended to the first) would lose it
+/// where the whole file keeps it; such a cut moves to an earlier record.
+pub fn block_end(buf: &[u8], delimiter: u8) -> Option<usize> {
+    let mut limit = buf.len();
+    loop {
+        let end = record_boundary(buf.get(..limit)?, delimiter)?;
+        let rest = buf.get(end..).unwrap_or_default();
+        let may_be_bom = if rest.len() >= BOM.len() { rest.starts_with(BOM) } else { BOM.starts_with(rest) };
+        // Nothing after the cut (the buffer ends there) may be a mark not read yet.
+        if !may_be_bom {
+            return Some(end);
+        }
+        limit = end.checked_sub(1)?;
+    }
+}
+
 /// Line ends as an editor counts them: `\n`, `\r\n` and a lone `\r` each end one line.
 pub fn count_line_ends(bytes: &[u8]) -> u64 {
     memchr::memchr2_iter(b'\n', b'\r', bytes)
@@ -83,6 +104,11 @@ impl<'b> LineCounter<'b> {
     /// not end a line (a record never starts with a line end).
     pub fn record_line(&mut self, record: &csv::ByteRecord) -> u64 {
         let mut start = record.position().map_or(self.at, |p| p.byte() as usize).clamp(self.at, self.block.len());
+        // The reader drops a byte-order mark at the start of its input without moving the
+        // position of the first record.
+        if start == 0 && self.block.starts_with(BOM) {
+            start = BOM.len();
+        }
         while matches!(self.block.get(start), Some(b'\r' | b'\n')) {
             start += 1;
         }
@@ -105,7 +131,7 @@ pub fn split_blocks(data: &[u8], delimiter: u8, size: usize) -> Vec<&[u8]> {
                 break rest;
             }
             let (head, _) = rest.split_at(want);
-            if let Some(end) = record_boundary(head, delimiter) {
+            if let Some(end) = block_end(head, delimiter) {
                 break head.split_at(end).0;
             }
             want = want.saturating_mul(2);
@@ -160,6 +186,30 @@ mod tests {
             let data = pieces.concat().into_bytes();
             let whole = records_in_blocks(&data, data.len().max(1));
             proptest::prop_assert_eq!(records_in_blocks(&data, size), whole);
+        }
+    }
+
+    /// Found by the csv_blocks fuzz target: a byte-order mark, a blank line, then records.
+    #[test]
+    fn a_byte_order_mark_before_blank_lines_keeps_the_lines() {
+        let data = b"\xEF\xBB\xBF\nT-1,x,\"a\r\nb\"\r\nT-2,y\r\n";
+        let lines: Vec<u64> = records_in_blocks(data, data.len()).iter().map(|r| r.1).collect();
+        assert_eq!(lines, vec![2, 4]);
+        for size in 1..data.len() {
+            assert_eq!(records_in_blocks(data, size), records_in_blocks(data, data.len()), "blocks of {size}");
+        }
+    }
+
+    #[test]
+    fn blocks_never_start_with_a_byte_order_mark() {
+        let data = b"a,b\n1,2\n\xEF\xBB\xBFa,b\n3,4\n";
+        assert_eq!(block_end(&data[..12], b','), Some(4), "not before the mark at 8");
+        assert_eq!(block_end(&data[..10], b','), Some(4), "nor before a mark cut short");
+        assert_eq!(block_end(&data[..8], b','), Some(4), "nor where the buffer ends, before bytes not read yet");
+        assert_eq!(block_end(&data[..4], b','), None);
+        for size in 1..data.len() {
+            assert!(split_blocks(data, b',', size).iter().skip(1).all(|b| !b.starts_with(BOM)), "blocks of {size}");
+            assert_eq!(records_in_blocks(data, size), records_in_blocks(data, data.len()), "blocks of {size}");
         }
     }
 
