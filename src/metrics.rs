@@ -214,88 +214,42 @@ pub fn load_queries(dir: Option<&Path>) -> Result<Vec<Query>> {
     files.into_iter().map(|(p, t)| parse_query(&p, &t)).collect()
 }
 
-fn parse_query(path: &Path, text: &str) -> Result<Query> {
-    let bad = |problem: String, fix: &str| Error::invalid(path, problem, fix);
-    let mut q = Query {
-        path: path.to_path_buf(),
-        metrics: Vec::new(),
-        definition: String::new(),
-        unit: String::new(),
-        better: Better::None,
-        order: None,
-        sql: text.to_string(),
-    };
-    // The header is the leading block of `--` lines; comments inside the query are not read.
-    let header: Vec<(String, Option<String>, String)> = text
-        .lines()
+/// One `-- key[ column]: value` line of a query's header.
+struct HeaderLine {
+    key: String,
+    /// the column it is about, when it names one
+    column: Option<String>,
+    value: String,
+}
+
+/// The header: the leading block of `--` lines (comments inside the query are not read).
+fn header_lines(text: &str) -> Vec<HeaderLine> {
+    text.lines()
         .map(str::trim)
         .take_while(|l| l.is_empty() || l.starts_with("--"))
         .filter_map(|l| {
             let (key, value) = l.strip_prefix("--")?.split_once(':')?;
             let mut words = key.split_whitespace();
             let key = words.next()?.to_string();
-            let qualifier = words.next().map(str::to_string);
-            Some((key, qualifier, value.trim().to_string()))
+            let column = words.next().map(str::to_string);
+            Some(HeaderLine { key, column, value: value.trim().to_string() })
         })
-        .collect();
-    let list = |v: &str| v.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect::<Vec<_>>();
-    let mut better = None;
-    for (key, qualifier, value) in &header {
-        match (key.as_str(), qualifier) {
-            ("metric", None) => q.metrics = list(value).iter().map(|m| Metric::new(m)).collect(),
-            ("definition", None) => q.definition = value.clone(),
-            ("unit", None) => q.unit = value.clone(),
-            ("better", None) => better = Some(parse_better(value).ok_or_else(|| better_error(path, Some(value)))?),
-            ("order", None) => {
-                q.order = Some(value.parse().map_err(|_| {
-                    bad(format!("`-- order:` '{value}' is not a whole number"), "write e.g. `-- order: 45`")
-                })?)
-            }
-            _ => {}
-        }
-    }
-    q.better = better.ok_or_else(|| better_error(path, None))?;
-    if q.metrics.is_empty() {
-        return Err(bad(
-            "header has no `-- metric:` line".into(),
-            "name the columns the query returns, e.g. `-- metric: reopen_rate`",
-        ));
-    }
-    for m in &mut q.metrics {
-        m.better = q.better;
-    }
+        .collect()
+}
+
+fn list(value: &str) -> Vec<String> {
+    value.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect()
+}
+
+fn parse_query(path: &Path, text: &str) -> Result<Query> {
+    let bad = |problem: String, fix: &str| Error::invalid(path, problem, fix);
+    let header = header_lines(text);
+    let mut q = file_facts(path, text, &header)?;
     // Facts per metric: unqualified keys apply to every metric of the file, qualified ones
     // (`-- label mttr_median_h: MTTR (median)`) to that metric, and win.
-    for pass in [false, true] {
-        for (key, qualifier, value) in header.iter().filter(|(_, q, _)| q.is_some() == pass) {
-            if key == "compare" {
-                for name in list(value) {
-                    let m = q.metrics.iter_mut().find(|m| m.name == name).ok_or_else(|| {
-                        bad(
-                            format!("`-- compare:` names '{name}', which is not on the `-- metric:` line"),
-                            "compare columns of this query",
-                        )
-                    })?;
-                    m.compared = true;
-                }
-                continue;
-            }
-            if !matches!(key.as_str(), "kind" | "label" | "better" | "n" | "of" | "rate" | "chart" | "overview")
-                || (key == "better" && !pass)
-            {
-                continue;
-            }
-            let names: Vec<&str> = q.names().collect();
-            if let Some(name) = qualifier.as_deref().filter(|n| !names.contains(n)) {
-                return Err(bad(
-                    format!("`-- {key} {name}:` names a column that is not on the `-- metric:` line"),
-                    "qualify a key with one of the query's columns",
-                ));
-            }
-            for m in q.metrics.iter_mut().filter(|m| qualifier.as_ref().is_none_or(|n| *n == m.name)) {
-                set_fact(m, key, value)
-                    .map_err(|why| bad(format!("`-- {key}:` {why}"), "see queries/README.md for the header keys"))?;
-            }
+    for qualified in [false, true] {
+        for line in header.iter().filter(|l| l.column.is_some() == qualified) {
+            metric_fact(&mut q, line).map_err(|(problem, fix)| bad(problem, fix))?;
         }
     }
     for m in &q.metrics {
@@ -313,6 +267,79 @@ fn parse_query(path: &Path, text: &str) -> Result<Query> {
         }
     }
     Ok(q)
+}
+
+/// The file's own keys: its columns, definition, unit, direction and order.
+fn file_facts(path: &Path, text: &str, header: &[HeaderLine]) -> Result<Query> {
+    let bad = |problem: String, fix: &str| Error::invalid(path, problem, fix);
+    let mut q = Query {
+        path: path.to_path_buf(),
+        metrics: Vec::new(),
+        definition: String::new(),
+        unit: String::new(),
+        better: Better::None,
+        order: None,
+        sql: text.to_string(),
+    };
+    let mut better = None;
+    for line in header.iter().filter(|l| l.column.is_none()) {
+        let value = &line.value;
+        match line.key.as_str() {
+            "metric" => q.metrics = list(value).iter().map(|m| Metric::new(m)).collect(),
+            "definition" => q.definition = value.clone(),
+            "unit" => q.unit = value.clone(),
+            "better" => better = Some(parse_better(value).ok_or_else(|| better_error(path, Some(value)))?),
+            "order" => {
+                q.order = Some(value.parse().map_err(|_| {
+                    bad(format!("`-- order:` '{value}' is not a whole number"), "write e.g. `-- order: 45`")
+                })?)
+            }
+            _ => {}
+        }
+    }
+    q.better = better.ok_or_else(|| better_error(path, None))?;
+    if q.metrics.is_empty() {
+        return Err(bad(
+            "header has no `-- metric:` line".into(),
+            "name the columns the query returns, e.g. `-- metric: reopen_rate`",
+        ));
+    }
+    for m in &mut q.metrics {
+        m.better = q.better;
+    }
+    Ok(q)
+}
+
+/// Apply one header line to the metrics it is about; Err((problem, fix)).
+fn metric_fact(q: &mut Query, line: &HeaderLine) -> std::result::Result<(), (String, &'static str)> {
+    let (key, value) = (line.key.as_str(), line.value.as_str());
+    if key == "compare" {
+        for name in list(value) {
+            let m = q.metrics.iter_mut().find(|m| m.name == name).ok_or_else(|| {
+                (
+                    format!("`-- compare:` names '{name}', which is not on the `-- metric:` line"),
+                    "compare columns of this query",
+                )
+            })?;
+            m.compared = true;
+        }
+        return Ok(());
+    }
+    let per_metric = matches!(key, "kind" | "label" | "n" | "of" | "rate" | "chart" | "overview");
+    if !(per_metric || key == "better" && line.column.is_some()) {
+        return Ok(());
+    }
+    if let Some(name) = line.column.as_deref().filter(|n| !q.names().any(|m| m == *n)) {
+        return Err((
+            format!("`-- {key} {name}:` names a column that is not on the `-- metric:` line"),
+            "qualify a key with one of the query's columns",
+        ));
+    }
+    for m in q.metrics.iter_mut().filter(|m| line.column.as_ref().is_none_or(|n| *n == m.name)) {
+        set_fact(m, key, value)
+            .map_err(|why| (format!("`-- {key}:` {why}"), "see queries/README.md for the header keys"))?;
+    }
+    Ok(())
 }
 
 fn parse_better(value: &str) -> Option<Better> {

@@ -300,6 +300,25 @@ pub(crate) fn change_section(
     as_of: &str,
     heading: &str,
 ) -> Result<String> {
+    let rows: Vec<&Comparison> = a.comparisons.rows.iter().filter(|r| r.change == c).collect();
+    let ci = ci_label(a.config.compare.alpha);
+    let stem = change_stem(a, c);
+    charts::write(charts_dir, &stem, &change_chart(&a.comparisons.changes[c], &rows, &ci))?;
+    Ok(format!(
+        "{}{}![before and after](charts/{stem}.png)\n\n",
+        change_intro(a, c, infos, as_of, heading),
+        change_table(&rows, &ci)
+    ))
+}
+
+/// The change's heading, summary, approval and the windows compared.
+fn change_intro(
+    a: &Analysis,
+    c: usize,
+    infos: &BTreeMap<(String, String), VersionInfo>,
+    as_of: &str,
+    heading: &str,
+) -> String {
     let ch = &a.comparisons.changes[c];
     let mut md = String::new();
     let vinfo = infos.get(&(ch.sop_id.clone(), ch.to_version.clone()));
@@ -325,42 +344,44 @@ pub(crate) fn change_section(
         format_date(ch.after.0),
         ch.after.1.map(|e| format_date(e - 1)).unwrap_or_else(|| as_of.to_string()),
     );
-    let rows: Vec<&Comparison> = a.comparisons.rows.iter().filter(|r| r.change == c).collect();
-    // Caveats every metric of the change carries are said once, under the table.
+    md
+}
+
+/// One line per metric; caveats every metric carries are said once, under the table.
+fn change_table(rows: &[&Comparison], ci: &str) -> String {
     let shared: Vec<String> = rows
         .first()
         .map(|first| first.caveats.iter().filter(|c| rows.iter().all(|r| r.caveats.contains(c))).cloned().collect())
         .unwrap_or_default();
-    let ci = ci_label(a.config.compare.alpha);
-    let mut cells = Vec::new();
-    for r in &rows {
-        cells.push(vec![
-            r.metric.label.clone(),
-            format!("{} (n={})", show_value(&r.metric, r.before_value), thousands(r.before_n)),
-            format!("{} (n={})", show_value(&r.metric, r.after_value), thousands(r.after_n)),
-            delta_with_ci(r, &ci),
-            r.p_value.map(p_value).unwrap_or_else(|| "–".into()),
-            r.p_adjusted.map(p_value).unwrap_or_else(|| "–".into()),
-            verdict_text(r.verdict).to_string(),
-            escape(&r.caveats.iter().filter(|c| !shared.contains(c)).cloned().collect::<Vec<_>>().join("; ")),
-        ]);
-    }
-    let _ = writeln!(
-        md,
-        "{}",
-        table(
-            &["metric", "before", "after", &format!("change ({ci})"), "p", "q (BH)", "verdict", "caveats"],
-            &cells,
-            &[4, 5]
-        )
-    );
+    let cells: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            vec![
+                r.metric.label.clone(),
+                format!("{} (n={})", show_value(&r.metric, r.before_value), thousands(r.before_n)),
+                format!("{} (n={})", show_value(&r.metric, r.after_value), thousands(r.after_n)),
+                delta_with_ci(r, ci),
+                r.p_value.map(p_value).unwrap_or_else(|| "–".into()),
+                r.p_adjusted.map(p_value).unwrap_or_else(|| "–".into()),
+                verdict_text(r.verdict).to_string(),
+                escape(&r.caveats.iter().filter(|c| !shared.contains(c)).cloned().collect::<Vec<_>>().join("; ")),
+            ]
+        })
+        .collect();
+    let header = ["metric", "before", "after", &format!("change ({ci})"), "p", "q (BH)", "verdict", "caveats"];
+    let mut md = format!("{}\n", table(&header, &cells, &[4, 5]));
     for c in &shared {
         let _ = writeln!(md, "Caveat: {}.\n", escape(c));
     }
+    md
+}
+
+/// The forest plot of a change: each metric after vs before as % of its before value.
+fn change_chart(ch: &Change, rows: &[&Comparison], ci: &str) -> ChangeChart {
     let bars = rows
         .iter()
         .map(|r| {
-            let rel = match (r.before_value, r.delta) {
+            let relative = match (r.before_value, r.delta) {
                 (Some(b), Some(d)) if b.abs() > 1e-12 => {
                     Some((100.0 * d / b, r.ci.map(|(lo, hi)| (100.0 * lo / b, 100.0 * hi / b))))
                 }
@@ -378,27 +399,20 @@ pub(crate) fn change_section(
                 show_value(&r.metric, r.before_value),
                 show_value(&r.metric, r.after_value)
             );
-            ChangeBar { label, relative: rel, color }
+            ChangeBar { label, relative, color }
         })
         .collect();
-    let stem = change_stem(a, c);
-    charts::write(
-        charts_dir,
-        &stem,
-        &ChangeChart {
-            interval: ci.clone(),
-            title: format!(
-                "{} {} → {} ({}): after vs before",
-                ch.sop_id,
-                ch.from_version,
-                ch.to_version,
-                format_date(ch.change_date)
-            ),
-            bars,
-        },
-    )?;
-    let _ = writeln!(md, "![before and after](charts/{stem}.png)\n");
-    Ok(md)
+    ChangeChart {
+        interval: ci.to_string(),
+        title: format!(
+            "{} {} → {} ({}): after vs before",
+            ch.sop_id,
+            ch.from_version,
+            ch.to_version,
+            format_date(ch.change_date)
+        ),
+        bars,
+    }
 }
 
 /// An input as a manifest lists it. Fields in name order: the manifests' keys are sorted.
