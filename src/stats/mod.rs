@@ -2,6 +2,7 @@
 //! formula names its source; the tests compare with published values (R, statsmodels, scipy)
 //! written into them with where they come from (docs/statistics.md, "Reference values").
 
+pub mod its;
 pub mod multiple;
 pub mod poisson;
 pub mod proportions;
