@@ -193,6 +193,14 @@ pub fn analyse(inputs: &InputRequest, analysis: &AnalysisOptions, progress: &Pro
     let queries = metrics::load_queries(metrics::query_dir(analysis.queries.as_deref()).as_deref())?;
     progress.step("reading and validating inputs");
     let data = validate::load(&paths, &opts)?;
+    if data.tickets.height() == 0 {
+        let first = paths.tickets.first().cloned().unwrap_or_default();
+        return Err(Error::invalid(
+            &first,
+            "no ticket was accepted, so there is nothing to analyse",
+            "run `sop-impact validate` with the same inputs and read rejects.csv for why each row was refused",
+        ));
+    }
     let as_of_ms = as_of_ms(as_of, opts.tz, &data)?;
     progress.step("attributing records to SOP versions");
     let mut attributed = attribute::attribute(&data, analysis.attribute_by)?;

@@ -39,15 +39,16 @@ pub struct Publication {
     target: PathBuf,
     place: Place,
     stage: PathBuf,
-    _lock: File,
-    committed: bool,
+    /// the parent's lock, then the target's
+    _locks: Vec<File>,
+    /// set once the swap begins: from then on a failure is left for the next run to recover
+    swapping: bool,
 }
 
 enum Place {
-    /// staged in the target's parent under this name
-    Beside {
-        old: PathBuf,
-    },
+    /// staged in the parent; the target is moved aside to `old` while the stage moves in
+    Beside { old: PathBuf },
+    /// staged inside the target
     Inside,
 }
 
@@ -57,38 +58,42 @@ impl Publication {
     pub fn begin(target: &Path) -> Result<Publication> {
         let target = resolve_target(target)?;
         let exists = target.is_dir();
+        if exists {
+            check_replaceable(&target)?;
+        }
+        let parent = target.parent().map(Path::to_path_buf);
+        // The parent, then the target: the same order whichever way a run stages, so that two
+        // runs on one target (`--out r` and `--out .` inside r) never overlap.
+        let mut locks = Vec::new();
+        if let Some(parent) = &parent {
+            locks.push(lock_dir(parent)?);
+        }
+        if exists {
+            locks.push(lock_dir(&target)?);
+        }
         let cwd = std::env::current_dir().and_then(fs::canonicalize).ok();
         let holds_cwd = exists && cwd.is_some_and(|c| c.starts_with(&target));
-        let parent = target.parent().map(Path::to_path_buf);
-        if let (Some(parent), false) = (&parent, holds_cwd) {
+        // A mount point (a bind mount, another disk) cannot be renamed: stage inside it.
+        let mounted = exists && parent.as_deref().is_some_and(|p| !same_device(p, &target));
+        if let (Some(parent), false, false) = (&parent, holds_cwd, mounted) {
             let name = file_name(&target);
-            let lock = lock_dir(parent)?;
             recover_beside(parent, &name, &target)?;
             let stage = parent.join(format!(".{name}.tmp-{}", std::process::id()));
             match fs::create_dir(&stage) {
                 Ok(()) => {
                     let old = parent.join(format!(".{name}.old-{}", std::process::id()));
-                    return Ok(Publication {
-                        target,
-                        place: Place::Beside { old },
-                        stage,
-                        _lock: lock,
-                        committed: false,
-                    });
+                    let place = Place::Beside { old };
+                    return Ok(Publication { target, place, stage, _locks: locks, swapping: false });
                 }
                 // A parent we may not write: stage inside the target when it is there.
                 Err(e) if !exists || !is_permission(&e) => return Err(Error::output(&stage, e)),
                 Err(_) => {}
             }
         }
-        if !exists {
-            return Err(refused(&target, "cannot be created", "choose an --out in a directory you may write"));
-        }
-        let lock = lock_dir(&target)?;
         recover_inside(&target)?;
         let stage = target.join(STAGE_INSIDE);
         fs::create_dir(&stage).map_err(|e| Error::output(&stage, e))?;
-        Ok(Publication { target, place: Place::Inside, stage, _lock: lock, committed: false })
+        Ok(Publication { target, place: Place::Inside, stage, _locks: locks, swapping: false })
     }
 
     /// The directory to write the report into.
@@ -96,37 +101,47 @@ impl Publication {
         &self.stage
     }
 
-    /// The directory the report will be at (absolute).
-    pub fn target(&self) -> &Path {
-        &self.target
-    }
-
-    /// Put the staged report in place of what is at the target, if that is a report.
+    /// Put the staged report in place of what is at the target, if that is still a report.
     pub fn commit(mut self) -> Result<()> {
-        check_replaceable(&self.target, &self.stage)?;
+        check_replaceable(&self.target)?;
+        self.swapping = true;
         match &self.place {
-            Place::Beside { old } => swap_beside(&self.stage, &self.target, old)?,
-            Place::Inside => swap_inside(&self.stage, &self.target)?,
+            Place::Beside { old } => swap_beside(&self.stage, &self.target, old),
+            Place::Inside => swap_inside(&self.stage, &self.target),
         }
-        self.committed = true;
-        Ok(())
     }
 }
 
 impl Drop for Publication {
     fn drop(&mut self) {
-        if !self.committed {
+        if !self.swapping {
             let _ = fs::remove_dir_all(&self.stage);
         }
     }
 }
 
-/// Before a long analysis: refuse at once a target that can never become a report directory.
-pub fn precheck(target: &Path) -> Result<()> {
-    if fs::symlink_metadata(target).is_ok_and(|m| !m.is_dir()) {
-        resolve_target(target)?;
+#[cfg(unix)]
+fn same_device(a: &Path, b: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (fs::metadata(a), fs::metadata(b)) {
+        (Ok(x), Ok(y)) => x.dev() == y.dev(),
+        _ => true,
     }
-    Ok(())
+}
+
+#[cfg(not(unix))]
+fn same_device(_: &Path, _: &Path) -> bool {
+    true
+}
+
+/// Before a long analysis: refuse at once a target that can never become a report directory (a
+/// file, a device, a link) or that holds files no report wrote. Nothing is created.
+pub fn precheck(target: &Path) -> Result<()> {
+    match fs::symlink_metadata(target) {
+        Ok(m) if !m.is_dir() => resolve_target(target).map(|_| ()),
+        Ok(_) => check_replaceable(target),
+        Err(_) => Ok(()),
+    }
 }
 
 /// The target as an absolute path, refused when it exists and is not a directory.
@@ -190,39 +205,49 @@ fn fault_point(name: &str) {
 }
 
 /// Under the parent's lock, what an interrupted run left beside `target` is stale: put back a
-/// report it had moved aside, remove its staging.
+/// report it had moved aside, remove its staging. Only names the tool makes (`.NAME.old-PID`,
+/// `.NAME.tmp-PID`, directories) are touched, and only an empty directory or a report is put back.
 fn recover_beside(parent: &Path, name: &str, target: &Path) -> Result<()> {
     let (old_prefix, tmp_prefix) = (format!(".{name}.old-"), format!(".{name}.tmp-"));
     let Ok(entries) = fs::read_dir(parent) else { return Ok(()) };
     let mut names: Vec<String> = entries.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect();
     names.sort();
+    let pid_suffix = |n: &str, prefix: &str| n.strip_prefix(prefix).is_some_and(|p| p.parse::<u32>().is_ok());
     for n in names {
         let path = parent.join(&n);
-        if n.starts_with(&old_prefix) {
+        if !fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir()) {
+            continue;
+        }
+        if pid_suffix(&n, &old_prefix) && is_report_or_empty(&path) {
             if target.exists() {
                 fs::remove_dir_all(&path).map_err(|e| Error::output(&path, e))?;
             } else {
                 fs::rename(&path, target).map_err(|e| Error::output(target, e))?;
             }
-        } else if n.starts_with(&tmp_prefix) {
+        } else if pid_suffix(&n, &tmp_prefix) {
             fs::remove_dir_all(&path).map_err(|e| Error::output(&path, e))?;
         }
     }
     Ok(())
 }
 
+fn is_report_or_empty(dir: &Path) -> bool {
+    fs::read_dir(dir).is_ok_and(|mut e| e.next().is_none()) || !manifest_outputs(&dir.join("manifest.json")).is_empty()
+}
+
 /// Under the target's lock: finish moving a complete report in, or move the previous one back.
 fn recover_inside(target: &Path) -> Result<()> {
     let (stage, old, moving_in) = (target.join(STAGE_INSIDE), target.join(OLD_INSIDE), target.join(MOVING_IN));
-    if moving_in.exists() && stage.is_dir() {
-        move_entries(&stage, target)?;
-        remove(&moving_in)?;
+    if moving_in.exists() {
+        if stage.is_dir() {
+            move_entries(&stage, target)?;
+        }
         remove(&old)?;
     } else if old.is_dir() {
         move_entries(&old, target)?;
     }
-    remove(&moving_in)?;
     remove(&old)?;
+    remove(&moving_in)?;
     remove(&stage)
 }
 
@@ -266,23 +291,75 @@ fn is_own_name(name: &str) -> bool {
     matches!(name, STAGE_INSIDE | OLD_INSIDE | MOVING_IN)
 }
 
-/// Refuse to replace a target that holds a file no report wrote.
-fn check_replaceable(target: &Path, stage: &Path) -> Result<()> {
+/// Refuse to replace a target that holds a file no report wrote: every file must be listed in
+/// its manifest.json or carry the name of one of the tool's outputs.
+fn check_replaceable(target: &Path) -> Result<()> {
     if !target.is_dir() {
         return Ok(());
     }
-    let mut known: std::collections::BTreeSet<String> = files_under(stage)?.into_iter().collect();
-    known.extend(manifest_outputs(&target.join("manifest.json")));
-    for f in files_under(target)? {
-        if !known.contains(&f) {
-            return Err(refused(
-                target,
-                &format!("holds '{f}', which no report wrote; a report replaces only a directory of its own files"),
-                "choose another --out (a new or empty directory, or an earlier report), or move that file away",
-            ));
-        }
+    let listed: std::collections::BTreeSet<String> =
+        manifest_outputs(&target.join("manifest.json")).into_iter().collect();
+    if let Some(f) = first_unknown(target, "", &listed)? {
+        return Err(refused(
+            target,
+            &format!("holds '{f}', which no report wrote; a report replaces only a directory of its own files"),
+            "choose another --out (a new or empty directory, or an earlier report), or move that file away",
+        ));
     }
     Ok(())
+}
+
+/// Whether `rel` is a name the tool writes: a report's, the metrics command's, an evidence pack's.
+fn is_tool_output(rel: &str) -> bool {
+    let (dir, file) = rel.rsplit_once('/').unwrap_or(("", rel));
+    let ext = file.rsplit_once('.').map_or("", |(_, e)| e);
+    let stem = file.rsplit_once('.').map_or(file, |(s, _)| s);
+    match dir {
+        "" => {
+            matches!(
+                file,
+                "report.md"
+                    | "manifest.json"
+                    | "comparisons.csv"
+                    | "windows.csv"
+                    | "rejects.csv"
+                    | "backlog.csv"
+                    | "review_calendar.csv"
+                    | "evidence.md"
+                    | "comparison.csv"
+                    | "before.csv"
+                    | "after.csv"
+            ) || (file.starts_with("comparisons_by_") && ext == "csv")
+        }
+        "metrics" => {
+            matches!(stem, "sop_version_metrics" | "process_period_metrics")
+                && matches!(ext, "csv" | "parquet" | "ipc" | "json")
+        }
+        "charts" => matches!(ext, "svg" | "png"),
+        "queries" => ext == "sql",
+        _ => false,
+    }
+}
+
+/// The first file or directory under `dir` (relative, `/`-separated) that is neither listed nor
+/// a tool output; directories other than charts/, metrics/ and queries/ count, even empty ones.
+fn first_unknown(dir: &Path, prefix: &str, listed: &std::collections::BTreeSet<String>) -> Result<Option<String>> {
+    for name in visible_entries(dir)? {
+        let path = dir.join(&name);
+        let rel = format!("{prefix}{}", name.to_string_lossy());
+        let meta = fs::symlink_metadata(&path).map_err(|e| Error::output(&path, e))?;
+        if meta.is_dir() {
+            if !(prefix.is_empty() && matches!(rel.as_str(), "charts" | "metrics" | "queries")) {
+                return Ok(Some(format!("{rel}/")));
+            }
+            if let Some(found) = first_unknown(&path, &format!("{rel}/"), listed)? {
+                return Ok(Some(found));
+            }
+        } else if !listed.contains(&rel) && !is_tool_output(&rel) {
+            return Ok(Some(rel));
+        }
+    }
+    Ok(None)
 }
 
 /// The files an earlier report's manifest lists, and the manifest itself.
@@ -302,27 +379,6 @@ fn manifest_outputs(manifest: &Path) -> Vec<String> {
     out
 }
 
-/// Files and links under `dir` (not following links), relative with `/`, without the tool's own
-/// staging names at the top.
-fn files_under(dir: &Path) -> Result<Vec<String>> {
-    fn walk(dir: &Path, prefix: &str, out: &mut Vec<String>) -> Result<()> {
-        for name in visible_entries(dir)? {
-            let path = dir.join(&name);
-            let rel = format!("{prefix}{}", name.to_string_lossy());
-            let meta = fs::symlink_metadata(&path).map_err(|e| Error::output(&path, e))?;
-            if meta.is_dir() {
-                walk(&path, &format!("{rel}/"), out)?;
-            } else {
-                out.push(rel);
-            }
-        }
-        Ok(())
-    }
-    let mut out = Vec::new();
-    walk(dir, "", &mut out)?;
-    Ok(out)
-}
-
 fn swap_beside(stage: &Path, target: &Path, old: &Path) -> Result<()> {
     let had_old = target.exists();
     if had_old {
@@ -337,7 +393,11 @@ fn swap_beside(stage: &Path, target: &Path, old: &Path) -> Result<()> {
     }
     if had_old {
         fault_point("publish-new-report-in-place");
-        fs::remove_dir_all(old).map_err(|e| Error::output(old, e))?;
+        // The new report is in place: an old copy that cannot be removed now is removed by the
+        // next run, and is no reason to fail this one.
+        if let Err(e) = fs::remove_dir_all(old) {
+            eprintln!("sop-impact: warning: {}: cannot remove the previous report yet: {e}", old.display());
+        }
     }
     Ok(())
 }
@@ -345,19 +405,31 @@ fn swap_beside(stage: &Path, target: &Path, old: &Path) -> Result<()> {
 fn swap_inside(stage: &Path, target: &Path) -> Result<()> {
     let (old, moving_in) = (target.join(OLD_INSIDE), target.join(MOVING_IN));
     fs::create_dir(&old).map_err(|e| Error::output(&old, e))?;
-    for name in visible_entries(target)? {
-        let from = target.join(&name);
-        fs::rename(&from, old.join(&name)).map_err(|e| Error::output(&from, e))?;
-        fault_point("publish-inside-moving-out");
+    // Out: a failure puts back what was moved and drops the new report.
+    let moved_out = visible_entries(target).and_then(|names| {
+        for name in names {
+            let from = target.join(&name);
+            fs::rename(&from, old.join(&name)).map_err(|e| Error::output(&from, e))?;
+            fault_point("publish-inside-moving-out");
+        }
+        Ok(())
+    });
+    if let Err(e) = moved_out {
+        let _ = move_entries(&old, target);
+        let _ = remove(&old);
+        let _ = remove(stage);
+        return Err(e);
     }
+    // In: from here the new report is complete; a failure is finished by the next run.
     fs::write(&moving_in, b"").map_err(|e| Error::output(&moving_in, e))?;
     for name in visible_entries(stage)? {
         let dest = target.join(&name);
         fs::rename(stage.join(&name), &dest).map_err(|e| Error::output(&dest, e))?;
         fault_point("publish-inside-moving-in");
     }
-    remove(&moving_in)?;
     remove(&old)?;
+    fault_point("publish-inside-old-removed");
+    remove(&moving_in)?;
     remove(stage)
 }
 
@@ -430,7 +502,8 @@ mod tests {
     fn a_report_moved_aside_by_a_killed_run_is_put_back() {
         let dir = tempfile::tempdir().unwrap();
         let t = dir.path().join("r");
-        publish(&t, &[("report.md", "old")]).unwrap();
+        let manifest = r#"{"tool": "sop-impact", "outputs": [{"path": "report.md"}]}"#;
+        publish(&t, &[("report.md", "old"), ("manifest.json", manifest)]).unwrap();
         // what a run killed between the two renames leaves
         fs::rename(&t, dir.path().join(".r.old-999999")).unwrap();
         fs::create_dir(dir.path().join(".r.tmp-999999")).unwrap();
@@ -439,6 +512,35 @@ mod tests {
         drop(p);
         let left: Vec<_> = fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
         assert_eq!(left, vec![std::ffi::OsString::from("r")]);
+    }
+
+    #[test]
+    fn look_alike_directories_beside_the_target_are_left_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let t = dir.path().join("r");
+        for name in [".r.old-2024", ".r.tmp-notes", ".r.old-123"] {
+            write(&dir.path().join(name).join("mine.txt"), "keep");
+        }
+        publish(&t, &[("report.md", "x")]).unwrap();
+        for name in [".r.old-2024", ".r.tmp-notes", ".r.old-123"] {
+            assert_eq!(fs::read_to_string(dir.path().join(name).join("mine.txt")).unwrap(), "keep", "{name}");
+        }
+    }
+
+    #[test]
+    fn tool_output_names_are_known_and_others_are_not() {
+        for known in [
+            "report.md",
+            "metrics/sop_version_metrics.parquet",
+            "charts/trend-x.svg",
+            "comparisons_by_priority.csv",
+            "queries/mttr.sql",
+        ] {
+            assert!(is_tool_output(known), "{known}");
+        }
+        for unknown in ["tickets.csv", "metrics/mine.csv", "charts/notes.txt", "data/report.md"] {
+            assert!(!is_tool_output(unknown), "{unknown}");
+        }
     }
 
     #[test]

@@ -387,3 +387,35 @@ fn a_second_export_appended_with_its_byte_order_mark_reads_the_same_in_any_block
         assert_eq!(read(block), whole, "blocks of {block} bytes");
     }
 }
+
+#[test]
+fn metrics_then_report_into_the_same_directory_is_allowed() {
+    let dir = tempfile::tempdir().unwrap();
+    let (t, s) = (fixture("demo/tickets.csv"), fixture("demo/sops.csv"));
+    let inputs = ["--quiet", "--tickets", t.to_str().unwrap(), "--sops", s.to_str().unwrap(), "--out", "out"];
+    ok(&run_in(dir.path(), &[&["metrics", "--format", "parquet"][..], &inputs].concat(), &[]));
+    ok(&run_in(dir.path(), &[&["report"][..], &inputs].concat(), &[]));
+    assert!(
+        dir.path().join("out/report.md").exists()
+            && !dir.path().join("out/metrics/sop_version_metrics.parquet").exists()
+    );
+    // a file of the user's is refused before any analysis
+    std::fs::write(dir.path().join("out/notes.txt"), "mine").unwrap();
+    let o = run_in(dir.path(), &[&["report"][..], &inputs].concat(), &[]);
+    assert_eq!(o.status.code(), Some(4), "{:?}", text(&o));
+    assert!(text(&o).1.contains("notes.txt"));
+}
+
+#[test]
+fn an_export_whose_every_row_is_rejected_is_refused_with_the_way_forward() {
+    let dir = tempfile::tempdir().unwrap();
+    let (t, s) = write_inputs(
+        dir.path(),
+        "ticket_id,opened_at\nA,never\nB,soon\n",
+        "sop_id,version,process,category,effective_from\nS,1,P,C,2024-01-01\n",
+    );
+    let args = ["report", "--quiet", "--tickets", t.to_str().unwrap(), "--sops", s.to_str().unwrap(), "--out", "out"];
+    let o = run_in(dir.path(), &args, &[]);
+    assert_eq!(o.status.code(), Some(3), "{:?}", text(&o));
+    assert!(text(&o).1.contains("no ticket was accepted") && text(&o).1.contains("rejects.csv"), "{:?}", text(&o));
+}

@@ -99,11 +99,12 @@ pub fn parse_sla_text(s: &str) -> Result<bool, String> {
     const NEGATIONS: &[&str] = &["not", "no", "non", "never"];
     let lower = s.to_lowercase();
     let words: Vec<&str> = lower.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).collect();
-    if words.iter().any(|w| MISSED.contains(w)) {
-        return Ok(false);
-    }
-    if let Some(at) = words.iter().position(|w| MET.contains(w)) {
-        return Ok(!words.iter().take(at).any(|w| NEGATIONS.contains(w)));
+    // The first outcome word decides, turned round by a negation before it: "not met",
+    // "no breach", "SLA not breached".
+    if let Some((at, word)) = words.iter().enumerate().find(|(_, w)| MISSED.contains(w) || MET.contains(w)) {
+        let met = MET.contains(word);
+        let negated = words.iter().take(at).any(|w| NEGATIONS.contains(w));
+        return Ok(met != negated);
     }
     parse_bool(s).map_err(|_| format!("unknown SLA outcome '{s}' (expected met or breached)"))
 }
@@ -145,6 +146,9 @@ mod tests {
             ("Unmet", false),
             ("non-compliant", false),
             ("Missed", false),
+            ("No breach", true),
+            ("SLA not breached", true),
+            ("not late", true),
             ("yes", true),
             ("0", false),
         ] {
