@@ -202,8 +202,6 @@ fn columns_read(tickets: &DataFrame, queries: &[Query]) -> Vec<Expr> {
         .collect()
 }
 
-/// Records of one window: grp = 2·change (before) or 2·change + 1 (after). One scan of the
-/// whole table keeps the records inside any window; the windows are cut from those.
 /// The records of `process_id` attributed within `[start, end)` (an open side is unbounded).
 pub fn in_window(process_id: u32, start: Option<i64>, end: Option<i64>) -> Expr {
     let mut pred = col("process_id").eq(lit(process_id));
@@ -217,6 +215,8 @@ pub fn in_window(process_id: u32, start: Option<i64>, end: Option<i64>) -> Expr 
     pred
 }
 
+/// Records of one window: grp = 2·change (before) or 2·change + 1 (after). One scan of the
+/// whole table keeps the records inside any window; the windows are cut from those.
 fn windowed(lf: &LazyFrame, changes: &[Change]) -> Result<LazyFrame> {
     let windows: Vec<(usize, Expr)> = changes
         .iter()

@@ -152,11 +152,6 @@ pub fn overview_columns(queries: &[Query]) -> Vec<&Metric> {
     shown
 }
 
-/// The label of metric `name` (the name itself for an unknown one).
-pub fn label<'q>(queries: &'q [Query], name: &'q str) -> &'q str {
-    metric(queries, name).map_or(name, |m| m.label.as_str())
-}
-
 /// The bundled queries, for a binary run away from its source tree.
 const BUNDLED: &[(&str, &str)] = &[
     ("volume.sql", include_str!("../queries/volume.sql")),

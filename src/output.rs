@@ -47,8 +47,9 @@ pub fn neutralise_cell(s: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
-/// A CSV table as bytes: the header, then one record per row. Every table the tool writes by
-/// hand goes through here; text cells are neutralised by the caller with [`cell`].
+/// A CSV table as bytes from rows of cells: the header, then one record per row (rejects.csv;
+/// the other tables are serde rows through [`serialize_csv`]). Text cells are neutralised by
+/// the caller with [`cell`].
 pub fn csv_bytes<I>(what: &str, header: &[&str], rows: I) -> Result<Vec<u8>>
 where
     I: IntoIterator<Item = Vec<String>>,
