@@ -65,11 +65,19 @@ pub struct Change {
     pub to_version: String,
     /// UTC ms
     pub change_date: i64,
-    /// [start, end) in UTC ms; `None` = unbounded
-    pub before: (Option<i64>, i64),
-    pub after: (i64, Option<i64>),
+    /// the window before the change (it ends at the change)
+    pub before: Interval,
+    /// the window after it (it starts at the change)
+    pub after: Interval,
     pub before_tickets: u64,
     pub after_tickets: u64,
+}
+
+/// A window [start, end) in UTC ms; `None` is unbounded (the start of the data, or open).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Interval {
+    pub start: Option<i64>,
+    pub end: Option<i64>,
 }
 
 /// One row of comparisons.csv.
@@ -154,16 +162,18 @@ pub fn changes(att: &Attributed, window: Window) -> Result<Vec<Change>> {
         if change_date <= first_ticket {
             continue;
         }
-        let (before, after) = match window {
-            Window::All => ((prev.effective_from, change_date), (change_date, next.effective_to)),
+        let (before_start, after_end) = match window {
+            Window::All => (prev.effective_from, next.effective_to),
             Window::Days(d) => {
                 let span = d as i64 * DAY_MS;
                 (
-                    (intersect_start(Some(change_date - span), prev.effective_from), change_date),
-                    (change_date, intersect_end(Some(change_date + span), next.effective_to)),
+                    intersect_start(Some(change_date - span), prev.effective_from),
+                    intersect_end(Some(change_date + span), next.effective_to),
                 )
             }
         };
+        let before = Interval { start: before_start, end: Some(change_date) };
+        let after = Interval { start: Some(change_date), end: after_end };
         out.push(Change {
             sop_id: next.sop_id.clone(),
             process: next.process.clone(),
@@ -202,14 +212,14 @@ fn columns_read(tickets: &DataFrame, queries: &[Query]) -> Vec<Expr> {
         .collect()
 }
 
-/// The records of `process_id` attributed within `[start, end)` (an open side is unbounded).
-pub fn in_window(process_id: u32, start: Option<i64>, end: Option<i64>) -> Expr {
+/// The records of `process_id` attributed within `window`.
+pub fn in_window(process_id: u32, window: Interval) -> Expr {
     let mut pred = col("process_id").eq(lit(process_id));
     let t = col("attributed_at").dt().timestamp(TimeUnit::Milliseconds);
-    if let Some(s) = start {
+    if let Some(s) = window.start {
         pred = pred.and(t.clone().gt_eq(lit(s)));
     }
-    if let Some(e) = end {
+    if let Some(e) = window.end {
         pred = pred.and(t.lt(lit(e)));
     }
     pred
@@ -222,9 +232,9 @@ fn windowed(lf: &LazyFrame, changes: &[Change]) -> Result<LazyFrame> {
         .iter()
         .enumerate()
         .flat_map(|(c, ch)| {
-            [(2 * c, ch.before.0, Some(ch.before.1)), (2 * c + 1, Some(ch.after.0), ch.after.1)]
+            [(2 * c, ch.before), (2 * c + 1, ch.after)]
                 .into_iter()
-                .map(move |(grp, start, end)| (grp, in_window(ch.process_id, start, end)))
+                .map(move |(grp, window)| (grp, in_window(ch.process_id, window)))
         })
         .collect();
     let nothing = || lf.clone().filter(lit(false)).with_column(lit(0i64).alias("grp"));
@@ -755,10 +765,10 @@ pub fn windows_csv(c: &Comparisons) -> Result<Vec<u8>> {
             from_version: cell(&ch.from_version),
             to_version: cell(&ch.to_version),
             change_date: format_date(ch.change_date),
-            before_start: fmt_time(ch.before.0),
-            before_end: fmt_time(Some(ch.before.1)),
-            after_start: fmt_time(Some(ch.after.0)),
-            after_end: fmt_time(ch.after.1),
+            before_start: fmt_time(ch.before.start),
+            before_end: fmt_time(ch.before.end),
+            after_start: fmt_time(ch.after.start),
+            after_end: fmt_time(ch.after.end),
             before_tickets: ch.before_tickets,
             after_tickets: ch.after_tickets,
         })

@@ -9,6 +9,7 @@ use polars::prelude::*;
 use std::collections::BTreeMap;
 
 use crate::attribute::{TimelineRow, NO_SOP};
+use crate::compare::Interval;
 use crate::error::{polars_internal, Error, Result};
 use crate::output::{self, cell};
 use crate::pipeline::Analysis;
@@ -27,7 +28,7 @@ struct WindowRecord {
 }
 
 /// The tickets and audit findings of one window, by time then id.
-fn window_records(a: &Analysis, process_id: u32, start: Option<i64>, end: Option<i64>) -> Result<Vec<WindowRecord>> {
+fn window_records(a: &Analysis, process_id: u32, window: Interval) -> Result<Vec<WindowRecord>> {
     let mut out = Vec::new();
     for (record, df, id_col) in
         [("ticket", &a.attributed.tickets, "ticket_id"), ("audit_finding", &a.attributed.audits, "finding_id")]
@@ -39,7 +40,7 @@ fn window_records(a: &Analysis, process_id: u32, start: Option<i64>, end: Option
         let sel = df
             .clone()
             .lazy()
-            .filter(crate::compare::in_window(process_id, start, end))
+            .filter(crate::compare::in_window(process_id, window))
             .select([col(id_col).alias("id"), t.alias("t"), col("source_line")])
             .sort(["t", "id"], SortMultipleOptions::default())
             .collect()
@@ -182,8 +183,8 @@ fn the_change(
     let ch = &a.comparisons.changes[c];
     let md =
         format!("## The change\n\n{}", crate::report::change_section(a, c, infos, &dir.join("charts"), as_of, "###")?);
-    let before = window_records(a, ch.process_id, ch.before.0, Some(ch.before.1))?;
-    let after = window_records(a, ch.process_id, Some(ch.after.0), ch.after.1)?;
+    let before = window_records(a, ch.process_id, ch.before)?;
+    let after = window_records(a, ch.process_id, ch.after)?;
     let sub = crate::compare::Comparisons {
         changes: a.comparisons.changes.clone(),
         rows: a.comparisons.rows.iter().filter(|r| r.change == c).cloned().collect(),

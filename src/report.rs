@@ -338,11 +338,11 @@ fn change_intro(
         vinfo.and_then(|i| i.approved_by.clone()).map(|x| escape(&x)).unwrap_or_else(|| "(not recorded)".into()),
         vinfo.and_then(|i| i.approved_at).map(format_date).unwrap_or_else(|| "(not recorded)".into()),
         thousands(ch.before_tickets),
-        ch.before.0.map(format_date).unwrap_or_else(|| "the start of the data".into()),
-        format_date(ch.before.1 - 1),
+        ch.before.start.map(format_date).unwrap_or_else(|| "the start of the data".into()),
+        format_date(ch.change_date - 1),
         thousands(ch.after_tickets),
-        format_date(ch.after.0),
-        ch.after.1.map(|e| format_date(e - 1)).unwrap_or_else(|| as_of.to_string()),
+        format_date(ch.change_date),
+        ch.after.end.map(|e| format_date(e - 1)).unwrap_or_else(|| as_of.to_string()),
     );
     md
 }
@@ -775,8 +775,8 @@ fn trend_chart(
             .collect(),
         windows: latest_change.map(|c| {
             (
-                (x(c.before.0, -0.5).max(-0.5), x(Some(c.before.1), end)),
-                (x(Some(c.after.0), end), x(c.after.1, end).min(end)),
+                (x(c.before.start, -0.5).max(-0.5), x(c.before.end, end)),
+                (x(c.after.start, end), x(c.after.end, end).min(end)),
             )
         }),
         panels: axis
