@@ -2,7 +2,7 @@
 //! and the state of its SOP, with the reasons in words; and the review calendar implied by each
 //! SOP's risk.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use polars::prelude::*;
 
@@ -13,6 +13,7 @@ use crate::metrics::{derive_change_columns, run_queries};
 use crate::output::{cell, serialize_csv};
 use crate::pipeline::Analysis;
 use crate::render::markdown::thousands;
+use crate::validate::VersionFacts;
 use sop_impact_parse::time::format_date;
 
 const MONTH_MS: f64 = 30.4375 * 86_400_000.0;
@@ -72,35 +73,6 @@ pub struct ReviewRow {
 pub struct Backlog {
     pub rows: Vec<BacklogRow>,
     pub calendar: Vec<ReviewRow>,
-}
-
-struct SopFacts {
-    owner: Option<String>,
-    next_review: Option<i64>,
-    retired_at: Option<i64>,
-}
-
-fn sop_facts(sops: &DataFrame) -> Result<HashMap<(String, String), SopFacts>> {
-    let s = |n: &str| -> Result<StringChunked> {
-        Ok(sops.column(n).map_err(polars_internal)?.str().map_err(polars_internal)?.clone())
-    };
-    let t = |n: &str| -> Result<Int64Chunked> {
-        Ok(sops.column(n).map_err(polars_internal)?.datetime().map_err(polars_internal)?.physical().clone())
-    };
-    let (ids, vers, owners) = (s("sop_id")?, s("version")?, s("owner")?);
-    let (review, retired) = (t("next_review")?, t("retired_at")?);
-    let mut out = HashMap::new();
-    for i in 0..sops.height() {
-        out.insert(
-            (ids.get(i).unwrap_or_default().to_string(), vers.get(i).unwrap_or_default().to_string()),
-            SopFacts {
-                owner: owners.get(i).map(str::to_string),
-                next_review: review.get(i),
-                retired_at: retired.get(i),
-            },
-        );
-    }
-    Ok(out)
 }
 
 /// Per process_id: metric → value, over the whole history, from the same SQL files.
@@ -184,7 +156,7 @@ struct Facts<'a> {
     metrics: HashMap<String, HashMap<i64, f64>>,
     /// months between the first and the last ticket (at least 1)
     span_months: f64,
-    sops: HashMap<(String, String), SopFacts>,
+    sops: BTreeMap<(String, String), VersionFacts>,
     /// the latest version of each process's SOP (None without an SOP)
     latest: Vec<Option<&'a TimelineRow>>,
     /// the times of the change requests on each process
@@ -236,7 +208,7 @@ impl<'a> Facts<'a> {
             processes,
             metrics: process_metrics(a)?,
             span_months,
-            sops: sop_facts(&a.data.sops)?,
+            sops: crate::validate::version_facts(&a.data.sops)?,
             latest,
             change_times,
             worsened,

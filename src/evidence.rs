@@ -15,7 +15,8 @@ use crate::output::{self, cell};
 use crate::pipeline::Analysis;
 use crate::render::markdown::{escape, table, thousands};
 use crate::render::slug;
-use crate::report::{InputEntry, VersionInfo};
+use crate::report::InputEntry;
+use crate::validate::VersionFacts;
 use sop_impact_parse::time::{format_date, format_utc};
 
 /// One record of a window, as the auditor gets it in before.csv / after.csv.
@@ -137,7 +138,7 @@ fn heading(target: &TimelineRow) -> String {
 }
 
 /// Every version of the SOP with its dates, owner, approval and summary.
-fn version_history(a: &Analysis, sop: &str, infos: &BTreeMap<(String, String), VersionInfo>) -> String {
+fn version_history(a: &Analysis, sop: &str, infos: &BTreeMap<(String, String), VersionFacts>) -> String {
     let rows: Vec<Vec<String>> = a
         .attributed
         .timeline
@@ -167,7 +168,7 @@ fn version_history(a: &Analysis, sop: &str, infos: &BTreeMap<(String, String), V
 fn the_change(
     a: &Analysis,
     target: &TimelineRow,
-    infos: &BTreeMap<(String, String), VersionInfo>,
+    infos: &BTreeMap<(String, String), VersionFacts>,
     dir: &Path,
     as_of: &str,
 ) -> Result<(String, Vec<WindowRecord>, Vec<WindowRecord>)> {

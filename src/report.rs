@@ -23,6 +23,7 @@ use crate::render::markdown::{
 use crate::render::{distinct_stems, slug};
 use crate::tables;
 use crate::tables::TableFormat;
+use crate::validate::VersionFacts;
 use sop_impact_parse::time::{format_date, format_utc};
 
 /// Metric tables, comparisons, windows and rejects under `out` (the `metrics` command).
@@ -97,10 +98,6 @@ fn floats(df: &DataFrame, name: &str) -> Result<Vec<Option<f64>>> {
     Ok(c.f64().map_err(polars_internal)?.iter().collect())
 }
 
-fn millis(df: &DataFrame, name: &str) -> Result<Vec<Option<i64>>> {
-    Ok(df.column(name).map_err(polars_internal)?.datetime().map_err(polars_internal)?.physical().iter().collect())
-}
-
 /// Where a moment falls on the period axis: the period's label and the fraction of it elapsed.
 fn period_position(ms: i64, period: Period, tz: Tz) -> (String, f64) {
     let Some(t) = tz.timestamp_millis_opt(ms).single() else { return (String::new(), 0.0) };
@@ -131,39 +128,9 @@ fn x_of(ms: Option<i64>, labels: &[String], period: Period, tz: Tz, open_end: f6
     }
 }
 
-/// Facts about one SOP version from the history.
-pub(crate) struct VersionInfo {
-    pub(crate) owner: Option<String>,
-    pub(crate) approved_by: Option<String>,
-    pub(crate) approved_at: Option<i64>,
-    pub(crate) next_review: Option<i64>,
-    pub(crate) summary: Option<String>,
-}
-
-pub(crate) fn version_infos(a: &Analysis) -> Result<BTreeMap<(String, String), VersionInfo>> {
-    let s = &a.data.sops;
-    let (ids, vers, owners, approvers, summaries) = (
-        strings(s, "sop_id")?,
-        strings(s, "version")?,
-        strings(s, "owner")?,
-        strings(s, "approved_by")?,
-        strings(s, "change_summary")?,
-    );
-    let (approved, review) = (millis(s, "approved_at")?, millis(s, "next_review")?);
-    let mut out = BTreeMap::new();
-    for i in 0..s.height() {
-        out.insert(
-            (ids[i].clone().unwrap_or_default(), vers[i].clone().unwrap_or_default()),
-            VersionInfo {
-                owner: owners[i].clone(),
-                approved_by: approvers[i].clone(),
-                approved_at: approved[i],
-                next_review: review[i],
-                summary: summaries[i].clone(),
-            },
-        );
-    }
-    Ok(out)
+/// The facts of every SOP version (see validate::version_facts).
+pub(crate) fn version_infos(a: &Analysis) -> Result<BTreeMap<(String, String), VersionFacts>> {
+    crate::validate::version_facts(&a.data.sops)
 }
 
 /// How a metric's values read in the report, by its kind.
@@ -295,7 +262,7 @@ fn change_stem(a: &Analysis, c: usize) -> String {
 pub(crate) fn change_section(
     a: &Analysis,
     c: usize,
-    infos: &BTreeMap<(String, String), VersionInfo>,
+    infos: &BTreeMap<(String, String), VersionFacts>,
     charts_dir: &Path,
     as_of: &str,
     heading: &str,
@@ -315,7 +282,7 @@ pub(crate) fn change_section(
 fn change_intro(
     a: &Analysis,
     c: usize,
-    infos: &BTreeMap<(String, String), VersionInfo>,
+    infos: &BTreeMap<(String, String), VersionFacts>,
     as_of: &str,
     heading: &str,
 ) -> String {
@@ -652,7 +619,7 @@ fn processes(a: &Analysis, charts_dir: &Path, as_of: &str) -> Result<String> {
 }
 
 /// The heading of an SOP's section: its current version, owner and review date.
-fn sop_heading(a: &Analysis, sop: &str, current: &TimelineRow, info: Option<&VersionInfo>) -> String {
+fn sop_heading(a: &Analysis, sop: &str, current: &TimelineRow, info: Option<&VersionFacts>) -> String {
     let review = info.and_then(|i| i.next_review);
     let overdue = review.is_some_and(|r| r < a.as_of_ms);
     format!(

@@ -9,6 +9,7 @@ mod sops;
 mod tickets;
 
 pub(crate) use pairs::TicketPairs;
+pub use sops::{version_facts, VersionFacts};
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -254,6 +254,47 @@ fn show_key(k: &(String, String)) -> String {
 }
 
 /// Compare version labels the way people read them: `1.10` after `1.9`, `v2` after `v1`.
+/// What the SOP history says about one version.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct VersionFacts {
+    pub owner: Option<String>,
+    pub approved_by: Option<String>,
+    pub approved_at: Option<i64>,
+    pub next_review: Option<i64>,
+    pub retired_at: Option<i64>,
+    pub summary: Option<String>,
+}
+
+/// The facts of every accepted SOP version, by (sop_id, version): for the report, the backlog and
+/// the evidence pack alike.
+pub fn version_facts(sops: &DataFrame) -> Result<BTreeMap<(String, String), VersionFacts>> {
+    let text = |name: &str| -> Result<Vec<Option<String>>> {
+        let c = sops.column(name).map_err(polars_internal)?.cast(&DataType::String).map_err(polars_internal)?;
+        Ok(c.str().map_err(polars_internal)?.iter().map(|v| v.map(str::to_string)).collect())
+    };
+    let millis = |name: &str| -> Result<Vec<Option<i64>>> {
+        Ok(sops.column(name).map_err(polars_internal)?.datetime().map_err(polars_internal)?.physical().iter().collect())
+    };
+    let (ids, versions) = (text("sop_id")?, text("version")?);
+    let (owners, approvers, summaries) = (text("owner")?, text("approved_by")?, text("change_summary")?);
+    let (approved, review, retired) = (millis("approved_at")?, millis("next_review")?, millis("retired_at")?);
+    let mut out = BTreeMap::new();
+    for i in 0..sops.height() {
+        out.insert(
+            (ids[i].clone().unwrap_or_default(), versions[i].clone().unwrap_or_default()),
+            VersionFacts {
+                owner: owners[i].clone(),
+                approved_by: approvers[i].clone(),
+                approved_at: approved[i],
+                next_review: review[i],
+                retired_at: retired[i],
+                summary: summaries[i].clone(),
+            },
+        );
+    }
+    Ok(out)
+}
+
 pub fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {
     fn parts(s: &str) -> Vec<(u64, String)> {
         let mut out = Vec::new();
