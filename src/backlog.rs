@@ -86,18 +86,7 @@ fn process_metrics(a: &Analysis) -> Result<HashMap<String, HashMap<i64, f64>>> {
         by_process(derive_change_columns(&a.attributed.changes, cfg)),
         by_process(a.attributed.audits.clone().lazy()),
     )?;
-    let grp: Vec<Option<i64>> =
-        df.column("grp").map_err(polars_internal)?.i64().map_err(polars_internal)?.iter().collect();
-    let mut out: HashMap<String, HashMap<i64, f64>> = HashMap::new();
-    for c in df.columns() {
-        let f = c.cast(&DataType::Float64).map_err(polars_internal)?;
-        let m = out.entry(c.name().to_string()).or_default();
-        for (g, v) in grp.iter().zip(f.f64().map_err(polars_internal)?.iter()) {
-            if let (Some(g), Some(v)) = (g, v) {
-                m.insert(*g, v);
-            }
-        }
-    }
+    let mut out = crate::metrics::values_by_grp(&df)?;
     // share of priority 1-2 tickets
     let urgent = a
         .attributed

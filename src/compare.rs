@@ -263,23 +263,7 @@ impl WindowValues {
 }
 
 fn collect_values(df: &DataFrame) -> Result<WindowValues> {
-    let grp: Vec<Option<i64>> =
-        df.column("grp").map_err(polars_internal)?.i64().map_err(polars_internal)?.iter().collect();
-    let mut values = HashMap::new();
-    for c in df.columns() {
-        if c.name() == "grp" {
-            continue;
-        }
-        let f = c.cast(&DataType::Float64).map_err(polars_internal)?;
-        let mut m = HashMap::new();
-        for (g, v) in grp.iter().zip(f.f64().map_err(polars_internal)?.iter()) {
-            if let (Some(g), Some(v)) = (g, v) {
-                m.insert(*g, v);
-            }
-        }
-        values.insert(c.name().to_string(), m);
-    }
-    Ok(WindowValues { values })
+    Ok(WindowValues { values: metrics::values_by_grp(df)? })
 }
 
 /// Per window: resolution hours of resolved tickets, (hours so far, false) for open ones, and

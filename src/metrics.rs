@@ -567,6 +567,21 @@ pub(crate) fn run_queries(
     result.ok_or_else(|| Error::Internal("no queries".into()))?.collect().map_err(polars_internal)
 }
 
+/// A query result by column: metric → grp → value (empty values left out). The comparisons
+/// and the backlog look values up by group this way.
+pub fn values_by_grp(df: &DataFrame) -> Result<std::collections::HashMap<String, std::collections::HashMap<i64, f64>>> {
+    let grp: Vec<Option<i64>> =
+        df.column("grp").map_err(polars_internal)?.i64().map_err(polars_internal)?.iter().collect();
+    let mut values = std::collections::HashMap::new();
+    for c in df.columns().iter().filter(|c| c.name() != "grp") {
+        let f = c.cast(&DataType::Float64).map_err(polars_internal)?;
+        let by_grp =
+            grp.iter().zip(f.f64().map_err(polars_internal)?.iter()).filter_map(|(g, v)| Some(((*g)?, v?))).collect();
+        values.insert(c.name().to_string(), by_grp);
+    }
+    Ok(values)
+}
+
 /// The two metric tables (their columns are in docs/outputs.md).
 pub struct MetricTables {
     pub sop_versions: DataFrame,
