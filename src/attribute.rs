@@ -215,19 +215,41 @@ fn unsop_name(cat: &str, sub: &str) -> String {
 /// Attribute all records of a run.
 pub fn attribute(data: &Dataset, by: AttributeBy) -> Result<Attributed> {
     let Built { mut timeline, mut processes, index, asof_rows } = build_timeline(&data.sops)?;
-
     // Distinct (category, subcategory) pairs of the tickets, decided once each, in text order.
     let pairs = TicketPairs::of(&data.tickets)?;
-    // Processes without an SOP, keyed by the normalised pair; the display name is the first
-    // spelling in sort order, so that "access" and "Access " are one process.
+    let governed: Vec<Option<String>> = pairs.text.iter().map(|(c, s)| index.governing_key(c, s, false)).collect();
+    let unsop_ids = add_processes_without_sop(&pairs, &governed, &mut timeline, &mut processes);
+    let governors = pair_governors(&pairs, governed, &index, &unsop_ids, &asof_rows)?;
+    let tickets = attribute_tickets(data, by, &pairs, &governors)?;
+
+    let asof = asof_table(&asof_rows)?;
+    let (changes, lost_changes) =
+        attribute_records(data.changes.as_ref(), "opened_at", &index, &unsop_ids, &asof, false)?;
+    let (audits, lost_audits) = attribute_records(data.audits.as_ref(), "raised_at", &index, &unsop_ids, &asof, true)?;
+    let mut unattributed = Vec::new();
+    if lost_changes > 0 {
+        unattributed.push(("changes".to_string(), lost_changes));
+    }
+    if lost_audits > 0 {
+        unattributed.push(("audits".to_string(), lost_audits));
+    }
+    Ok(Attributed { timeline, processes, tickets, changes, audits, unattributed })
+}
+
+/// Processes without an SOP, one per normalised pair no SOP governs, named by the first
+/// spelling in sort order (so "access" and "Access " are one process), each with a "-" row in
+/// the timeline. Returns normalised pair → (timeline id, process id).
+fn add_processes_without_sop(
+    pairs: &TicketPairs,
+    governed: &[Option<String>],
+    timeline: &mut Vec<TimelineRow>,
+    processes: &mut Vec<String>,
+) -> HashMap<String, (u32, u32)> {
     let mut unsop: BTreeMap<String, String> = BTreeMap::new();
-    let mut governed: Vec<Option<String>> = Vec::new();
-    for (c, s) in &pairs.text {
-        let key = index.governing_key(c, s, false);
+    for ((c, s), key) in pairs.text.iter().zip(governed) {
         if key.is_none() {
             unsop.entry(sop_key(c, s)).or_insert_with(|| unsop_name(c, s));
         }
-        governed.push(key);
     }
     let mut unsop_ids: HashMap<String, (u32, u32)> = HashMap::new();
     let mut names: Vec<(&String, &String)> = unsop.iter().collect();
@@ -247,9 +269,19 @@ pub fn attribute(data: &Dataset, by: AttributeBy) -> Result<Attributed> {
         });
         unsop_ids.insert(key.clone(), (id, process_id));
     }
-    // Per pair: the versions of its SOP key in date order, and what applies before them.
+    unsop_ids
+}
+
+/// Per ticket pair: the versions of its SOP key in date order, and what applies before them.
+fn pair_governors(
+    pairs: &TicketPairs,
+    governed: Vec<Option<String>>,
+    index: &SopIndex,
+    unsop_ids: &HashMap<String, (u32, u32)>,
+    asof_rows: &[AsofRow],
+) -> Result<Vec<PairGovernor>> {
     let mut by_key: HashMap<&str, Vec<(i64, u32)>> = HashMap::new();
-    for (key, from, id) in &asof_rows {
+    for (key, from, id) in asof_rows {
         by_key.entry(key.as_str()).or_default().push((*from, *id));
     }
     for versions in by_key.values_mut() {
@@ -265,7 +297,18 @@ pub fn attribute(data: &Dataset, by: AttributeBy) -> Result<Attributed> {
         let versions = key.as_deref().and_then(|k| by_key.get(k)).cloned().unwrap_or_default();
         governors.push(PairGovernor { versions, fallback_id, process_id });
     }
+    Ok(governors)
+}
 
+/// The tickets with `attributed_at`, `process_id` and `version_id`: the version in force at
+/// each ticket's time is the latest effective_from at or before it (a ticket exactly at
+/// effective_from belongs to the new version). One pass, a binary search per ticket.
+fn attribute_tickets(
+    data: &Dataset,
+    by: AttributeBy,
+    pairs: &TicketPairs,
+    governors: &[PairGovernor],
+) -> Result<DataFrame> {
     let time = match by {
         AttributeBy::OpenedAt => col("opened_at"),
         // Tickets not resolved yet are attributed by when they were opened.
@@ -283,8 +326,6 @@ pub fn attribute(data: &Dataset, by: AttributeBy) -> Result<Attributed> {
         .clone();
     let times = attributed_at.datetime().map_err(polars_internal)?.physical().rechunk();
     let times = times.cont_slice().map_err(polars_internal)?;
-    // The version in force at each ticket's time: the latest effective_from at or before it
-    // (a ticket exactly at effective_from belongs to the new version).
     let n = data.tickets.height();
     let (mut version_id, mut process_id) = (Vec::with_capacity(n), Vec::with_capacity(n));
     for (i, &t) in times.iter().enumerate() {
@@ -301,19 +342,7 @@ pub fn attribute(data: &Dataset, by: AttributeBy) -> Result<Attributed> {
     ] {
         tickets.with_column(c).map_err(polars_internal)?;
     }
-
-    let asof = asof_table(&asof_rows)?;
-    let (changes, lost_changes) =
-        attribute_records(data.changes.as_ref(), "opened_at", &index, &unsop_ids, &asof, false)?;
-    let (audits, lost_audits) = attribute_records(data.audits.as_ref(), "raised_at", &index, &unsop_ids, &asof, true)?;
-    let mut unattributed = Vec::new();
-    if lost_changes > 0 {
-        unattributed.push(("changes".to_string(), lost_changes));
-    }
-    if lost_audits > 0 {
-        unattributed.push(("audits".to_string(), lost_audits));
-    }
-    Ok(Attributed { timeline, processes, tickets, changes, audits, unattributed })
+    Ok(tickets)
 }
 
 fn asof_table(rows: &[AsofRow]) -> Result<DataFrame> {

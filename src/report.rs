@@ -803,7 +803,6 @@ fn without_sop(a: &Analysis) -> Result<String> {
 /// What to document next: the top of the ranking, its chart and the review calendar's flags.
 fn documentation_backlog(a: &Analysis, b: &crate::backlog::Backlog, charts_dir: &Path) -> Result<String> {
     let mut md = String::new();
-    // What to document next.
     let _ = writeln!(md, "## What to document next\n");
     let w = &a.config.backlog;
     let _ = writeln!(
@@ -835,31 +834,37 @@ fn documentation_backlog(a: &Analysis, b: &crate::backlog::Backlog, charts_dir: 
             BACKLOG_SHOWN + 1
         );
     }
-    charts::write(
-        charts_dir,
-        "backlog",
-        &charts::BacklogChart {
-            title: if left_out > 0 {
-                format!("What to document next (top {BACKLOG_SHOWN} of {})", thousands(b.rows.len() as u64))
-            } else {
-                "What to document next".into()
-            },
-            bars: shown
-                .iter()
-                .map(|r| {
-                    let color = match r.state {
-                        crate::backlog::State::Missing => charts::MISSING,
-                        crate::backlog::State::Stale => charts::STALE,
-                        crate::backlog::State::Current => charts::CURRENT,
-                    };
-                    (format!("{}. {}", r.rank, r.process), r.score, color)
-                })
-                .collect(),
-        },
-    )?;
+    charts::write(charts_dir, "backlog", &backlog_chart(shown, b.rows.len()))?;
     let _ = writeln!(md, "![documentation backlog](charts/backlog.png)\n");
-    let flagged: Vec<Vec<String>> = b
-        .calendar
+    md.push_str(&review_flags(&b.calendar));
+    Ok(md)
+}
+
+/// The top of the ranking as bars coloured by SOP state.
+fn backlog_chart(shown: &[crate::backlog::BacklogRow], total: usize) -> charts::BacklogChart {
+    charts::BacklogChart {
+        title: if total > shown.len() {
+            format!("What to document next (top {BACKLOG_SHOWN} of {})", thousands(total as u64))
+        } else {
+            "What to document next".into()
+        },
+        bars: shown
+            .iter()
+            .map(|r| {
+                let color = match r.state {
+                    crate::backlog::State::Missing => charts::MISSING,
+                    crate::backlog::State::Stale => charts::STALE,
+                    crate::backlog::State::Current => charts::CURRENT,
+                };
+                (format!("{}. {}", r.rank, r.process), r.score, color)
+            })
+            .collect(),
+    }
+}
+
+/// The review dates that disagree with the SOP's risk (nothing when none does).
+fn review_flags(calendar: &[crate::backlog::ReviewRow]) -> String {
+    let flagged: Vec<Vec<String>> = calendar
         .iter()
         .filter(|r| !r.flag.is_empty())
         .map(|r| {
@@ -873,16 +878,11 @@ fn documentation_backlog(a: &Analysis, b: &crate::backlog::Backlog, charts_dir: 
             ]
         })
         .collect();
-    if !flagged.is_empty() {
-        let _ = writeln!(md, "Review dates that disagree with the SOP's risk:\n");
-        let _ = writeln!(
-            md,
-            "{}",
-            table(&["SOP", "process", "risk tier", "review due by risk", "review recorded", "note"], &flagged, &[])
-        );
+    if flagged.is_empty() {
+        return String::new();
     }
-
-    Ok(md)
+    let header = ["SOP", "process", "risk tier", "review due by risk", "review recorded", "note"];
+    format!("Review dates that disagree with the SOP's risk:\n\n{}\n", table(&header, &flagged, &[]))
 }
 
 /// Per input: rows read, accepted, rejected, superseded and why.
