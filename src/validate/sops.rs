@@ -54,50 +54,11 @@ pub fn load(
     let process_raw = text(&table, &src("process"), "process");
 
     let n = table.height();
-    let mut versions = Vec::new();
-    for i in 0..n {
-        if problems.rejected[i] {
-            continue;
-        }
-        let (Some(id), Some(v), Some(cat), Some(eff)) =
-            (sop_id.get(i), version.get(i), category.get(i), effective.get(i))
-        else {
-            continue;
-        };
-        let retired_at = retired.get(i);
-        if let Some(r) = retired_at {
-            if r < eff {
-                problems.add(
-                    i,
-                    "retired_at",
-                    &format_date(r),
-                    format!("retired before it took effect ({})", format_date(eff)),
-                );
-                continue;
-            }
-        }
-        versions.push(Version {
-            row: i,
-            sop_id: id.to_string(),
-            version: v.to_string(),
-            key: (process_key(cat), subcategory.get(i).map(process_key).unwrap_or_default()),
-            effective_from: eff,
-            retired_at,
-        });
-    }
+    let columns = VersionColumns { sop_id: &sop_id, version: &version, category: &category, subcategory: &subcategory };
+    let versions = accepted_versions(&columns, &effective, &retired, &mut problems);
     let mut warnings = history_checks(&versions, &mut problems);
 
-    // Process display name: as given, else the category (and subcategory) it governs.
-    let process: StringChunked = (0..n)
-        .map(|i| {
-            process_raw.get(i).map(str::to_string).or_else(|| {
-                category.get(i).map(|c| match subcategory.get(i) {
-                    Some(s) => format!("{c} / {s}"),
-                    None => c.to_string(),
-                })
-            })
-        })
-        .collect();
+    let process = display_names(&process_raw, &category, &subcategory);
     let cols = vec![
         sop_id.into_column(),
         version.into_column(),
@@ -134,6 +95,68 @@ pub fn load(
         rejects,
     ));
     Ok((df, warnings))
+}
+
+/// The text columns that identify a version.
+struct VersionColumns<'a> {
+    sop_id: &'a StringChunked,
+    version: &'a StringChunked,
+    category: &'a StringChunked,
+    subcategory: &'a StringChunked,
+}
+
+/// The rows that passed the value checks as versions; one retired before it took effect is
+/// rejected.
+fn accepted_versions(
+    c: &VersionColumns,
+    effective: &Int64Chunked,
+    retired: &Int64Chunked,
+    problems: &mut RowProblems,
+) -> Vec<Version> {
+    let mut versions = Vec::new();
+    for i in 0..c.sop_id.len() {
+        if problems.rejected[i] {
+            continue;
+        }
+        let (Some(id), Some(v), Some(cat), Some(eff)) =
+            (c.sop_id.get(i), c.version.get(i), c.category.get(i), effective.get(i))
+        else {
+            continue;
+        };
+        let retired_at = retired.get(i);
+        if let Some(r) = retired_at.filter(|r| *r < eff) {
+            problems.add(
+                i,
+                "retired_at",
+                &format_date(r),
+                format!("retired before it took effect ({})", format_date(eff)),
+            );
+            continue;
+        }
+        versions.push(Version {
+            row: i,
+            sop_id: id.to_string(),
+            version: v.to_string(),
+            key: (process_key(cat), c.subcategory.get(i).map(process_key).unwrap_or_default()),
+            effective_from: eff,
+            retired_at,
+        });
+    }
+    versions
+}
+
+/// Each version's process name: as given, else the category (and subcategory) it governs.
+fn display_names(given: &StringChunked, category: &StringChunked, subcategory: &StringChunked) -> StringChunked {
+    (0..given.len())
+        .map(|i| {
+            given.get(i).map(str::to_string).or_else(|| {
+                category.get(i).map(|c| match subcategory.get(i) {
+                    Some(s) => format!("{c} / {s}"),
+                    None => c.to_string(),
+                })
+            })
+        })
+        .collect()
 }
 
 fn history_checks(versions: &[Version], problems: &mut RowProblems) -> Vec<String> {
