@@ -161,36 +161,7 @@ fn display_names(given: &StringChunked, category: &StringChunked, subcategory: &
 
 fn history_checks(versions: &[Version], problems: &mut RowProblems) -> Vec<String> {
     let mut warnings = Vec::new();
-    // Duplicate (sop_id, version): keep the first, reject the others.
-    let mut seen: HashMap<(&str, &str), usize> = HashMap::new();
-    let mut same_day: HashMap<(&str, i64), usize> = HashMap::new();
-    for v in versions {
-        if let Some(&first) = seen.get(&(v.sop_id.as_str(), v.version.as_str())) {
-            let line = problems.line(first);
-            problems.add(
-                v.row,
-                "version",
-                &v.version,
-                format!("duplicate version {} of {} (first at line {line})", v.version, v.sop_id),
-            );
-            continue;
-        }
-        seen.insert((&v.sop_id, &v.version), v.row);
-        if let Some(&first) = same_day.get(&(v.sop_id.as_str(), v.effective_from)) {
-            let line = problems.line(first);
-            problems.add(
-                v.row,
-                "effective_from",
-                &format_utc(v.effective_from),
-                format!(
-                    "overlapping versions: {} takes effect at the same time as the version at line {line}",
-                    v.version
-                ),
-            );
-            continue;
-        }
-        same_day.insert((&v.sop_id, v.effective_from), v.row);
-    }
+    reject_repeated_versions(versions, problems);
     let alive: Vec<&Version> = versions.iter().filter(|v| !problems.rejected[v.row]).collect();
 
     // Per SOP: its span and whether its version labels follow date order.
@@ -224,7 +195,46 @@ fn history_checks(versions: &[Version], problems: &mut RowProblems) -> Vec<Strin
             }
         }
     }
-    // Two SOPs governing the same tickets at the same time: the one that started later is rejected.
+    reject_overlapping_sops(spans, &alive, problems);
+    warnings
+}
+
+/// A version repeated, or taking effect at the same time as another of its SOP: the first is
+/// kept, the others are rejected.
+fn reject_repeated_versions(versions: &[Version], problems: &mut RowProblems) {
+    let mut seen: HashMap<(&str, &str), usize> = HashMap::new();
+    let mut same_day: HashMap<(&str, i64), usize> = HashMap::new();
+    for v in versions {
+        if let Some(&first) = seen.get(&(v.sop_id.as_str(), v.version.as_str())) {
+            let line = problems.line(first);
+            problems.add(
+                v.row,
+                "version",
+                &v.version,
+                format!("duplicate version {} of {} (first at line {line})", v.version, v.sop_id),
+            );
+            continue;
+        }
+        seen.insert((&v.sop_id, &v.version), v.row);
+        if let Some(&first) = same_day.get(&(v.sop_id.as_str(), v.effective_from)) {
+            let line = problems.line(first);
+            problems.add(
+                v.row,
+                "effective_from",
+                &format_utc(v.effective_from),
+                format!(
+                    "overlapping versions: {} takes effect at the same time as the version at line {line}",
+                    v.version
+                ),
+            );
+            continue;
+        }
+        same_day.insert((&v.sop_id, v.effective_from), v.row);
+    }
+}
+
+/// Two SOPs governing the same tickets at the same time: the one that started later is rejected.
+fn reject_overlapping_sops(mut spans: Vec<Span>, alive: &[&Version], problems: &mut RowProblems) {
     spans.sort_by(|a, b| a.from.cmp(&b.from).then(a.sop_id.cmp(b.sop_id)));
     let mut rejected_sops: HashSet<&str> = HashSet::new();
     for (k, later) in spans.iter().enumerate() {
@@ -253,7 +263,6 @@ fn history_checks(versions: &[Version], problems: &mut RowProblems) -> Vec<Strin
             }
         }
     }
-    warnings
 }
 
 /// The time an SOP governs its tickets.
