@@ -332,8 +332,9 @@ fn is_tool_output(rel: &str) -> bool {
             ) || (file.starts_with("comparisons_by_") && ext == "csv")
         }
         "metrics" => {
+            // the extensions of tables::extension, for every --format
             matches!(stem, "sop_version_metrics" | "process_period_metrics")
-                && matches!(ext, "csv" | "parquet" | "ipc" | "json")
+                && matches!(ext, "csv" | "parquet" | "arrow" | "json")
         }
         "charts" => matches!(ext, "svg" | "png"),
         "queries" => ext == "sql",
