@@ -182,8 +182,18 @@ fn the_change(
         return Ok((md, Vec::new(), Vec::new()));
     };
     let ch = &a.comparisons.changes[c];
-    let md =
-        format!("## The change\n\n{}", crate::report::change_section(a, c, infos, &dir.join("charts"), as_of, "###")?);
+    let md = format!(
+        "## The change\n\n{}",
+        crate::report::change_section(
+            a,
+            c,
+            &crate::report::change_stems(a)[c],
+            infos,
+            &dir.join("charts"),
+            as_of,
+            "###"
+        )?
+    );
     let before = window_records(a, ch.process_id, ch.before)?;
     let after = window_records(a, ch.process_id, ch.after)?;
     let sub = crate::compare::Comparisons {

@@ -240,28 +240,27 @@ fn summary_line(c: &Change, rows: &[&Comparison], verdict: Verdict, ci: &str) ->
 /// is neither readable nor drawable).
 const BACKLOG_SHOWN: usize = 30;
 
-/// The chart file stem of change `c`, distinct from every other change's.
-fn change_stem(a: &Analysis, c: usize) -> String {
+/// The chart file stem of every change, in change order, each distinct from the others.
+pub(crate) fn change_stems(a: &Analysis) -> Vec<String> {
     let version_slug = |v: &str| if v == crate::attribute::NO_SOP { "none".to_string() } else { slug(v) };
+    let key = |ch: &Change| format!("{}\u{0}{}\u{0}{}", ch.sop_id, ch.from_version, ch.to_version);
     let stems = distinct_stems(a.comparisons.changes.iter().map(|ch| {
-        (
-            format!("{}\u{0}{}\u{0}{}", ch.sop_id, ch.from_version, ch.to_version),
-            format!(
-                "change-{}-{}-to-{}",
-                slug(&ch.sop_id),
-                version_slug(&ch.from_version),
-                version_slug(&ch.to_version)
-            ),
-        )
+        let stem = format!(
+            "change-{}-{}-to-{}",
+            slug(&ch.sop_id),
+            version_slug(&ch.from_version),
+            version_slug(&ch.to_version)
+        );
+        (key(ch), stem)
     }));
-    let ch = &a.comparisons.changes[c];
-    stems[&format!("{}\u{0}{}\u{0}{}", ch.sop_id, ch.from_version, ch.to_version)].clone()
+    a.comparisons.changes.iter().map(|ch| stems[&key(ch)].clone()).collect()
 }
 
 /// The section of one change: what changed, the windows, the table and the chart.
 pub(crate) fn change_section(
     a: &Analysis,
     c: usize,
+    stem: &str,
     infos: &BTreeMap<(String, String), VersionFacts>,
     charts_dir: &Path,
     as_of: &str,
@@ -269,8 +268,7 @@ pub(crate) fn change_section(
 ) -> Result<String> {
     let rows: Vec<&Comparison> = a.comparisons.rows.iter().filter(|r| r.change == c).collect();
     let ci = ci_label(a.config.compare.alpha);
-    let stem = change_stem(a, c);
-    charts::write(charts_dir, &stem, &change_chart(&a.comparisons.changes[c], &rows, &ci))?;
+    charts::write(charts_dir, stem, &change_chart(&a.comparisons.changes[c], &rows, &ci))?;
     Ok(format!(
         "{}{}![before and after](charts/{stem}.png)\n\n",
         change_intro(a, c, infos, as_of, heading),
@@ -604,6 +602,7 @@ fn processes(a: &Analysis, charts_dir: &Path, as_of: &str) -> Result<String> {
         let current = timeline.iter().rfind(|r| r.sop_id == *sop && r.version != crate::attribute::NO_SOP)?;
         Some((sop.to_string(), format!("trend-{}", slug(&current.process))))
     }));
+    let change_stems = change_stems(a);
     for sop in &sop_ids {
         let versions: Vec<&TimelineRow> =
             timeline.iter().filter(|r| r.sop_id == *sop && r.version != crate::attribute::NO_SOP).collect();
@@ -612,7 +611,7 @@ fn processes(a: &Analysis, charts_dir: &Path, as_of: &str) -> Result<String> {
         md.push_str(&sop_heading(a, sop, current, info));
         md.push_str(&trend_chart(a, &axis, sop, &versions, &trend_stems[*sop], charts_dir)?);
         for (c, _) in a.comparisons.changes.iter().enumerate().filter(|(_, ch)| ch.sop_id == *sop) {
-            md.push_str(&change_section(a, c, &infos, charts_dir, as_of, "####")?);
+            md.push_str(&change_section(a, c, &change_stems[c], &infos, charts_dir, as_of, "####")?);
         }
     }
     Ok(md)
