@@ -61,6 +61,21 @@ fn window_records(a: &Analysis, process_id: u32, window: Interval) -> Result<Vec
     Ok(out)
 }
 
+/// `reports/evidence-<sop>-<version>`, told apart by a hash where two SOP versions would share it
+/// (ids that differ only in punctuation or case).
+fn default_dir(a: &Analysis, target: &TimelineRow) -> PathBuf {
+    let key = |r: &TimelineRow| format!("{}\u{0}{}", r.sop_id, r.version);
+    let names = crate::render::distinct_stems(
+        a.attributed
+            .timeline
+            .iter()
+            .filter(|r| r.version != NO_SOP)
+            .map(|r| (key(r), format!("evidence-{}-{}", slug(&r.sop_id), slug(&r.version)))),
+    );
+    let name = names.get(&key(target)).cloned().unwrap_or_else(|| format!("evidence-{}", slug(&target.sop_id)));
+    PathBuf::from("reports").join(name)
+}
+
 fn records_csv(records: &[WindowRecord]) -> Result<Vec<u8>> {
     output::serialize_csv("a window file", &["record", "id", "attributed_at", "source_line"], records)
 }
@@ -93,7 +108,7 @@ pub fn write_evidence(
         })?,
         None => versions[versions.len() - 1],
     };
-    let out = out.unwrap_or_else(|| PathBuf::from(format!("reports/evidence-{}-{}", slug(sop), slug(&target.version))));
+    let out = out.unwrap_or_else(|| default_dir(a, target));
     let publication = crate::publish::Publication::begin(&out)?;
     build(a, target, publication.stage(), args)?;
     publication.commit()?;

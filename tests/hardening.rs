@@ -419,3 +419,25 @@ fn an_export_whose_every_row_is_rejected_is_refused_with_the_way_forward() {
     assert_eq!(o.status.code(), Some(3), "{:?}", text(&o));
     assert!(text(&o).1.contains("no ticket was accepted") && text(&o).1.contains("rejects.csv"), "{:?}", text(&o));
 }
+
+#[test]
+fn evidence_packs_of_sops_whose_ids_differ_in_punctuation_go_to_different_folders() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut tickets = String::from("ticket_id,opened_at,resolved_at,category\n");
+    for i in 0..10 {
+        tickets.push_str(&format!("T{i},2025-02-{:02} 09:00,2025-02-{:02} 10:00,C{}\n", 1 + i, 1 + i, i % 2));
+    }
+    let (t, s) = write_inputs(
+        dir.path(),
+        &tickets,
+        "sop_id,version,process,category,effective_from\nA/B,1,One,C0,2025-01-01\nA-B,1,Two,C1,2025-01-01\n",
+    );
+    for sop in ["A/B", "A-B"] {
+        let args =
+            ["evidence", "--quiet", "--tickets", t.to_str().unwrap(), "--sops", s.to_str().unwrap(), "--sop", sop];
+        ok(&run_in(dir.path(), &args, &[]));
+    }
+    let packs: Vec<String> =
+        names(&dir.path().join("reports")).into_iter().filter(|n| n.starts_with("evidence-a-b-1")).collect();
+    assert_eq!(packs.len(), 2, "{packs:?}");
+}
