@@ -485,11 +485,11 @@ pub fn period_label(index: i64, period: Period) -> String {
 
 const PERIOD_STRIDE: i64 = 1_000_000;
 
-/// Run every query with the given group column definitions; returns one frame keyed by `grp`
-/// with every metric column.
 /// Parts of the processes the queries run on with `low_memory`.
 const LOW_MEMORY_PARTS: u32 = 4;
 
+/// Run every query with the given group column definitions; returns one frame keyed by `grp`
+/// with every metric column.
 pub(crate) fn run_queries(
     queries: &[Query],
     cfg: &Config,
@@ -497,63 +497,10 @@ pub(crate) fn run_queries(
     changes: LazyFrame,
     audits: LazyFrame,
 ) -> Result<DataFrame> {
-    // With low_memory, every query runs once per part of the processes: a group (`grp`) never
-    // spans two processes, so the parts' results stack to the whole, while a query's working
-    // memory (a group-by with a median over 10M tickets needs ~0.9 GB) shrinks with the part.
-    let parts: u32 = if cfg.metrics.low_memory { LOW_MEMORY_PARTS } else { 1 };
-    let contexts: Vec<SQLContext> = (0..parts)
-        .map(|part| {
-            let of_part = |lf: &LazyFrame| {
-                if parts == 1 {
-                    lf.clone()
-                } else {
-                    lf.clone().filter((col("process_id") % lit(parts)).eq(lit(part)))
-                }
-            };
-            let ctx = SQLContext::new();
-            ctx.register("tickets", of_part(&tickets));
-            ctx.register("changes", of_part(&changes));
-            ctx.register("audits", of_part(&audits));
-            ctx
-        })
-        .collect();
+    let contexts = query_contexts(cfg, &tickets, &changes, &audits);
     let mut result: Option<LazyFrame> = None;
     for q in queries {
-        let sql = bind(q, cfg)?;
-        let sql_error = |e: PolarsError| {
-            Error::invalid(
-                &q.path,
-                format!("SQL problem: {}", e.to_string().lines().next().unwrap_or("").trim()),
-                "fix the query (see queries/README.md for the tables and columns)",
-            )
-        };
-        let mut df: Option<DataFrame> = None;
-        for ctx in &contexts {
-            let part = ctx.clone().execute(&sql).map_err(sql_error)?.collect().map_err(sql_error)?;
-            df = Some(match df {
-                None => part,
-                Some(mut acc) => {
-                    acc.vstack_mut_owned(part).map_err(sql_error)?;
-                    acc
-                }
-            });
-        }
-        let df = df.ok_or_else(|| Error::Internal("no query context".into()))?;
-        crate::diag::trace(&format!("query {}", q.path.display()));
-        let names: Vec<String> = df.get_column_names().iter().map(|s| s.to_string()).collect();
-        let mut wanted = vec!["grp".to_string()];
-        wanted.extend(q.names().map(str::to_string));
-        if let Some(missing) = wanted.iter().find(|w| !names.contains(w)) {
-            return Err(Error::invalid(
-                &q.path,
-                format!("query returns no column '{missing}' (it returns {})", names.join(", ")),
-                "return `grp` and every column of the `-- metric:` line",
-            ));
-        }
-        // `<metric>__n`: how many records a rate is over, for the comparisons
-        wanted.extend(q.names().map(|m| format!("{m}__n")).filter(|n| names.contains(n)));
-        let df = df.select(wanted).map_err(polars_internal)?;
-        let lf = df.lazy().with_column(col("grp").cast(DataType::Int64));
+        let lf = run_query(q, cfg, &contexts)?.lazy().with_column(col("grp").cast(DataType::Int64));
         result = Some(match result {
             None => lf,
             Some(acc) => acc.join(
@@ -565,6 +512,67 @@ pub(crate) fn run_queries(
         });
     }
     result.ok_or_else(|| Error::Internal("no queries".into()))?.collect().map_err(polars_internal)
+}
+
+/// The SQL contexts the queries run in: one, or with low_memory one per part of the processes.
+/// A group (`grp`) never spans two processes, so the parts' results stack to the whole, while a
+/// query's working memory (a group-by with a median over 10M tickets needs ~0.9 GB) shrinks.
+fn query_contexts(cfg: &Config, tickets: &LazyFrame, changes: &LazyFrame, audits: &LazyFrame) -> Vec<SQLContext> {
+    let parts: u32 = if cfg.metrics.low_memory { LOW_MEMORY_PARTS } else { 1 };
+    (0..parts)
+        .map(|part| {
+            let of_part = |lf: &LazyFrame| {
+                if parts == 1 {
+                    lf.clone()
+                } else {
+                    lf.clone().filter((col("process_id") % lit(parts)).eq(lit(part)))
+                }
+            };
+            let ctx = SQLContext::new();
+            ctx.register("tickets", of_part(tickets));
+            ctx.register("changes", of_part(changes));
+            ctx.register("audits", of_part(audits));
+            ctx
+        })
+        .collect()
+}
+
+/// One query over every context, stacked: `grp`, its metric columns and their `__n` counts.
+fn run_query(q: &Query, cfg: &Config, contexts: &[SQLContext]) -> Result<DataFrame> {
+    let sql = bind(q, cfg)?;
+    let sql_error = |e: PolarsError| {
+        Error::invalid(
+            &q.path,
+            format!("SQL problem: {}", e.to_string().lines().next().unwrap_or("").trim()),
+            "fix the query (see queries/README.md for the tables and columns)",
+        )
+    };
+    let mut df: Option<DataFrame> = None;
+    for ctx in contexts {
+        let part = ctx.clone().execute(&sql).map_err(sql_error)?.collect().map_err(sql_error)?;
+        df = Some(match df {
+            None => part,
+            Some(mut acc) => {
+                acc.vstack_mut_owned(part).map_err(sql_error)?;
+                acc
+            }
+        });
+    }
+    let df = df.ok_or_else(|| Error::Internal("no query context".into()))?;
+    crate::diag::trace(&format!("query {}", q.path.display()));
+    let names: Vec<String> = df.get_column_names().iter().map(|s| s.to_string()).collect();
+    let mut wanted = vec!["grp".to_string()];
+    wanted.extend(q.names().map(str::to_string));
+    if let Some(missing) = wanted.iter().find(|w| !names.contains(w)) {
+        return Err(Error::invalid(
+            &q.path,
+            format!("query returns no column '{missing}' (it returns {})", names.join(", ")),
+            "return `grp` and every column of the `-- metric:` line",
+        ));
+    }
+    // `<metric>__n`: how many records a proportion is over, for the comparisons
+    wanted.extend(q.names().map(|m| format!("{m}__n")).filter(|n| names.contains(n)));
+    df.select(wanted).map_err(polars_internal)
 }
 
 /// A query result by column: metric → grp → value (empty values left out). The comparisons
