@@ -345,7 +345,11 @@ pub fn map_header(kind: InputKind, profile: Profile, headers: &[String]) -> Resu
             profile.name(),
             headers.len(),
             if headers.len() == 1 { "" } else { "s" },
-            headers.iter().map(|h| format!("'{}'", truncate(h, 60))).collect::<Vec<_>>().join(", ")
+            headers
+                .iter()
+                .map(|h| format!("'{}'", sop_impact_parse::values::clip(h, 60)))
+                .collect::<Vec<_>>()
+                .join(", ")
         ));
     }
     Ok(mapping)
@@ -353,14 +357,6 @@ pub fn map_header(kind: InputKind, profile: Profile, headers: &[String]) -> Resu
 
 fn aliases_of(spec: &[(&'static str, &'static [&'static str])], canon: &str) -> Vec<&'static str> {
     spec.iter().find(|(c, _)| *c == canon).map(|(_, a)| a.to_vec()).unwrap_or_default()
-}
-
-fn truncate(s: &str, n: usize) -> String {
-    if s.chars().count() <= n {
-        s.to_string()
-    } else {
-        format!("{}…", s.chars().take(n).collect::<String>())
-    }
 }
 
 #[cfg(test)]
