@@ -347,7 +347,7 @@ fn sop_state(a: &Analysis, f: &Facts, pid: usize) -> (State, String, Vec<String>
 fn review_calendar(a: &Analysis, f: &Facts, c: &Components) -> Vec<ReviewRow> {
     let mut governed: Vec<(usize, f64)> = (0..f.processes)
         .filter(|p| f.latest[*p].is_some())
-        .map(|p| (p, c.risk_parts.iter().map(|x| x[p]).sum::<f64>() / 3.0))
+        .map(|p| (p, c.risk(p)))
         .collect();
     governed.sort_by(|x, y| y.1.total_cmp(&x.1).then(x.0.cmp(&y.0)));
     let third = governed.len().div_ceil(3).max(1);
