@@ -345,10 +345,8 @@ fn sop_state(a: &Analysis, f: &Facts, pid: usize) -> (State, String, Vec<String>
 /// The review date each SOP's risk implies: risk tiers by thirds of the SOP-governed
 /// processes, flagged where the recorded date is far from it.
 fn review_calendar(a: &Analysis, f: &Facts, c: &Components) -> Vec<ReviewRow> {
-    let mut governed: Vec<(usize, f64)> = (0..f.processes)
-        .filter(|p| f.latest[*p].is_some())
-        .map(|p| (p, c.risk(p)))
-        .collect();
+    let mut governed: Vec<(usize, f64)> =
+        (0..f.processes).filter(|p| f.latest[*p].is_some()).map(|p| (p, c.risk(p))).collect();
     governed.sort_by(|x, y| y.1.total_cmp(&x.1).then(x.0.cmp(&y.0)));
     let third = governed.len().div_ceil(3).max(1);
     let mut calendar = Vec::new();
