@@ -134,6 +134,20 @@ pub enum Command {
         /// Length of the generated history in months.
         #[arg(long, default_value_t = 24)]
         months: u32,
+        /// The desk's drift in resolution time and rates, percent per year (negative: improving;
+        /// one process goes the other way).
+        #[arg(long, default_value_t = 0.0, allow_negative_numbers = true, value_name = "PCT_PER_YEAR")]
+        trend: f64,
+        /// A yearly swing of ± this many percent in resolution time and rates.
+        #[arg(long, default_value_t = 0.0, value_name = "PCT")]
+        seasonality: f64,
+        /// What the SOP versions do: the scenario's planted effects, none at all, or a cut of
+        /// `--step` percent in resolution time at three changes.
+        #[arg(long, value_enum, default_value_t = EffectsArg::Planted)]
+        effects: EffectsArg,
+        /// The cut in resolution time of `--effects mttr-steps`, percent.
+        #[arg(long, default_value_t = 35.0, value_name = "PCT")]
+        step: f64,
     },
     /// Write the documented default configuration file.
     InitConfig {
@@ -230,6 +244,14 @@ choice!(
     /// `generate --profile`
     LayoutArg => Layout { Canonical, Servicenow }
 );
+/// `generate --effects`
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EffectsArg {
+    Planted,
+    None,
+    MttrSteps,
+}
+
 choice!(
     /// `metrics --format`
     TableFormatArg => TableFormat { Csv, Parquet, Ipc, Json }

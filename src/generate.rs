@@ -76,6 +76,9 @@ struct ProcessDef {
     /// audit findings per 1,000 tickets
     audit_per_1k: f64,
     group: usize,
+    /// how strongly (and which way) the desk's trend moves this process: 1 follows it, −1 goes
+    /// the other way (a neglected service)
+    trend: f64,
     sop: Option<SopDef>,
 }
 
@@ -94,6 +97,7 @@ const PROCESSES: &[ProcessDef] = &[
         handling_error: 0.02,
         audit_per_1k: 2.0,
         group: 0,
+        trend: 1.0,
         sop: Some(SopDef {
             id: "SOP-ACC-001",
             owner: Some("Dana Whitfield"),
@@ -145,6 +149,7 @@ const PROCESSES: &[ProcessDef] = &[
         handling_error: 0.03,
         audit_per_1k: 3.0,
         group: 1,
+        trend: 0.8,
         sop: Some(SopDef {
             id: "SOP-NET-004",
             owner: Some("Ravi Menon"),
@@ -188,6 +193,7 @@ const PROCESSES: &[ProcessDef] = &[
         handling_error: 0.04,
         audit_per_1k: 4.0,
         group: 2,
+        trend: 1.2,
         sop: Some(SopDef {
             id: "SOP-HW-002",
             owner: Some("Jo Lindqvist"),
@@ -254,6 +260,7 @@ const PROCESSES: &[ProcessDef] = &[
         handling_error: 0.03,
         audit_per_1k: 3.0,
         group: 3,
+        trend: 0.6,
         sop: Some(SopDef {
             id: "SOP-SW-010",
             owner: Some("Amara Osei"),
@@ -297,6 +304,7 @@ const PROCESSES: &[ProcessDef] = &[
         handling_error: 0.04,
         audit_per_1k: 2.0,
         group: 0,
+        trend: 1.4,
         sop: Some(SopDef {
             id: "SOP-EM-003",
             owner: None,
@@ -323,6 +331,7 @@ const PROCESSES: &[ProcessDef] = &[
         handling_error: 0.06,
         audit_per_1k: 8.0,
         group: 3,
+        trend: 1.0,
         sop: None,
     },
     ProcessDef {
@@ -337,6 +346,7 @@ const PROCESSES: &[ProcessDef] = &[
         handling_error: 0.03,
         audit_per_1k: 1.0,
         group: 0,
+        trend: 0.7,
         sop: None,
     },
     ProcessDef {
@@ -351,6 +361,7 @@ const PROCESSES: &[ProcessDef] = &[
         handling_error: 0.03,
         audit_per_1k: 1.0,
         group: 1,
+        trend: -1.0,
         sop: None,
     },
     ProcessDef {
@@ -365,6 +376,7 @@ const PROCESSES: &[ProcessDef] = &[
         handling_error: 0.03,
         audit_per_1k: 1.0,
         group: 2,
+        trend: 1.3,
         sop: None,
     },
 ];
@@ -386,7 +398,26 @@ pub struct Spec {
     pub event_log: bool,
     pub start: NaiveDate,
     pub months: u32,
+    /// the desk's drift in resolution time and in the rates, percent per year (negative: improving)
+    pub trend_pct_per_year: f64,
+    /// the amplitude of a yearly swing in resolution time and the rates, percent
+    pub seasonality_pct: f64,
+    pub effects: Effects,
 }
+
+/// What the SOP versions do.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Effects {
+    /// the scenario's effects (truth.json lists them)
+    Planted,
+    /// none at all: every difference is the desk's trend, season and chance
+    None,
+    /// a cut of this many percent in resolution time at three changes, nothing else
+    MttrSteps(f64),
+}
+
+/// The versions that carry the step of `Effects::MttrSteps`.
+const STEP_VERSIONS: [(&str, &str); 3] = [("SOP-ACC-001", "2.0"), ("SOP-HW-002", "1.2"), ("SOP-SW-010", "2")];
 
 impl Spec {
     pub fn new(tickets: u64, seed: u64, profile: Layout, event_log: bool, start: &str, months: u32) -> Result<Self> {
@@ -401,7 +432,63 @@ impl Spec {
         if tickets == 0 {
             return Err(Error::Usage("--tickets must be at least 1".into()));
         }
-        Ok(Spec { tickets, seed, profile, event_log, start, months })
+        Ok(Spec {
+            tickets,
+            seed,
+            profile,
+            event_log,
+            start,
+            months,
+            trend_pct_per_year: 0.0,
+            seasonality_pct: 0.0,
+            effects: Effects::Planted,
+        })
+    }
+
+    /// A desk that drifts (`trend` percent per year) and swings with the seasons (± `seasonality`
+    /// percent), with the SOP versions doing what `effects` says.
+    pub fn with_drift(mut self, trend: f64, seasonality: f64, effects: Effects) -> Result<Self> {
+        if !(-90.0..=300.0).contains(&trend) {
+            return Err(Error::Usage(format!("--trend {trend} is out of range: use -90 to 300 (percent per year)")));
+        }
+        if !(0.0..=90.0).contains(&seasonality) {
+            return Err(Error::Usage(format!("--seasonality {seasonality} is out of range: use 0 to 90 (percent)")));
+        }
+        if let Effects::MttrSteps(step) = effects {
+            if !(0.0..100.0).contains(&step) {
+                return Err(Error::Usage(format!("--step {step} is out of range: use 0 to 99 (percent)")));
+            }
+        }
+        self.trend_pct_per_year = trend;
+        self.seasonality_pct = seasonality;
+        self.effects = effects;
+        Ok(self)
+    }
+
+    /// How the desk's drift and season scale resolution time and the rates of `process` at `t`.
+    fn drift(&self, process: &ProcessDef, t: i64) -> f64 {
+        let years = (t - self.start_ts()) as f64 / (365.25 * DAY as f64);
+        let trend = (1.0 + self.trend_pct_per_year / 100.0).powf(years * process.trend);
+        let season = 1.0 + self.seasonality_pct / 100.0 * (2.0 * std::f64::consts::PI * years).sin();
+        trend * season
+    }
+
+    /// What each version of `sop` does, relative to the process without it.
+    fn version_effects(&self, sop: &SopDef) -> Vec<Effect> {
+        let mut cut = 1.0;
+        sop.versions
+            .iter()
+            .map(|v| match self.effects {
+                Effects::Planted => v.effect,
+                Effects::None => NONE,
+                Effects::MttrSteps(step) => {
+                    if STEP_VERSIONS.contains(&(sop.id, v.version)) {
+                        cut *= 1.0 - step / 100.0;
+                    }
+                    Effect { mttr: cut, ..NONE }
+                }
+            })
+            .collect()
     }
 
     fn start_ts(&self) -> i64 {
@@ -437,7 +524,9 @@ fn ts(d: NaiveDate) -> i64 {
 fn schedule(spec: &Spec, p: &ProcessDef) -> Vec<(i64, Effect)> {
     p.sop
         .as_ref()
-        .map(|s| s.versions.iter().map(|v| (ts(version_date(spec.start, v)), v.effect)).collect())
+        .map(|s| {
+            s.versions.iter().zip(spec.version_effects(s)).map(|(v, e)| (ts(version_date(spec.start, v)), e)).collect()
+        })
         .unwrap_or_default()
 }
 
@@ -511,6 +600,7 @@ fn make_ticket(spec: &Spec, world: &World, i: u64, rng: &mut Pcg64Mcg, noise: &L
     let process = world.pick_process(rng.random::<f64>());
     let p = &PROCESSES[process];
     let effect = effect_at(&world.schedules[process], opened);
+    let drift = spec.drift(p, opened);
     let mut u = rng.random::<f64>();
     let mut priority = 4;
     for (k, share) in PRIORITY_SHARE.iter().enumerate() {
@@ -521,9 +611,10 @@ fn make_ticket(spec: &Spec, world: &World, i: u64, rng: &mut Pcg64Mcg, noise: &L
         u -= share;
     }
     let analyst = rng.random_range(0..ANALYSTS_PER_GROUP);
-    let escalated = rng.random::<f64>() < (p.escalation * effect.escalation).min(0.95);
+    let escalated = rng.random::<f64>() < (p.escalation * effect.escalation * drift).min(0.95);
     let hours = p.median_h
         * effect.mttr
+        * drift
         * world.speed[p.group][analyst]
         * PRIORITY_TIME[priority]
         * noise.sample(rng)
@@ -533,7 +624,7 @@ fn make_ticket(spec: &Spec, world: &World, i: u64, rng: &mut Pcg64Mcg, noise: &L
     let stalled = rng.random::<f64>() < 0.004;
     let resolved = if stalled || opened + secs > end { None } else { Some(opened + secs) };
     let closed = resolved.filter(|r| r + 3 * DAY <= end).map(|r| r + 3 * DAY);
-    let reopened = resolved.is_some() && rng.random::<f64>() < (p.reopen * effect.reopen).min(0.95);
+    let reopened = resolved.is_some() && rng.random::<f64>() < (p.reopen * effect.reopen * drift).min(0.95);
     let reopen_count = if reopened {
         if rng.random::<f64>() < 0.8 {
             1
@@ -543,12 +634,12 @@ fn make_ticket(spec: &Spec, world: &World, i: u64, rng: &mut Pcg64Mcg, noise: &L
     } else {
         0
     };
-    let reassignment_count = if rng.random::<f64>() < (p.reassign * effect.error).min(0.95) {
+    let reassignment_count = if rng.random::<f64>() < (p.reassign * effect.error * drift).min(0.95) {
         1 + (rng.random::<f64>() < 0.3) as u32
     } else {
         0
     };
-    let handling_error = rng.random::<f64>() < (p.handling_error * effect.error).min(0.95);
+    let handling_error = rng.random::<f64>() < (p.handling_error * effect.error * drift).min(0.95);
     let target = (SLA_TARGET_H[priority] * 3600.0) as i64;
     let made_sla = match resolved {
         Some(r) => Some(r - opened <= target),
@@ -770,7 +861,7 @@ fn chunk(spec: &Spec, world: &World, k: u64) -> (Vec<u8>, Vec<Finding>, u64) {
         }
         let p = &PROCESSES[t.process];
         let effect = effect_at(&world.schedules[t.process], t.opened);
-        if rng.random::<f64>() * 1000.0 < p.audit_per_1k * effect.audit {
+        if rng.random::<f64>() * 1000.0 < p.audit_per_1k * effect.audit * spec.drift(p, t.opened) {
             let raised = t.opened + rng.random_range(2 * DAY..30 * DAY);
             if raised < spec.end_ts() {
                 let severity = ["Low", "Medium", "High"][rng.random_range(0..3usize)];
@@ -806,6 +897,14 @@ struct Truth {
     start: String,
     end: String,
     note: &'static str,
+    /// the desk's drift, percent per year, and seasonal swing, percent (absent: none)
+    #[serde(skip_serializing_if = "Option::is_none")]
+    trend_pct_per_year: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    seasonality_pct: Option<f64>,
+    /// what the versions do when not the scenario's own effects
+    #[serde(skip_serializing_if = "Option::is_none")]
+    effects: Option<String>,
     changes: Vec<TruthChange>,
     processes_without_sop: Vec<&'static str>,
     sla_target_hours_by_priority: [f64; 5],
@@ -827,8 +926,7 @@ fn truth(spec: &Spec) -> Truth {
         let Some(sop) = &p.sop else { continue };
         let mut prev = NONE;
         let mut prev_label = "-".to_string();
-        for v in sop.versions {
-            let e = v.effect;
+        for (v, e) in sop.versions.iter().zip(spec.version_effects(sop)) {
             let ratio = |a: f64, b: f64| (a / b * 1e6).round() / 1e6;
             let planted = BTreeMap::from([
                 ("mttr", ratio(e.mttr, prev.mttr)),
@@ -871,6 +969,16 @@ fn truth(spec: &Spec) -> Truth {
         end: spec.end().to_string(),
         note: "Versions effective before `start` have no tickets before them. Tickets not resolved by `end` are open. \
                The escalation rate also lengthens resolution (escalated tickets take 1.5× as long); the error rate drives reassignments and handling errors.",
+        trend_pct_per_year: (spec.trend_pct_per_year != 0.0).then_some(spec.trend_pct_per_year),
+        seasonality_pct: (spec.seasonality_pct != 0.0).then_some(spec.seasonality_pct),
+        effects: match spec.effects {
+            Effects::Planted => None,
+            Effects::None => Some("none: no version has any effect".into()),
+            Effects::MttrSteps(step) => Some(format!(
+                "mttr steps: resolution time {step}% shorter from {}, nothing else",
+                STEP_VERSIONS.map(|(sop, v)| format!("{sop} {v}")).join(", ")
+            )),
+        },
         changes,
         processes_without_sop: PROCESSES.iter().filter(|p| p.sop.is_none()).map(|p| p.name).collect(),
         sla_target_hours_by_priority: SLA_TARGET_H,

@@ -39,8 +39,29 @@ pub fn run(cli: Cli) -> Result<()> {
     let quiet = cli.quiet;
     match cli.command {
         Command::Validate { inputs, out } => commands::validate(&inputs.request(), out, quiet),
-        Command::Generate { out, tickets, seed, profile, event_log, start, months } => {
-            let spec = generate::Spec::new(tickets, seed, profile.into(), event_log, &start, months)?;
+        Command::Generate {
+            out,
+            tickets,
+            seed,
+            profile,
+            event_log,
+            start,
+            months,
+            trend,
+            seasonality,
+            effects,
+            step,
+        } => {
+            let effects = match effects {
+                cli::EffectsArg::Planted => generate::Effects::Planted,
+                cli::EffectsArg::None => generate::Effects::None,
+                cli::EffectsArg::MttrSteps => generate::Effects::MttrSteps(step),
+            };
+            let spec = generate::Spec::new(tickets, seed, profile.into(), event_log, &start, months)?.with_drift(
+                trend,
+                seasonality,
+                effects,
+            )?;
             commands::generate(&out, &spec, quiet)
         }
         Command::Metrics { inputs, analysis, format, out } => {

@@ -351,8 +351,9 @@ fn report_wording_follows_alpha_and_the_attribution_option() {
     let md = std::fs::read_to_string(dir.path().join("out/report.md")).unwrap();
     assert!(md.contains("90% CI") && !md.contains("95% CI"), "intervals are labelled with 1 − α");
     assert!(md.contains("in force when it was resolved"), "the methodology names the attribution timestamp");
-    let svg =
-        names(&dir.path().join("out/charts")).into_iter().find(|n| n.starts_with("change-") && n.ends_with(".svg"));
+    let svg = names(&dir.path().join("out/charts"))
+        .into_iter()
+        .find(|n| n.starts_with("change-") && n.ends_with(".svg") && !n.ends_with("-trend.svg"));
     let svg = std::fs::read_to_string(dir.path().join("out/charts").join(svg.unwrap())).unwrap();
     assert!(svg.contains("90% CI"), "the before/after chart too");
 }

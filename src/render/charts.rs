@@ -330,6 +330,110 @@ impl Chart for ChangeChart {
     }
 }
 
+/// One metric of a change against its counterfactual: the observed weekly values, and what the
+/// model expected without the change (fitted before it, carried on after it) with its band.
+pub struct CounterfactualPanel {
+    pub title: String,
+    /// the y axis, e.g. `hours`
+    pub unit: String,
+    /// days since 1970-01-01 (x), observed, expected, band low, band high
+    pub points: Vec<(f64, f64, f64, f64, f64)>,
+    /// the change, in days since 1970-01-01
+    pub change_day: f64,
+}
+
+/// The observed series and the counterfactual of each metric of one change, one panel each.
+pub struct CounterfactualChart {
+    pub title: String,
+    pub panels: Vec<CounterfactualPanel>,
+}
+
+const EXPECTED: RGBColor = RGBColor(120, 120, 120);
+const BAND: RGBColor = RGBColor(215, 215, 215);
+
+fn day_label(day: f64) -> String {
+    chrono::DateTime::from_timestamp((day * 86_400.0) as i64, 0)
+        .map(|d| d.format("%Y-%m-%d").to_string())
+        .unwrap_or_default()
+}
+
+fn draw_counterfactual_panel<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, p: &CounterfactualPanel) -> Result<()> {
+    let finite = |v: &f64| v.is_finite();
+    let xs = p.points.iter().map(|q| q.0);
+    let (x0, x1) = xs.clone().fold((p.change_day, p.change_day), |(a, b), x| (a.min(x), b.max(x + 7.0)));
+    let ys: Vec<f64> = p.points.iter().flat_map(|q| [q.1, q.3, q.4]).filter(finite).collect();
+    let (lo, hi) = ys.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), y| (a.min(*y), b.max(*y)));
+    let (lo, hi) = if lo.is_finite() && hi > lo { (lo, hi) } else { (0.0, 1.0) };
+    let pad = (hi - lo) * 0.08;
+    let mut chart = ChartBuilder::on(area)
+        .caption(&p.title, (FONT, 20).into_font().style(FontStyle::Bold))
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(80)
+        .build_cartesian_2d(x0..x1, (lo - pad)..(hi + pad))
+        .map_err(draw_err)?;
+    let fmt_x = |x: &f64| day_label(*x);
+    chart
+        .configure_mesh()
+        .x_labels(8)
+        .x_label_formatter(&fmt_x)
+        .y_desc(p.unit.as_str())
+        .light_line_style(RGBColor(238, 238, 238))
+        .label_style((FONT, 14))
+        .axis_desc_style((FONT, 14))
+        .draw()
+        .map_err(draw_err)?;
+    // The band: the counterfactual's spread, as a polygon along the weeks and back.
+    let band: Vec<(f64, f64)> = p
+        .points
+        .iter()
+        .map(|q| (q.0, q.3))
+        .chain(p.points.iter().rev().map(|q| (q.0, q.4)))
+        .filter(|(_, y)| y.is_finite())
+        .collect();
+    if band.len() > 2 {
+        chart.draw_series(std::iter::once(Polygon::new(band, BAND.mix(0.6).filled()))).map_err(draw_err)?;
+    }
+    let line = |f: fn(&(f64, f64, f64, f64, f64)) -> f64| -> Vec<(f64, f64)> {
+        p.points.iter().map(|q| (q.0, f(q))).filter(|(_, y)| y.is_finite()).collect()
+    };
+    chart
+        .draw_series(DashedLineSeries::new(line(|q| q.2), 8, 5, EXPECTED.stroke_width(2)))
+        .map_err(draw_err)?
+        .label("without the change (model)")
+        .legend(|(x, y)| PathElement::new([(x, y), (x + 20, y)], EXPECTED.stroke_width(2)));
+    chart
+        .draw_series(LineSeries::new(line(|q| q.1), SERIES.stroke_width(2)))
+        .map_err(draw_err)?
+        .label("observed")
+        .legend(|(x, y)| PathElement::new([(x, y), (x + 20, y)], SERIES.stroke_width(2)));
+    chart
+        .draw_series(LineSeries::new([(p.change_day, lo - pad), (p.change_day, hi + pad)], CHANGE.stroke_width(2)))
+        .map_err(draw_err)?;
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperLeft)
+        .background_style(WHITE.mix(0.85))
+        .border_style(RGBColor(200, 200, 200))
+        .label_font((FONT, 14))
+        .draw()
+        .map_err(draw_err)?;
+    Ok(())
+}
+
+impl Chart for CounterfactualChart {
+    fn size(&self) -> (u32, u32) {
+        (1400, 60 + 260 * self.panels.len().max(1) as u32)
+    }
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<()> {
+        let titled = root.titled(&self.title, (FONT, 24).into_font().style(FontStyle::Bold)).map_err(draw_err)?;
+        for (area, panel) in titled.split_evenly((self.panels.len().max(1), 1)).iter().zip(&self.panels) {
+            draw_counterfactual_panel(area, panel)?;
+        }
+        Ok(())
+    }
+}
+
 /// The documentation backlog as a ranked bar chart.
 pub struct BacklogChart {
     pub title: String,

@@ -150,11 +150,18 @@ pub struct Segmented {
 
 /// The design of a segmented regression: [1, t, post, t − first_post (0 before)], t = 1..n.
 pub fn segmented_design(n: usize, first_post: usize) -> Vec<Vec<f64>> {
-    (0..n)
-        .map(|i| {
-            let post = i >= first_post;
-            let since = if post { (i - first_post) as f64 } else { 0.0 };
-            vec![1.0, (i + 1) as f64, f64::from(u8::from(post)), since]
+    let times: Vec<f64> = (1..=n).map(|t| t as f64).collect();
+    segmented_design_at(&times, first_post as f64 + 1.0)
+}
+
+/// The same design at explicit times (periods may be missing): post is t ≥ `first_post`, and
+/// the time since the change is t − `first_post` there, 0 in the first period after it.
+pub fn segmented_design_at(times: &[f64], first_post: f64) -> Vec<Vec<f64>> {
+    times
+        .iter()
+        .map(|&t| {
+            let post = t >= first_post;
+            vec![1.0, t, f64::from(u8::from(post)), if post { t - first_post } else { 0.0 }]
         })
         .collect()
 }
@@ -162,15 +169,31 @@ pub fn segmented_design(n: usize, first_post: usize) -> Vec<Vec<f64>> {
 /// Fit `y` (one value per period, in order) with the change before period index `first_post`.
 /// `None` without two periods on each side or with a degenerate design.
 pub fn segmented(y: &[f64], first_post: usize, lags: Option<usize>) -> Option<Segmented> {
-    if first_post < 2 || y.len() < first_post + 2 {
+    let times: Vec<f64> = (1..=y.len()).map(|t| t as f64).collect();
+    segmented_at(&times, y, None, first_post as f64 + 1.0, lags)
+}
+
+/// Fit `y` observed at `times` (increasing), the change taking effect at `first_post`, each
+/// period weighted by `weights` (weighted least squares: a period's variance is taken as
+/// proportional to 1/weight; `None` weighs all alike). `None` without two periods each side.
+pub fn segmented_at(
+    times: &[f64],
+    y: &[f64],
+    weights: Option<&[f64]>,
+    first_post: f64,
+    lags: Option<usize>,
+) -> Option<Segmented> {
+    let pre = times.iter().filter(|&&t| t < first_post).count();
+    if pre < 2 || times.len() < pre + 2 || times.len() != y.len() {
         return None;
     }
-    let x = segmented_design(y.len(), first_post);
-    let fit = ols(&x, y)?;
+    let x = segmented_design_at(times, first_post);
+    let (xw, yw) = weighted(&x, y, weights)?;
+    let fit = ols(&xw, &yw)?;
     let lags = lags.unwrap_or_else(|| default_lags(y.len()));
-    let hac = newey_west_se(&x, &fit, lags);
+    let hac = newey_west_se(&xw, &fit, lags);
     let (level, trend) = (fit.coef[0], fit.coef[1]);
-    let counterfactual = (first_post..y.len()).map(|i| level + trend * (i + 1) as f64).collect();
+    let counterfactual = times.iter().filter(|&&t| t >= first_post).map(|t| level + trend * t).collect();
     let level_change_p = if hac[2] > 0.0 { two_sided_p(fit.coef[2] / hac[2]) } else { 1.0 };
     Some(Segmented {
         level,
@@ -184,6 +207,56 @@ pub fn segmented(y: &[f64], first_post: usize, lags: Option<usize>) -> Option<Se
         counterfactual,
         fit,
     })
+}
+
+/// A step at the change on top of one trend through both sides: `y` on [1, t, post]. The step
+/// is the average shift after the change relative to the trend before it, which a slope change
+/// would otherwise split with itself. (step, HAC standard error, two-sided p, the fit).
+pub fn step_on_trend(
+    times: &[f64],
+    y: &[f64],
+    weights: Option<&[f64]>,
+    first_post: f64,
+    lags: Option<usize>,
+) -> Option<(f64, f64, f64, Fit)> {
+    let pre = times.iter().filter(|&&t| t < first_post).count();
+    if pre < 2 || times.len() < pre + 2 || times.len() != y.len() {
+        return None;
+    }
+    let x: Vec<Vec<f64>> = times.iter().map(|&t| vec![1.0, t, f64::from(u8::from(t >= first_post))]).collect();
+    let (xw, yw) = weighted(&x, y, weights)?;
+    let fit = ols(&xw, &yw)?;
+    let se = newey_west_se(&xw, &fit, lags.unwrap_or_else(|| default_lags(y.len())))[2];
+    let p = if se > 0.0 { two_sided_p(fit.coef[2] / se) } else { 1.0 };
+    Some((fit.coef[2], se, p, fit))
+}
+
+/// A step without trends (difference in differences of period means when `y` is a gap between
+/// series): `y` on [1, post]; (step, HAC standard error, two-sided p). `None` without two
+/// periods each side.
+pub fn level_shift(post: &[bool], y: &[f64], weights: Option<&[f64]>, lags: Option<usize>) -> Option<(f64, f64, f64)> {
+    let after = post.iter().filter(|p| **p).count();
+    if after < 2 || post.len() < after + 2 || post.len() != y.len() {
+        return None;
+    }
+    let x: Vec<Vec<f64>> = post.iter().map(|&p| vec![1.0, f64::from(u8::from(p))]).collect();
+    let (xw, yw) = weighted(&x, y, weights)?;
+    let fit = ols(&xw, &yw)?;
+    let se = newey_west_se(&xw, &fit, lags.unwrap_or_else(|| default_lags(y.len())))[1];
+    let p = if se > 0.0 { two_sided_p(fit.coef[1] / se) } else { 1.0 };
+    Some((fit.coef[1], se, p))
+}
+
+/// Rows and values multiplied by √weight, so that least squares on them is weighted least squares.
+fn weighted(x: &[Vec<f64>], y: &[f64], weights: Option<&[f64]>) -> Option<(Vec<Vec<f64>>, Vec<f64>)> {
+    let Some(w) = weights else { return Some((x.to_vec(), y.to_vec())) };
+    if w.len() != y.len() || w.iter().any(|v| !(*v > 0.0 && v.is_finite())) {
+        return None;
+    }
+    let root: Vec<f64> = w.iter().map(|v| v.sqrt()).collect();
+    let xw = x.iter().zip(&root).map(|(row, r)| row.iter().map(|v| v * r).collect()).collect();
+    let yw = y.iter().zip(&root).map(|(v, r)| v * r).collect();
+    Some((xw, yw))
 }
 
 /// The Durbin–Watson statistic of residuals (2 without autocorrelation, toward 0 with positive).
@@ -205,30 +278,46 @@ pub fn placebo_p(estimate: f64, placebos: &[f64]) -> f64 {
 
 /// Synthetic-control weights: the non-negative weights summing to one whose combination of the
 /// `controls` (one series each, the same length as `treated`) is closest to `treated` in least
-/// squares. Projected gradient descent onto the simplex (Duchi et al. 2008).
+/// squares. Accelerated projected gradient (FISTA, Beck & Teboulle 2009) onto the simplex (Duchi
+/// et al. 2008), on the Gram matrix: each step costs controls², not controls × periods.
 pub fn simplex_weights(treated: &[f64], controls: &[Vec<f64>]) -> Option<Vec<f64>> {
     let m = controls.len();
     if m == 0 || controls.iter().any(|c| c.len() != treated.len()) || treated.is_empty() {
         return None;
     }
+    let dot = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(x, y)| x * y).sum::<f64>();
+    let gram: Vec<Vec<f64>> = controls.iter().map(|a| controls.iter().map(|b| dot(a, b)).collect()).collect();
+    let target: Vec<f64> = controls.iter().map(|c| dot(c, treated)).collect();
+    let times_gram = |w: &[f64]| -> Vec<f64> { gram.iter().map(|row| dot(row, w)).collect() };
+    // The largest eigenvalue of the Gram matrix by power iteration: the step is its inverse.
+    let mut v = vec![1.0 / (m as f64).sqrt(); m];
+    let mut largest = 0.0;
+    for _ in 0..100 {
+        let gv = times_gram(&v);
+        let norm = dot(&gv, &gv).sqrt();
+        if norm <= 0.0 {
+            break;
+        }
+        largest = norm;
+        v = gv.into_iter().map(|x| x / norm).collect();
+    }
     let mut w = vec![1.0 / m as f64; m];
-    // Step 1/L with L the largest eigenvalue bound of C'C (its trace).
-    let trace: f64 = controls.iter().map(|c| c.iter().map(|v| v * v).sum::<f64>()).sum();
-    if trace <= 0.0 {
+    if largest <= 0.0 {
         return Some(w);
     }
-    let step = 1.0 / trace;
+    let step = 1.0 / (largest * 1.01);
+    let mut momentum_point = w.clone();
+    let mut t = 1.0f64;
     for _ in 0..20_000 {
-        let fitted: Vec<f64> =
-            (0..treated.len()).map(|t| controls.iter().zip(&w).map(|(c, wi)| c[t] * wi).sum()).collect();
-        let gradient: Vec<f64> = controls
-            .iter()
-            .map(|c| 2.0 * c.iter().zip(&fitted).zip(treated).map(|((cv, f), y)| cv * (f - y)).sum::<f64>())
-            .collect();
-        let moved: Vec<f64> = w.iter().zip(&gradient).map(|(wi, g)| wi - step * g).collect();
+        let g = times_gram(&momentum_point);
+        let moved: Vec<f64> =
+            momentum_point.iter().zip(g.iter().zip(&target)).map(|(p, (gi, bi))| p - step * (gi - bi)).collect();
         let next = project_to_simplex(&moved);
+        let t_next = (1.0 + (1.0 + 4.0 * t * t).sqrt()) / 2.0;
         let change: f64 = next.iter().zip(&w).map(|(a, b)| (a - b).abs()).sum();
+        momentum_point = next.iter().zip(&w).map(|(n, o)| n + (t - 1.0) / t_next * (n - o)).collect();
         w = next;
+        t = t_next;
         if change < 1e-12 {
             break;
         }
@@ -310,6 +399,41 @@ mod tests {
         close(effect, -2.564219114, "effect at t = 24");
         assert_eq!(default_lags(24), 2, "⌊4 (24/100)^(2/9)⌋");
         assert_eq!(s.lags, 2);
+    }
+
+    /// Weighted least squares with integer weights has the coefficients of ordinary least
+    /// squares on the rows repeated that many times; equal weights change nothing at all.
+    #[test]
+    fn weighted_segmented_regression() {
+        let times: Vec<f64> = (1..=24).map(f64::from).collect();
+        let weights: Vec<f64> = (0..24).map(|i| f64::from(1 + i % 3)).collect();
+        let w = segmented_at(&times, &Y, Some(&weights), 13.0, Some(2)).unwrap();
+        let (mut t_rep, mut y_rep) = (Vec::new(), Vec::new());
+        for i in 0..24 {
+            for _ in 0..(1 + i % 3) {
+                t_rep.push(times[i]);
+                y_rep.push(Y[i]);
+            }
+        }
+        let repeated = ols(&segmented_design_at(&t_rep, 13.0), &y_rep).unwrap();
+        for k in 0..4 {
+            close(w.fit.coef[k], repeated.coef[k], &format!("b{k} weighted"));
+        }
+        let equal = segmented_at(&times, &Y, Some(&[2.5; 24]), 13.0, Some(2)).unwrap();
+        close(equal.level_change, -1.652680653, "b2 with equal weights");
+        close(equal.level_change_se, 0.5653410962, "HAC se with equal weights");
+        assert!(segmented_at(&times, &Y, Some(&[0.0; 24]), 13.0, None).is_none(), "zero weight");
+    }
+
+    /// A step without trends is the difference of the means after and before.
+    #[test]
+    fn level_shift_is_the_difference_of_means() {
+        let post: Vec<bool> = (0..24).map(|i| i >= 12).collect();
+        let (step, se, p) = level_shift(&post, &Y, None, Some(2)).unwrap();
+        let mean = |s: &[f64]| s.iter().sum::<f64>() / s.len() as f64;
+        close(step, mean(&Y[12..]) - mean(&Y[..12]), "step");
+        assert!(se > 0.0 && p > 0.0 && p < 1.0, "{se} {p}");
+        assert!(level_shift(&post[..13], &Y[..13], None, None).is_none(), "one period after");
     }
 
     #[test]

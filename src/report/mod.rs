@@ -9,6 +9,11 @@ use chrono::{Datelike, TimeZone};
 use chrono_tz::Tz;
 use polars::prelude::*;
 
+mod change;
+
+use change::{calibration_text, change_label, delta_with_ci, effect_with_ci, q_text, show_value};
+pub(crate) use change::{change_section, change_stems};
+
 use crate::attribute::{AttributeBy, TimelineRow};
 use crate::compare::{Change, Comparison, Verdict, Window};
 use crate::error::{polars_internal, Error, Result};
@@ -16,10 +21,8 @@ use crate::metrics::{self, Better, Kind, Metric};
 use crate::output;
 use crate::period::Period;
 use crate::pipeline::Analysis;
-use crate::render::charts::{self, ChangeBar, ChangeChart, Trend, TrendPanel};
-use crate::render::markdown::{
-    ci_confidence, ci_label, escape, hours, p_value, percent, points, signed, table, thousands,
-};
+use crate::render::charts::{self, Trend, TrendPanel};
+use crate::render::markdown::{ci_confidence, ci_label, escape, table, thousands};
 use crate::render::{distinct_stems, slug};
 use crate::tables;
 use crate::tables::TableFormat;
@@ -134,96 +137,31 @@ pub(crate) fn version_infos(a: &Analysis) -> Result<BTreeMap<(String, String), V
 }
 
 /// How a metric's values read in the report, by its kind.
-fn show_value(m: &Metric, v: Option<f64>) -> String {
-    let Some(v) = v else { return "–".into() };
-    match (m.kind, &m.rate) {
-        (Kind::Proportion, _) => percent(v),
-        (Kind::Duration, _) => hours(v),
-        (Kind::Rate, Some(rate)) => format!("{v:.2} per {}", per_text(rate.per)),
-        (Kind::Count, _) => thousands(v.round() as u64),
-        _ => format!("{v:.2}"),
-    }
-}
-
-/// `1k` for 1000: the unit of a rate.
-fn per_text(per: f64) -> String {
-    if per >= 1000.0 && per % 1000.0 == 0.0 {
-        format!("{}k", per / 1000.0)
-    } else {
-        format!("{per}")
-    }
-}
-
-/// A change of a metric's value, in its unit: percentage points for proportions.
-fn show_delta(m: &Metric, v: f64) -> String {
-    match (m.kind, &m.rate) {
-        (Kind::Proportion, _) => points(v),
-        (Kind::Duration, _) => format!("{} h", signed(v, 2)),
-        (Kind::Rate, Some(rate)) => format!("{} per {}", signed(v, 2), per_text(rate.per)),
-        _ => signed(v, 2),
-    }
-}
-
-fn delta_with_ci(r: &Comparison, ci: &str) -> String {
-    let m = &r.metric;
-    // The interval's limits in the delta's unit, without repeating it.
-    let bare = |v: f64| {
-        if !v.is_finite() {
-            "∞".to_string()
-        } else if m.kind == Kind::Proportion {
-            signed(v * 100.0, 1)
-        } else {
-            signed(v, 2)
-        }
-    };
-    match (r.delta, r.ci) {
-        // For durations the change is the Hodges–Lehmann shift, not the difference of the medians.
-        (Some(d), Some((lo, hi))) if m.kind == Kind::Duration => {
-            format!("{} shift ({ci} {} to {})", show_delta(m, d), bare(lo), bare(hi))
-        }
-        (Some(d), Some((lo, hi))) => format!("{} ({ci} {} to {})", show_delta(m, d), bare(lo), bare(hi)),
-        (Some(d), None) => show_delta(m, d),
-        _ => "–".into(),
-    }
-}
-
-fn verdict_text(v: Verdict) -> &'static str {
-    match v {
-        Verdict::Improved => "**improved**",
-        Verdict::Worsened => "**worsened**",
-        Verdict::NoSignificantChange => "no significant change",
-        Verdict::InsufficientData => "insufficient data",
-    }
-}
-
-fn change_label(c: &Change) -> String {
-    format!("{} {} → {}", c.sop_id, c.from_version, c.to_version)
-}
-
-/// "q < 0.001" or "q = 0.012"
-fn q_text(q: f64) -> String {
-    let p = p_value(q);
-    if p.starts_with('<') {
-        format!("q {p}")
-    } else {
-        format!("q = {p}")
-    }
-}
-
 /// One line of the executive summary for a change with significant results.
 fn summary_line(c: &Change, rows: &[&Comparison], verdict: Verdict, ci: &str) -> String {
     let parts: Vec<String> = rows
         .iter()
         .filter(|r| r.verdict == verdict)
         .map(|r| {
-            format!(
-                "{} {} → {} ({}; {})",
-                r.metric.label,
-                show_value(&r.metric, r.before_value),
-                show_value(&r.metric, r.after_value),
-                delta_with_ci(r, ci),
-                q_text(r.p_adjusted.unwrap_or(1.0))
-            )
+            match &r.trend {
+                // The trend-aware effect decided the verdict: it is what the line says.
+                Some(_) => format!(
+                    "{} {} → {}, {} against the trend and controls ({})",
+                    r.metric.label,
+                    show_value(&r.metric, r.before_value),
+                    show_value(&r.metric, r.after_value),
+                    effect_with_ci(r, ci),
+                    calibration_text(r)
+                ),
+                None => format!(
+                    "{} {} → {} ({}; {})",
+                    r.metric.label,
+                    show_value(&r.metric, r.before_value),
+                    show_value(&r.metric, r.after_value),
+                    delta_with_ci(r, ci),
+                    q_text(r.p_adjusted.unwrap_or(1.0))
+                ),
+            }
         })
         .collect();
     format!(
@@ -239,146 +177,6 @@ fn summary_line(c: &Change, rows: &[&Comparison], verdict: Verdict, ci: &str) ->
 /// Processes shown in the report's backlog table and chart (a chart of tens of thousands of bars
 /// is neither readable nor drawable).
 const BACKLOG_SHOWN: usize = 30;
-
-/// The chart file stem of every change, in change order, each distinct from the others.
-pub(crate) fn change_stems(a: &Analysis) -> Vec<String> {
-    let version_slug = |v: &str| if v == crate::attribute::NO_SOP { "none".to_string() } else { slug(v) };
-    let key = |ch: &Change| format!("{}\u{0}{}\u{0}{}", ch.sop_id, ch.from_version, ch.to_version);
-    let stems = distinct_stems(a.comparisons.changes.iter().map(|ch| {
-        let stem = format!(
-            "change-{}-{}-to-{}",
-            slug(&ch.sop_id),
-            version_slug(&ch.from_version),
-            version_slug(&ch.to_version)
-        );
-        (key(ch), stem)
-    }));
-    a.comparisons.changes.iter().map(|ch| stems[&key(ch)].clone()).collect()
-}
-
-/// The section of one change: what changed, the windows, the table and the chart.
-pub(crate) fn change_section(
-    a: &Analysis,
-    c: usize,
-    stem: &str,
-    infos: &BTreeMap<(String, String), VersionFacts>,
-    charts_dir: &Path,
-    as_of: &str,
-    heading: &str,
-) -> Result<String> {
-    let rows: Vec<&Comparison> = a.comparisons.rows.iter().filter(|r| r.change == c).collect();
-    let ci = ci_label(a.config.compare.alpha);
-    charts::write(charts_dir, stem, &change_chart(&a.comparisons.changes[c], &rows, &ci))?;
-    Ok(format!(
-        "{}{}![before and after](charts/{stem}.png)\n\n",
-        change_intro(a, c, infos, as_of, heading),
-        change_table(&rows, &ci)
-    ))
-}
-
-/// The change's heading, summary, approval and the windows compared.
-fn change_intro(
-    a: &Analysis,
-    c: usize,
-    infos: &BTreeMap<(String, String), VersionFacts>,
-    as_of: &str,
-    heading: &str,
-) -> String {
-    let ch = &a.comparisons.changes[c];
-    let mut md = String::new();
-    let vinfo = infos.get(&(ch.sop_id.clone(), ch.to_version.clone()));
-    let _ = writeln!(
-        md,
-        "{heading} {} → {} on {}\n",
-        escape(&ch.from_version),
-        escape(&ch.to_version),
-        format_date(ch.change_date)
-    );
-    if let Some(summary) = vinfo.and_then(|i| i.summary.clone()) {
-        let _ = writeln!(md, "> {}\n", escape(&summary));
-    }
-    let _ = writeln!(
-        md,
-        "Approved by {} on {}. Compared {} tickets from {} to {} with {} tickets from {} to {}.\n",
-        vinfo.and_then(|i| i.approved_by.clone()).map(|x| escape(&x)).unwrap_or_else(|| "(not recorded)".into()),
-        vinfo.and_then(|i| i.approved_at).map(format_date).unwrap_or_else(|| "(not recorded)".into()),
-        thousands(ch.before_tickets),
-        ch.before.start.map(format_date).unwrap_or_else(|| "the start of the data".into()),
-        format_date(ch.change_date - 1),
-        thousands(ch.after_tickets),
-        format_date(ch.change_date),
-        ch.after.end.map(|e| format_date(e - 1)).unwrap_or_else(|| as_of.to_string()),
-    );
-    md
-}
-
-/// One line per metric; caveats every metric carries are said once, under the table.
-fn change_table(rows: &[&Comparison], ci: &str) -> String {
-    let shared: Vec<String> = rows
-        .first()
-        .map(|first| first.caveats.iter().filter(|c| rows.iter().all(|r| r.caveats.contains(c))).cloned().collect())
-        .unwrap_or_default();
-    let cells: Vec<Vec<String>> = rows
-        .iter()
-        .map(|r| {
-            vec![
-                r.metric.label.clone(),
-                format!("{} (n={})", show_value(&r.metric, r.before_value), thousands(r.before_n)),
-                format!("{} (n={})", show_value(&r.metric, r.after_value), thousands(r.after_n)),
-                delta_with_ci(r, ci),
-                r.p_value.map(p_value).unwrap_or_else(|| "–".into()),
-                r.p_adjusted.map(p_value).unwrap_or_else(|| "–".into()),
-                verdict_text(r.verdict).to_string(),
-                escape(&r.caveats.iter().filter(|c| !shared.contains(c)).cloned().collect::<Vec<_>>().join("; ")),
-            ]
-        })
-        .collect();
-    let header = ["metric", "before", "after", &format!("change ({ci})"), "p", "q (BH)", "verdict", "caveats"];
-    let mut md = format!("{}\n", table(&header, &cells, &[4, 5]));
-    for c in &shared {
-        let _ = writeln!(md, "Caveat: {}.\n", escape(c));
-    }
-    md
-}
-
-/// The forest plot of a change: each metric after vs before as % of its before value.
-fn change_chart(ch: &Change, rows: &[&Comparison], ci: &str) -> ChangeChart {
-    let bars = rows
-        .iter()
-        .map(|r| {
-            let relative = match (r.before_value, r.delta) {
-                (Some(b), Some(d)) if b.abs() > 1e-12 => {
-                    Some((100.0 * d / b, r.ci.map(|(lo, hi)| (100.0 * lo / b, 100.0 * hi / b))))
-                }
-                _ => None,
-            };
-            let color = match r.verdict {
-                Verdict::Improved => charts::IMPROVED,
-                Verdict::Worsened => charts::WORSENED,
-                Verdict::NoSignificantChange => charts::UNCHANGED,
-                Verdict::InsufficientData => charts::INSUFFICIENT,
-            };
-            let label = format!(
-                "{}: {} → {}",
-                r.metric.label,
-                show_value(&r.metric, r.before_value),
-                show_value(&r.metric, r.after_value)
-            );
-            ChangeBar { label, relative, color }
-        })
-        .collect();
-    ChangeChart {
-        interval: ci.to_string(),
-        title: format!(
-            "{} {} → {} ({}): after vs before",
-            ch.sop_id,
-            ch.from_version,
-            ch.to_version,
-            format_date(ch.change_date)
-        ),
-        bars,
-    }
-}
 
 /// An input as a manifest lists it. Fields in name order: the manifests' keys are sorted.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -504,7 +302,8 @@ fn intro(a: &Analysis, as_of: &str) -> Result<String> {
     let _ = writeln!(
         md,
         "Did changing a standard operating procedure make the work better or worse? This report compares every SOP change's \
-         before and after windows on the metrics below, with confidence intervals and multiple-testing-adjusted p-values.\n"
+         before and after windows on the metrics below, and reads each change against the trend before it and against processes \
+         that did not change, with confidence intervals, multiple-testing-adjusted and placebo p-values.\n"
     );
     let _ = writeln!(
         md,
@@ -579,8 +378,9 @@ fn summary(a: &Analysis) -> Result<String> {
     let _ = writeln!(md, "{}\n", lines.join("\n"));
     let _ = writeln!(
         md,
-        "Verdicts use Benjamini–Hochberg adjusted p-values (q) at α = {}; intervals are unadjusted {} intervals for after − before. \
-         “No significant change” is not “no effect”: read the interval.\n",
+        "A verdict reads the change against the process's own trend and against processes without an SOP change at the time \
+         (weekly values; see Methodology): it needs the Benjamini–Hochberg adjusted p-value (q) and the placebo p-value below α = {}. \
+         Intervals are unadjusted {} intervals. “No significant change” is not “no effect”: read the interval.\n",
         a.config.compare.alpha,
         ci_confidence(a.config.compare.alpha)
     );
@@ -978,15 +778,26 @@ fn methodology(a: &Analysis) -> Result<String> {
         "- **Attribution**: a ticket belongs to the process whose SOP governs its category and subcategory (the exact pair first, \
          then the whole category) and to the SOP version in force {}; before an SOP's first version it counts as `-`.\n\
          - **Windows**: {}. Changes before the first ticket are not compared.\n\
-         - **Tests**: rates — pooled two-proportion z test, or Fisher's exact test when an expected count is below 5, with Newcombe's \
+         - **Tests of the windows** (the descriptive before/after columns, and the verdict where no trend model applies): rates — pooled two-proportion z test, or Fisher's exact test when an expected count is below 5, with Newcombe's \
          hybrid score interval for the difference; MTTR — Mann–Whitney U (normal approximation, tie and continuity corrections) with the \
          Hodges–Lehmann shift and its interval as the change; audit exceptions — exact conditional Poisson test with the Clopper–Pearson \
          rate-ratio interval, shown as a difference at the before rate.\n\
+         - **Verdicts against the trend**: each metric is followed week by week (durations as the log of the week's Kaplan–Meier median, \
+         open tickets counted as still running), from up to a year before the change (never across the SOP's previous change) to the \
+         next version (at most a year). Processes with no SOP change in those weeks, the ones without any SOP included, are the controls: \
+         up to 10 of the largest that track the process best form a synthetic control (non-negative weights summing to one, fitted \
+         before the change). The step at the change is estimated on the gap between the process and its synthetic control, on the \
+         gap's own trend when it has one before the change, with Newey–West errors. The same estimator is run at placebo dates before \
+         the change and on each control as if it had changed; the placebos' spread scales the model's p-value, and the placebo p is \
+         (1 + placebos at least as extreme) / (1 + placebos). A verdict needs both below α. With fewer than 8 weeks on either side \
+         the step is a difference in differences against the mean of the controls; without controls, or where the windows held too \
+         few records, the two windows are compared directly with the tests below (`method` in comparisons.csv says which).\n\
          - **Multiple testing**: Benjamini–Hochberg across all {} tested comparisons of this report; a verdict needs q < {}.\n\
          - **Minimum data**: fewer than {} records on either side (100 tickets of exposure for audit findings) is *insufficient data*, \
          with the unmet requirement named.\n\
-         - **Caveats**: tests assume independent tickets; a before/after comparison credits any background trend to the SOP (see the \
-         trend charts); a strong change in priority mix (χ² p < 0.01) is flagged; open tickets are not in MTTR and are reported.\n\
+         - **Caveats**: tests assume independent tickets; the before/after columns credit any background trend to the SOP, which is why \
+         the verdict reads the change against the trend; a strong change in priority mix (χ² p < 0.01) is flagged; open tickets are \
+         not in the windows' MTTR and are reported.\n\
          - Medians and percentiles interpolate linearly between order statistics (R type 7).\n",
         attributed_when,
         match a.window {

@@ -3,6 +3,9 @@
 //! right test and interval per metric type, Benjamini–Hochberg across the run, and a verdict
 //! that never claims more than the data supports.
 
+mod series;
+pub mod trend;
+
 use std::collections::HashMap;
 
 use polars::prelude::*;
@@ -14,7 +17,9 @@ use crate::error::{polars_internal, Result};
 use crate::metrics::{self, derive_change_columns, run_queries, Better, Kind, Metric, Query, RateOf};
 use crate::output::{cell, serialize_csv};
 use crate::stats::{multiple, poisson, proportions, ranks, survival, z_two_sided};
+pub use series::{log_scale, Weekly};
 use sop_impact_parse::time::format_date;
+pub use trend::{Estimate, Method};
 
 /// A ticket column whose values each get their own comparisons (`--by`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,6 +70,10 @@ pub struct Change {
     pub to_version: String,
     /// UTC ms
     pub change_date: i64,
+    /// when the version replaced took effect (UTC ms): the trend is never fitted across it
+    pub previous_from: Option<i64>,
+    /// when the new version was replaced in turn (UTC ms; None while in force)
+    pub replaced_at: Option<i64>,
     /// the window before the change (it ends at the change)
     pub before: Interval,
     /// the window after it (it starts at the change)
@@ -98,6 +107,11 @@ pub struct Comparison {
     /// the test that gave the p-value, in words
     pub test: String,
     pub caveats: Vec<String>,
+    /// how the verdict was reached; with its estimate unless the windows were compared directly
+    pub method: Method,
+    pub trend: Option<Estimate>,
+    /// the controls of the estimate, with their weights, in words
+    pub controls: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -181,6 +195,8 @@ pub fn changes(att: &Attributed, window: Window) -> Result<Vec<Change>> {
             from_version: prev.version.clone(),
             to_version: next.version.clone(),
             change_date,
+            previous_from: prev.effective_from,
+            replaced_at: next.effective_to,
             before,
             after,
             before_tickets: 0,
@@ -359,6 +375,9 @@ pub fn compare(
                 verdict: Verdict::InsufficientData,
                 test: String::new(),
                 caveats: shared.clone(),
+                method: Method::BeforeAfter,
+                trend: None,
+                controls: String::new(),
             };
             let need = match (m.kind, &m.rate) {
                 (Kind::Proportion, _) => tests.proportion(&mut row, &windows.values, sides),
@@ -377,8 +396,76 @@ pub fn compare(
             rows.push(row);
         }
     }
+    estimate_trends(att, cfg, queries, &changes, &mut rows, as_of_ms)?;
     adjust(&mut rows, cfg.compare.alpha);
     Ok(Comparisons { changes, rows })
+}
+
+/// The trend-aware estimate of every row that has enough weeks for one (the rest keep the
+/// direct comparison of their windows): its p-value replaces the windows' one.
+fn estimate_trends(
+    att: &Attributed,
+    cfg: &Config,
+    queries: &[Query],
+    changes: &[Change],
+    rows: &mut [Comparison],
+    as_of_ms: i64,
+) -> Result<()> {
+    let weekly = series::weekly(att, cfg, queries, as_of_ms)?;
+    let z = z_two_sided(cfg.compare.alpha);
+    // Where each process's SOP versions begin and end: a control has none inside the span.
+    let mut boundaries: HashMap<u32, Vec<i64>> = HashMap::new();
+    for row in &att.timeline {
+        boundaries.entry(row.process_id).or_default().extend(row.effective_from.iter().chain(&row.effective_to));
+    }
+    for (c, ch) in changes.iter().enumerate() {
+        let pre_start = (ch.change_date - trend::MAX_SIDE_MS).max(ch.previous_from.unwrap_or(i64::MIN));
+        // The weeks after run to the next version (at most a year), whatever the window compared.
+        let post_end = Some(ch.replaced_at.unwrap_or(i64::MAX).min(ch.change_date + trend::MAX_SIDE_MS));
+        let Some(span) = trend::Span::of(&weekly, pre_start, ch.change_date, post_end) else { continue };
+        let (from, to) = (weekly.week_start(span.first), weekly.week_start(span.last + 1));
+        let changed = |p: u32| boundaries.get(&p).is_some_and(|b| b.iter().any(|t| *t > from && *t < to));
+        let candidates = trend::candidates(&weekly, ch.process_id, changed);
+        // Only where the windows held enough records for a test: the trend does not make up for a
+        // process too small to compare.
+        for row in rows.iter_mut().filter(|r| r.change == c && r.p_value.is_some()) {
+            let Some(est) = trend::estimate(&weekly, &row.metric, ch.process_id, span, &candidates, z) else {
+                continue;
+            };
+            row.p_value = Some(est.p);
+            row.test = trend_test(&row.metric, &est);
+            row.controls = est
+                .controls
+                .iter()
+                .map(|(p, w)| format!("{} ({w:.2})", att.processes.get(*p as usize).map_or("?", String::as_str)))
+                .collect::<Vec<_>>()
+                .join("; ");
+            row.method = est.method;
+            row.trend = Some(est);
+        }
+    }
+    crate::diag::trace("trend estimates fitted");
+    Ok(())
+}
+
+/// What the p-value of a trend estimate comes from, in words.
+fn trend_test(metric: &Metric, est: &Estimate) -> String {
+    let scale = if log_scale(metric) { "weekly log Kaplan-Meier median hours" } else { "weekly values" };
+    let against = match est.controls.len() {
+        0 => "the process's own trend".to_string(),
+        1 => "1 control process".to_string(),
+        n => format!("{n} control processes"),
+    };
+    let design = match est.method {
+        Method::DifferenceInDifferences => "difference in differences (step in the gap to the mean of",
+        _ => "segmented regression (level and trend; the gap to a synthetic control of",
+    };
+    let design = if est.controls.is_empty() {
+        format!("segmented regression on {scale} against {against}")
+    } else {
+        format!("{design} {against}) on {scale}")
+    };
+    format!("{design}; Newey-West errors; placebo p over {} placebos", est.placebos)
 }
 
 /// The `grp` of a change's before and after windows.
@@ -550,8 +637,12 @@ fn adjust<'a>(rows: impl IntoIterator<Item = &'a mut Comparison>, alpha: f64) {
     for (row, q) in tested.iter_mut().zip(q) {
         row.p_adjusted = Some(q);
         let better = row.metric.better;
-        row.verdict = if q < alpha {
-            match (better, row.delta.unwrap_or(0.0)) {
+        // A trend estimate needs its placebos to agree: the model's errors alone are too small
+        // in short series, and fitting the controls makes them smaller still.
+        let placebos_agree = row.trend.as_ref().is_none_or(|t| t.placebo_p.is_some_and(|p| p < alpha));
+        let direction = row.trend.as_ref().map_or(row.delta.unwrap_or(0.0), |t| t.level_change);
+        row.verdict = if q < alpha && placebos_agree {
+            match (better, direction) {
                 (Better::Lower, d) if d < 0.0 => Verdict::Improved,
                 (Better::Lower, d) if d > 0.0 => Verdict::Worsened,
                 (Better::Higher, d) if d > 0.0 => Verdict::Improved,
@@ -630,7 +721,7 @@ fn fmt_time(ms: Option<i64>) -> String {
 }
 
 /// The columns of comparisons.csv (docs/outputs.md): the comparison, then `test` and `caveats`.
-const COMPARISON_COLUMNS: [&str; 18] = [
+const COMPARISON_COLUMNS: [&str; 26] = [
     "sop_id",
     "process",
     "from_version",
@@ -649,6 +740,14 @@ const COMPARISON_COLUMNS: [&str; 18] = [
     "verdict",
     "test",
     "caveats",
+    "method",
+    "level_change",
+    "level_ci_low",
+    "level_ci_high",
+    "slope_change",
+    "counterfactual_after",
+    "placebo_p",
+    "controls",
 ];
 
 /// A line of comparisons.csv (after its stratum in comparisons_by_<column>.csv).
@@ -674,11 +773,46 @@ struct ComparisonRow {
     verdict: &'static str,
     test: String,
     caveats: String,
+    method: &'static str,
+    level_change: String,
+    level_ci_low: String,
+    level_ci_high: String,
+    slope_change: String,
+    counterfactual_after: String,
+    placebo_p: String,
+    controls: String,
+}
+
+/// A trend estimate on the metric's own scale: durations are fitted on the log scale, so their
+/// level and slope changes are relative (−0.35: 35% shorter) and their counterfactual is in hours.
+pub struct Shown {
+    pub level_change: f64,
+    pub level_ci: (f64, f64),
+    pub slope_change: Option<f64>,
+    pub counterfactual_after: f64,
+    pub observed_after: f64,
+    pub pre_trend: Option<f64>,
+}
+
+impl Shown {
+    pub fn of(metric: &Metric, e: &Estimate) -> Shown {
+        let relative = |v: f64| if log_scale(metric) { v.exp_m1() } else { v };
+        let value = |v: f64| if log_scale(metric) { v.exp() } else { v };
+        Shown {
+            level_change: relative(e.level_change),
+            level_ci: (relative(e.level_ci.0), relative(e.level_ci.1)),
+            slope_change: e.slope_change.map(relative),
+            counterfactual_after: value(e.counterfactual_after),
+            observed_after: value(e.observed_after),
+            pre_trend: e.pre_trend.map(relative),
+        }
+    }
 }
 
 impl ComparisonRow {
     fn of(c: &Comparisons, r: &Comparison, stratum: Option<String>) -> Self {
         let ch = &c.changes[r.change];
+        let shown = r.trend.as_ref().map(|t| Shown::of(&r.metric, t));
         ComparisonRow {
             stratum,
             sop_id: cell(&ch.sop_id),
@@ -699,6 +833,14 @@ impl ComparisonRow {
             verdict: r.verdict.name(),
             test: r.test.clone(),
             caveats: r.caveats.join("; "),
+            method: r.method.name(),
+            level_change: fmt_opt(shown.as_ref().map(|s| s.level_change)),
+            level_ci_low: fmt_opt(shown.as_ref().map(|s| s.level_ci.0)),
+            level_ci_high: fmt_opt(shown.as_ref().map(|s| s.level_ci.1)),
+            slope_change: fmt_opt(shown.as_ref().and_then(|s| s.slope_change)),
+            counterfactual_after: fmt_opt(shown.as_ref().map(|s| s.counterfactual_after)),
+            placebo_p: fmt_opt(r.trend.as_ref().and_then(|t| t.placebo_p)),
+            controls: cell(&r.controls),
         }
     }
 }

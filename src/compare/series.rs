@@ -1,0 +1,167 @@
+//! Weekly series of every compared metric per process: the input of the trend-aware verdicts.
+//! The values come from the same SQL files as the metric tables, run once over all records with
+//! one group per (process, week); durations are the week's Kaplan–Meier median, so that tickets
+//! still open count as "at least this long" instead of dropping out.
+
+use std::collections::HashMap;
+
+use polars::prelude::*;
+
+use crate::attribute::Attributed;
+use crate::config::Config;
+use crate::error::{polars_internal, Result};
+use crate::metrics::{self, derive_change_columns, run_queries, Kind, Metric, Query};
+use crate::stats::survival;
+
+pub const WEEK_MS: i64 = 7 * 86_400_000;
+/// 1970-01-05, a Monday: weeks start on Mondays at 00:00 UTC.
+const A_MONDAY_MS: i64 = 4 * 86_400_000;
+/// Durations are compared on the log scale; a median below a minute is taken as a minute.
+const SHORTEST_HOURS: f64 = 1.0 / 60.0;
+
+/// The value of every compared metric, per process and week.
+pub struct Weekly {
+    /// the start of week 0 (UTC ms, a Monday)
+    pub origin_ms: i64,
+    /// weeks from the first record's to the last one's
+    pub weeks: i64,
+    /// metric → grp (process_id · weeks + week) → value; durations on the log scale
+    values: HashMap<String, HashMap<i64, f64>>,
+    /// process_id → tickets in the whole data
+    pub tickets_by_process: HashMap<u32, u64>,
+}
+
+impl Weekly {
+    /// The week an instant falls in.
+    pub fn week_of(&self, ms: i64) -> i64 {
+        (ms - self.origin_ms).div_euclid(WEEK_MS)
+    }
+
+    pub fn week_start(&self, week: i64) -> i64 {
+        self.origin_ms + week * WEEK_MS
+    }
+
+    fn grp(&self, process_id: u32, week: i64) -> Option<i64> {
+        (0..self.weeks).contains(&week).then(|| i64::from(process_id) * self.weeks + week)
+    }
+
+    /// A metric's value in one week of one process, on the scale the trend is fitted on.
+    pub fn value(&self, metric: &str, process_id: u32, week: i64) -> Option<f64> {
+        let grp = self.grp(process_id, week)?;
+        self.values.get(metric)?.get(&grp).copied().filter(|v| v.is_finite())
+    }
+
+    /// How much a week's value counts in the fit: the records it is over (its tickets, or the
+    /// proportion's denominator, or the rate's exposure).
+    pub fn weight(&self, metric: &Metric, process_id: u32, week: i64) -> f64 {
+        let over = match (metric.kind, &metric.rate) {
+            (Kind::Rate, Some(rate)) => rate.exposure.as_str(),
+            (Kind::Proportion, _) => metric.n.as_str(),
+            _ => "tickets",
+        };
+        let fallback = if over == "tickets" { None } else { self.value("tickets", process_id, week) };
+        self.value(over, process_id, week).or(fallback).filter(|w| *w > 0.0).unwrap_or(1.0)
+    }
+}
+
+/// Whether a metric is fitted on the log scale (durations) or as it is.
+pub fn log_scale(metric: &Metric) -> bool {
+    metric.kind == Kind::Duration
+}
+
+/// The weekly series of every compared metric (and the counts they are weighted by).
+pub fn weekly(att: &Attributed, cfg: &Config, queries: &[Query], as_of_ms: i64) -> Result<Weekly> {
+    let attributed =
+        att.tickets.column("attributed_at").map_err(polars_internal)?.datetime().map_err(polars_internal)?;
+    let (Some(first), Some(last)) = (attributed.physical().min(), attributed.physical().max()) else {
+        return Ok(Weekly { origin_ms: 0, weeks: 0, values: HashMap::new(), tickets_by_process: HashMap::new() });
+    };
+    let origin_ms = A_MONDAY_MS + (first - A_MONDAY_MS).div_euclid(WEEK_MS) * WEEK_MS;
+    let weeks = (last - origin_ms).div_euclid(WEEK_MS) + 1;
+    let with_grp = |lf: LazyFrame| {
+        let week = (col("attributed_at").dt().timestamp(TimeUnit::Milliseconds) - lit(origin_ms)) / lit(WEEK_MS);
+        let t = col("attributed_at").dt().timestamp(TimeUnit::Milliseconds);
+        lf.filter(t.clone().gt_eq(lit(origin_ms)).and(t.lt(lit(origin_ms + weeks * WEEK_MS))))
+            .with_column((col("process_id").cast(DataType::Int64) * lit(weeks) + week).alias("grp"))
+    };
+    // Only the files that hold a compared metric, and the ticket counts the weights use.
+    let wanted: Vec<Query> =
+        queries.iter().filter(|q| q.metrics.iter().any(|m| m.compared || m.name == "tickets")).cloned().collect();
+    let tickets = with_grp(att.tickets.clone().lazy().select(super::columns_read(&att.tickets, &wanted)))
+        .collect()
+        .map_err(polars_internal)?
+        .lazy();
+    let changes = with_grp(derive_change_columns(&att.changes, cfg));
+    let audits = with_grp(att.audits.clone().lazy());
+    let mut values = metrics::values_by_grp(&run_queries(&wanted, cfg, tickets.clone(), changes, audits)?)?;
+    let medians = censored_medians(tickets, as_of_ms)?;
+    for m in metrics::compared(queries).into_iter().filter(|m| log_scale(m)) {
+        values.insert(m.name.clone(), medians.clone());
+    }
+    let mut tickets_by_process: HashMap<u32, u64> = HashMap::new();
+    for (grp, n) in values.get("tickets").into_iter().flatten() {
+        *tickets_by_process.entry(grp.div_euclid(weeks) as u32).or_default() += n.round() as u64;
+    }
+    crate::diag::trace("weekly series computed");
+    Ok(Weekly { origin_ms, weeks, values, tickets_by_process })
+}
+
+/// Per grp: the log of the Kaplan–Meier median hours to resolve, open tickets censored at
+/// `as_of_ms`; no value where half the tickets or more are still open.
+fn censored_medians(tickets: LazyFrame, as_of_ms: i64) -> Result<HashMap<i64, f64>> {
+    let open_hours = (lit(as_of_ms) - col("opened_at").dt().timestamp(TimeUnit::Milliseconds)).cast(DataType::Float64)
+        / lit(3_600_000.0);
+    let df = tickets
+        .select([
+            col("grp"),
+            col("is_resolved"),
+            when(col("is_resolved")).then(col("resolution_hours")).otherwise(open_hours).alias("hours"),
+        ])
+        .drop_nulls(None)
+        .sort(["grp"], SortMultipleOptions::default())
+        .collect()
+        .map_err(polars_internal)?;
+    let grp = df.column("grp").map_err(polars_internal)?.i64().map_err(polars_internal)?;
+    let resolved = df.column("is_resolved").map_err(polars_internal)?.bool().map_err(polars_internal)?;
+    let hours = df.column("hours").map_err(polars_internal)?.f64().map_err(polars_internal)?;
+    let mut out = HashMap::new();
+    let mut sample: Vec<(f64, bool)> = Vec::new();
+    let mut current: Option<i64> = None;
+    let mut finish = |g: Option<i64>, sample: &mut Vec<(f64, bool)>| {
+        if let (Some(g), Some(m)) = (g, survival::km_median(sample)) {
+            out.insert(g, m.max(SHORTEST_HOURS).ln());
+        }
+        sample.clear();
+    };
+    for ((g, r), h) in
+        grp.into_no_null_iter().zip(resolved.iter().map(|r| r.unwrap_or(false))).zip(hours.into_no_null_iter())
+    {
+        if current != Some(g) {
+            finish(current, &mut sample);
+            current = Some(g);
+        }
+        sample.push((h.max(0.0), r));
+    }
+    finish(current, &mut sample);
+    Ok(out)
+}
+
+#[cfg(test)]
+impl Weekly {
+    /// A made-up set of weekly series of one metric, each week over 100 tickets.
+    pub fn of_series(metric: &str, weeks: i64, series: &[(u32, Vec<Option<f64>>)]) -> Weekly {
+        let mut values: HashMap<String, HashMap<i64, f64>> = HashMap::new();
+        let mut tickets_by_process = HashMap::new();
+        for (process, s) in series {
+            for (week, v) in s.iter().enumerate() {
+                let grp = i64::from(*process) * weeks + week as i64;
+                if let Some(v) = v {
+                    values.entry(metric.to_string()).or_default().insert(grp, *v);
+                }
+                values.entry("tickets".into()).or_default().insert(grp, 100.0);
+            }
+            tickets_by_process.insert(*process, 100 * s.len() as u64);
+        }
+        Weekly { origin_ms: A_MONDAY_MS, weeks, values, tickets_by_process }
+    }
+}
