@@ -185,6 +185,10 @@ pub struct InputArgs {
     /// Fix "today" (YYYY-MM-DD) so that runs are reproducible.
     #[arg(long, value_name = "DATE")]
     pub as_of: Option<String>,
+    /// Configuration file (TOML): the analysis settings and, per input, how its export maps
+    /// onto the canonical columns; see `sop-impact init-config`.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
 }
 
 /// Options of the analysis steps (metrics, comparisons).
@@ -198,9 +202,6 @@ pub struct AnalysisArgs {
     /// [default: the config's window_days, else 90].
     #[arg(long, value_name = "DAYS|all")]
     pub window: Option<String>,
-    /// Configuration file (TOML); see `sop-impact init-config`.
-    #[arg(long, value_name = "FILE")]
-    pub config: Option<PathBuf>,
     /// Attribute tickets by this timestamp.
     #[arg(long, value_enum, default_value_t = AttributeByArg::OpenedAt)]
     pub attribute_by: AttributeByArg,
@@ -290,6 +291,7 @@ impl InputArgs {
             timezone: self.timezone.clone(),
             date_order: self.date_order.map(Into::into),
             as_of: self.as_of.clone(),
+            config: self.config.clone(),
         }
     }
 }
@@ -300,7 +302,6 @@ impl AnalysisArgs {
         AnalysisOptions {
             period: self.period.map(Into::into),
             window: self.window.clone(),
-            config: self.config.clone(),
             attribute_by: self.attribute_by.into(),
             by: self.by.map(Into::into),
             queries: self.queries.clone(),

@@ -1,7 +1,8 @@
 //! The configuration file (TOML). Every setting has a documented default; `init-config` writes
 //! [`DEFAULT_TOML`], which a test keeps equal to `Config::default()`.
 
-use std::path::Path;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
@@ -54,6 +55,17 @@ state = 0.20
 high_risk_months = 6
 medium_risk_months = 12
 low_risk_months = 24
+
+# Exports no profile knows: per input ([tickets], [sops], [changes], [audits]), which header
+# holds each canonical column, how values map onto canonical ones, and a date format tried
+# before the built-in ones. Nothing is mapped by default. For example:
+#
+# [tickets]
+# columns = { ticket_id = "Incident Ref", opened_at = "Logged On", resolved_at = "Fixed On", priority = "Prio" }
+# date_format = "%d/%m/%Y %H:%M"
+# [tickets.values]
+# priority = { "Critical" = "1", "High" = "2", "Medium" = "3", "Low" = "4" }
+# made_sla = { "Yes" = "false", "No" = "true" }
 "#;
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
@@ -64,6 +76,58 @@ pub struct Config {
     pub compare: Compare,
     pub backlog: BacklogWeights,
     pub review: Review,
+    pub tickets: InputMapping,
+    pub sops: InputMapping,
+    pub changes: InputMapping,
+    pub audits: InputMapping,
+}
+
+/// Per input, how its export maps onto the canonical columns (`[tickets]`, `[sops]`,
+/// `[changes]`, `[audits]`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct InputMappings {
+    pub tickets: InputMapping,
+    pub sops: InputMapping,
+    pub changes: InputMapping,
+    pub audits: InputMapping,
+}
+
+/// How one export maps onto the canonical columns, for a layout no profile knows.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct InputMapping {
+    /// canonical column = the header of the file's column that holds it
+    pub columns: BTreeMap<String, String>,
+    /// per canonical column: value in the file = canonical value (`"Critical" = "1"`)
+    pub values: BTreeMap<String, BTreeMap<String, String>>,
+    /// a chrono format (`%d/%m/%Y %H:%M`) tried before the built-in timestamp formats
+    pub date_format: Option<String>,
+    /// the config file and the line of each `columns` entry, for messages
+    #[serde(skip)]
+    pub lines: BTreeMap<String, (PathBuf, u64)>,
+}
+
+impl InputMapping {
+    /// Where each `columns` entry of `[section]` is in the config text (the first line after the
+    /// section's header that names the header in quotes).
+    fn locate(&mut self, section: &str, path: &Path, text: &str) {
+        let start = text.lines().position(|l| l.trim() == format!("[{section}]")).unwrap_or(0);
+        for (canonical, header) in &self.columns {
+            let quoted = format!("\"{header}\"");
+            let line =
+                text.lines().enumerate().skip(start).find(|(_, l)| l.contains(&quoted)).map_or(0, |(i, _)| i + 1);
+            self.lines.insert(canonical.clone(), (path.to_path_buf(), line as u64));
+        }
+    }
+
+    /// "config.toml:4" for the entry of `canonical`, or "the configuration".
+    pub fn where_is(&self, canonical: &str) -> String {
+        match self.lines.get(canonical) {
+            Some((path, line)) if *line > 0 => format!("{}:{line}", path.display()),
+            Some((path, _)) => path.display().to_string(),
+            None => "the configuration".into(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -165,8 +229,27 @@ impl Config {
                 fix: Some("see `sop-impact init-config` for every key and its default".into()),
             }
         })?;
+        let mut config = config;
         config.check(path)?;
+        for (section, mapping) in [
+            ("tickets", &mut config.tickets),
+            ("sops", &mut config.sops),
+            ("changes", &mut config.changes),
+            ("audits", &mut config.audits),
+        ] {
+            mapping.locate(section, path, &text);
+        }
         Ok(config)
+    }
+
+    /// The mappings of the four inputs.
+    pub fn mappings(&self) -> InputMappings {
+        InputMappings {
+            tickets: self.tickets.clone(),
+            sops: self.sops.clone(),
+            changes: self.changes.clone(),
+            audits: self.audits.clone(),
+        }
     }
 
     fn check(&self, path: &Path) -> Result<()> {

@@ -43,6 +43,18 @@ pub enum Error {
 }
 
 impl Error {
+    /// The same error about `path` (an error found in a decoded copy is about the input).
+    pub fn with_path(self, path: &Path) -> Error {
+        match self {
+            Error::InvalidFile { problem, fix, .. } => Error::InvalidFile { path: path.to_path_buf(), problem, fix },
+            Error::InvalidAt { line, problem, fix, .. } => {
+                Error::InvalidAt { path: path.to_path_buf(), line, problem, fix }
+            }
+            Error::Unreadable { source, .. } => Error::Unreadable { path: path.to_path_buf(), source },
+            other => other,
+        }
+    }
+
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::Usage(_) => exit::USAGE,

@@ -66,6 +66,8 @@ pub struct InputRequest {
     pub date_order: Option<DateOrder>,
     /// "today", YYYY-MM-DD
     pub as_of: Option<String>,
+    /// the configuration file
+    pub config: Option<PathBuf>,
 }
 
 /// How to analyse; `None` leaves the choice to the configuration.
@@ -74,7 +76,6 @@ pub struct AnalysisOptions {
     pub period: Option<Period>,
     /// days either side of a change, or `all`
     pub window: Option<String>,
-    pub config: Option<PathBuf>,
     pub attribute_by: AttributeBy,
     pub by: Option<Stratify>,
     pub queries: Option<PathBuf>,
@@ -86,6 +87,7 @@ pub struct ResolvedInputs {
     pub paths: InputPaths,
     pub load: LoadOptions,
     pub as_of: Option<NaiveDate>,
+    pub config: Config,
 }
 
 /// Check what a parser cannot: the time zone, the required inputs, a file named twice, the date.
@@ -115,10 +117,13 @@ pub fn resolve_inputs(request: &InputRequest) -> Result<ResolvedInputs> {
         changes: request.changes.clone(),
         audits: request.audits.clone(),
     };
+    let config = Config::load(request.config.as_deref())?;
+    let mappings = std::sync::Arc::new(config.mappings());
     Ok(ResolvedInputs {
         paths,
-        load: LoadOptions { profile: request.profile, tz, date_order: request.date_order },
+        load: LoadOptions { profile: request.profile, tz, date_order: request.date_order, mappings },
         as_of,
+        config,
     })
 }
 
@@ -185,8 +190,7 @@ impl Progress {
 }
 
 pub fn analyse(inputs: &InputRequest, analysis: &AnalysisOptions, progress: &Progress) -> Result<Analysis> {
-    let ResolvedInputs { paths, load: opts, as_of } = resolve_inputs(inputs)?;
-    let mut config = Config::load(analysis.config.as_deref())?;
+    let ResolvedInputs { paths, load: opts, as_of, mut config } = resolve_inputs(inputs)?;
     config.metrics.low_memory |= analysis.low_memory;
     let period = resolve_period(analysis, &config);
     let window = resolve_window(analysis, &config)?;

@@ -10,6 +10,7 @@
 
 #![deny(clippy::indexing_slicing, clippy::string_slice)]
 
+pub mod encoding;
 pub mod profile;
 mod reject;
 
@@ -93,6 +94,8 @@ pub enum RawColumn {
 pub struct RawTable {
     pub path: PathBuf,
     pub format: Format,
+    /// the text encoding a CSV file was decoded from (`UTF-8` when read as it is)
+    pub encoding: &'static str,
     /// column names exactly as in the file (may repeat, e.g. Jira's several `Labels` columns)
     pub headers: Vec<String>,
     /// one entry per header, in header order
@@ -129,6 +132,11 @@ pub type Select<'a> = dyn FnMut(&[String], Format) -> Result<Vec<bool>> + 'a;
 
 /// Detect the format of `path` from its first bytes.
 pub fn detect_format(path: &Path) -> Result<Format> {
+    sniff(path).map(|(format, _)| format)
+}
+
+/// The format of `path` and, for CSV, its text encoding, from its first bytes.
+fn sniff(path: &Path) -> Result<(Format, &'static encoding_rs::Encoding)> {
     // Judged before opening: opening a pipe waits for a writer, and a pipe could be read once only.
     let meta = std::fs::metadata(path).map_err(|source| Error::Unreadable { path: path.to_path_buf(), source })?;
     if meta.is_dir() {
@@ -148,37 +156,37 @@ pub fn detect_format(path: &Path) -> Result<Format> {
     if n == 0 {
         return Err(Error::invalid(path, "is empty (0 bytes)", "export it again with a header row and data"));
     }
+    let binary = encoding_rs::UTF_8;
     if head.starts_with(b"PAR1") {
-        return Ok(Format::Parquet);
+        return Ok((Format::Parquet, binary));
     }
     if head.starts_with(b"ARROW1") {
-        return Ok(Format::Ipc);
+        return Ok((Format::Ipc, binary));
     }
     if head.len() >= 8 && head.starts_with(&[0xFF, 0xFF, 0xFF, 0xFF]) {
-        return Ok(Format::IpcStream);
+        return Ok((Format::IpcStream, binary));
     }
+    let encoding = encoding::detect(head);
     let text = head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(head);
-    if text.contains(&0) {
+    if encoding == encoding_rs::UTF_8 && text.contains(&0) {
         return Err(Error::invalid(
             path,
             "is not CSV, Parquet or Arrow IPC (binary content)",
             "export the table as CSV (UTF-8), Parquet or Arrow IPC/Feather v2",
         ));
     }
-    if let Err(e) = std::str::from_utf8(text) {
-        // A multi-byte character cut by the 64 KiB window is fine; anything else is not UTF-8.
-        if e.error_len().is_some() {
-            if text.starts_with(b"\xFF\xFE") || text.starts_with(b"\xFE\xFF") {
-                return Err(Error::invalid(path, "is UTF-16 text", "save the export as UTF-8 CSV"));
-            }
-            return Err(Error::invalid(
-                path,
-                format!("is not UTF-8 text (invalid byte at offset {})", e.valid_up_to()),
-                "save the export as UTF-8 CSV (e.g. from Excel: CSV UTF-8), or as Parquet",
-            ));
-        }
+    if encoding == encoding_rs::UTF_8 {
+        return Ok((Format::Csv { delimiter: sniff_delimiter(text) }, encoding));
     }
-    Ok(Format::Csv { delimiter: sniff_delimiter(text) })
+    let decoded = encoding::decode_head(head, encoding);
+    if decoded.contains('\0') {
+        return Err(Error::invalid(
+            path,
+            "is not CSV, Parquet or Arrow IPC (binary content)",
+            "export the table as CSV (UTF-8), Parquet or Arrow IPC/Feather v2",
+        ));
+    }
+    Ok((Format::Csv { delimiter: sniff_delimiter(decoded.as_bytes()) }, encoding))
 }
 
 fn read_up_to(f: &mut File, buf: &mut [u8]) -> std::io::Result<usize> {
@@ -196,8 +204,19 @@ fn read_up_to(f: &mut File, buf: &mut [u8]) -> std::io::Result<usize> {
 pub struct Opened {
     pub path: PathBuf,
     pub format: Format,
+    /// the text encoding of a CSV file (`UTF-8` when read as it is)
+    pub encoding: &'static str,
     pub headers: Vec<String>,
     body: Body,
+    /// the UTF-8 copy read instead of a file in another encoding
+    decoded: Option<encoding::Decoded>,
+}
+
+impl Opened {
+    /// The file whose bytes are read: the input, or its UTF-8 copy.
+    fn data_path(&self) -> &Path {
+        self.decoded.as_ref().map_or(&self.path, |d| &d.path)
+    }
 }
 
 enum Body {
@@ -238,21 +257,39 @@ fn cores() -> usize {
 /// Detect the format of `path`, read its header and choose the columns to read with `select`
 /// (real exports carry dozens of columns the analysis never reads).
 pub fn open_table(path: &Path, select: &mut Select) -> Result<Opened> {
-    let format = detect_format(path)?;
+    let (format, text_encoding) = sniff(path)?;
     let open = || File::open(path).map_err(|source| Error::Unreadable { path: path.to_path_buf(), source });
     // Parquet and IPC: the header from the schema, then only the mapped columns are read.
     let frame = |headers: Vec<String>, select: &mut Select, read: &dyn Fn(Vec<usize>) -> Result<DataFrame>| {
         let keep = select(&headers, format)?;
         let projection = (0..headers.len()).filter(|&i| keep.get(i).copied().unwrap_or(false)).collect();
         let df = read(projection)?;
-        Ok(Opened { path: path.to_path_buf(), format, headers, body: Body::Frame { df, keep } })
+        Ok(Opened {
+            path: path.to_path_buf(),
+            format,
+            encoding: "UTF-8",
+            headers,
+            body: Body::Frame { df, keep },
+            decoded: None,
+        })
     };
     let names = |schema: &ArrowSchema| schema.iter_names().map(|n| n.to_string()).collect::<Vec<_>>();
     match format {
         Format::Csv { delimiter } => {
-            let headers = read_csv_header(path, delimiter)?;
+            let decoded = (text_encoding != encoding_rs::UTF_8)
+                .then(|| encoding::decode_copy(path, text_encoding))
+                .transpose()?;
+            let headers = read_csv_header(decoded.as_ref().map_or(path, |d| &d.path), delimiter)
+                .map_err(|e| e.with_path(path))?;
             let keep = select(&headers, format)?;
-            Ok(Opened { path: path.to_path_buf(), format, headers, body: Body::Csv { delimiter, keep } })
+            Ok(Opened {
+                path: path.to_path_buf(),
+                format,
+                encoding: text_encoding.name(),
+                headers,
+                body: Body::Csv { delimiter, keep },
+                decoded,
+            })
         }
         Format::Parquet => {
             let schema = ParquetReader::new(open()?).schema().map_err(polars_in(path, "cannot read Parquet"))?;
@@ -307,7 +344,8 @@ pub fn read_table(path: &Path, select: &mut Select) -> Result<RawTable> {
     match opened.body {
         Body::Frame { ref df, ref keep } => frame_table(&opened, df, keep, 0),
         Body::Csv { delimiter, ref keep } => {
-            let data = std::fs::read(path).map_err(|source| Error::Unreadable { path: path.to_path_buf(), source })?;
+            let data = std::fs::read(opened.data_path())
+                .map_err(|source| Error::Unreadable { path: path.to_path_buf(), source })?;
             let data = data.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&data);
             let block = parse_block(&opened, delimiter, keep, data, 1, true, Scratch::default())?;
             check_not_all_ragged(&opened, delimiter, block.table.rows_read, block.ragged)?;
@@ -330,7 +368,7 @@ impl Opened {
         };
         let path = &self.path;
         let unreadable = |source| Error::Unreadable { path: path.to_path_buf(), source };
-        let mut file = File::open(path).map_err(unreadable)?;
+        let mut file = File::open(self.data_path()).map_err(unreadable)?;
         let workers = cores();
         type Done<T> = (usize, Result<(T, u64, u64)>);
         let mut done: Vec<Done<T>> = Vec::new();
@@ -625,6 +663,7 @@ fn parse_block(
         table: RawTable {
             path: path.to_path_buf(),
             format: opened.format,
+            encoding: opened.encoding,
             headers: opened.headers.clone(),
             columns,
             arena,
@@ -708,6 +747,7 @@ fn frame_table(opened: &Opened, df: &DataFrame, keep: &[bool], first_row: usize)
     Ok(RawTable {
         path: path.to_path_buf(),
         format: opened.format,
+        encoding: opened.encoding,
         headers: opened.headers.clone(),
         columns,
         arena: String::new(),

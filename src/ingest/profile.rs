@@ -1,6 +1,12 @@
 //! Source profiles: which header of a vendor export feeds which canonical column (the table in
 //! docs/inputs.md), and how a profile is detected from a header.
 
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use crate::config::InputMapping;
+use sop_impact_parse::values;
+
 /// Which vendor layout an export has; `Auto` detects it from the header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -65,15 +71,23 @@ pub enum Source {
     StationsMinusOne(usize),
     /// Jira `Time to resolution`: `breached` / `met` text
     SlaText(usize),
+    /// a column whose values the configuration maps (value in the file → canonical value;
+    /// values not in the map are read as they are)
+    Mapped(usize, Arc<BTreeMap<String, String>>),
+    /// a timestamp column with a format from the configuration, tried before the built-in ones
+    Dated(usize, Arc<str>),
 }
 
 impl Source {
     pub fn columns(&self) -> Vec<usize> {
         match self {
             Source::Missing => vec![],
-            Source::Column(i) | Source::EscalationLevel(i) | Source::StationsMinusOne(i) | Source::SlaText(i) => {
-                vec![*i]
-            }
+            Source::Column(i)
+            | Source::EscalationLevel(i)
+            | Source::StationsMinusOne(i)
+            | Source::SlaText(i)
+            | Source::Mapped(i, _)
+            | Source::Dated(i, _) => vec![*i],
             Source::HasLabel(v) => v.clone(),
         }
     }
@@ -301,7 +315,82 @@ pub fn detect_ticket_profile(headers: &[String]) -> Option<(Profile, String)> {
 
 /// Map a header onto the canonical columns of `kind`. For tickets and changes the profile is
 /// the one given, or detected (`auto`).
-pub fn map_header(kind: InputKind, profile: Profile, headers: &[String]) -> Result<Mapping, String> {
+/// Why a header could not be mapped: the file lacks a required column, or the configuration's
+/// mapping does not fit the file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MapError {
+    Missing(String),
+    Config(String),
+}
+
+/// Whether a canonical column holds timestamps.
+fn is_timestamp(canonical: &str) -> bool {
+    canonical.ends_with("_at") || matches!(canonical, "effective_from" | "next_review" | "end_date")
+}
+
+/// Apply the configuration's mapping to `columns`: its headers first, then its value maps and
+/// date format. `what` is the input kind's name, for messages.
+fn apply_config(
+    columns: &mut [(&'static str, Source)],
+    explicit: &InputMapping,
+    headers: &[String],
+    what: &str,
+) -> Result<(), MapError> {
+    let known: Vec<&str> = columns.iter().map(|(c, _)| *c).collect();
+    let unknown = |key: &str, name: &str| {
+        MapError::Config(format!(
+            "{}: {key}.{name} is not a column of {what}; its columns are {}",
+            explicit.where_is(name),
+            known.join(", ")
+        ))
+    };
+    for (canonical, header) in &explicit.columns {
+        let slot = columns.iter_mut().find(|(c, _)| c == canonical).ok_or_else(|| unknown("columns", canonical))?;
+        let wanted = normalise_header(header);
+        let at = headers
+            .iter()
+            .position(|h| h.trim() == header.trim())
+            .or_else(|| headers.iter().position(|h| normalise_header(h) == wanted))
+            .ok_or_else(|| {
+                MapError::Config(format!(
+                    "{}: columns.{canonical} = '{header}' is not a header of this file; found {} columns: {}",
+                    explicit.where_is(canonical),
+                    headers.len(),
+                    headers.iter().map(|h| format!("'{}'", values::clip(h, 60))).collect::<Vec<_>>().join(", ")
+                ))
+            })?;
+        slot.1 = Source::Column(at);
+    }
+    for (canonical, map) in &explicit.values {
+        let slot = columns.iter_mut().find(|(c, _)| c == canonical).ok_or_else(|| unknown("values", canonical))?;
+        match slot.1 {
+            Source::Column(i) => slot.1 = Source::Mapped(i, Arc::new(map.clone())),
+            Source::Missing => {}
+            _ => {
+                return Err(MapError::Config(format!(
+                    "{}: values.{canonical}: this profile derives {canonical} from several columns; name its column with columns.{canonical}",
+                    explicit.where_is(canonical)
+                )))
+            }
+        }
+    }
+    if let Some(format) = &explicit.date_format {
+        let format: Arc<str> = Arc::from(format.as_str());
+        for (canonical, src) in columns.iter_mut() {
+            if let (true, Source::Column(i)) = (is_timestamp(canonical), &*src) {
+                *src = Source::Dated(*i, format.clone());
+            }
+        }
+    }
+    Ok(())
+}
+
+pub fn map_header(
+    kind: InputKind,
+    profile: Profile,
+    headers: &[String],
+    explicit: &InputMapping,
+) -> Result<Mapping, MapError> {
     let norm: Vec<String> = headers.iter().map(|h| normalise_header(h)).collect();
     let (profile, reason) = match (kind, profile) {
         (InputKind::Tickets, Profile::Auto) => detect_ticket_profile(headers)
@@ -323,6 +412,10 @@ pub fn map_header(kind: InputKind, profile: Profile, headers: &[String]) -> Resu
         InputKind::Changes => map_simple(CHANGE_COLUMNS, &norm),
         InputKind::Audits => map_simple(AUDIT_COLUMNS, &norm),
     };
+    let mut columns = columns;
+    apply_config(&mut columns, explicit, headers, kind.name())?;
+    let reason =
+        if explicit.columns.is_empty() { reason } else { format!("{reason}; columns named in the configuration") };
     let mapping = Mapping { profile, reason, columns };
     let missing: Vec<&str> = required(kind).iter().copied().filter(|c| *mapping.source(c) == Source::Missing).collect();
     if !missing.is_empty() {
@@ -338,19 +431,15 @@ pub fn map_header(kind: InputKind, profile: Profile, headers: &[String]) -> Resu
                 format!("{c} (as {})", names.join(" or "))
             })
             .collect();
-        return Err(format!(
+        return Err(MapError::Missing(format!(
             "missing required column{} {} for the {} profile; found {} column{}: {}",
             if missing.len() > 1 { "s" } else { "" },
             wanted.join(", "),
             profile.name(),
             headers.len(),
             if headers.len() == 1 { "" } else { "s" },
-            headers
-                .iter()
-                .map(|h| format!("'{}'", sop_impact_parse::values::clip(h, 60)))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ));
+            headers.iter().map(|h| format!("'{}'", values::clip(h, 60))).collect::<Vec<_>>().join(", ")
+        )));
     }
     Ok(mapping)
 }
@@ -382,18 +471,54 @@ mod tests {
     #[test]
     fn jira_labels_and_zendesk_stations_are_derived() {
         let jira = h(&["Issue key", "Created", "Labels", "Labels", "Component/s"]);
-        let m = map_header(InputKind::Tickets, Profile::Auto, &jira).unwrap();
+        let m = map_header(InputKind::Tickets, Profile::Auto, &jira, &InputMapping::default()).unwrap();
         assert_eq!(*m.source("escalated"), Source::HasLabel(vec![2, 3]));
         assert_eq!(*m.source("subcategory"), Source::Column(4));
         let zd = h(&["Id", "Created at", "Group stations"]);
-        let m = map_header(InputKind::Tickets, Profile::Auto, &zd).unwrap();
+        let m = map_header(InputKind::Tickets, Profile::Auto, &zd, &InputMapping::default()).unwrap();
         assert_eq!(*m.source("reassignment_count"), Source::StationsMinusOne(2));
     }
 
     #[test]
     fn missing_column_error_lists_what_was_found() {
-        let e = map_header(InputKind::Tickets, Profile::Canonical, &h(&["ticket_id", "created"])).unwrap_err();
+        let none = InputMapping::default();
+        let MapError::Missing(e) =
+            map_header(InputKind::Tickets, Profile::Canonical, &h(&["ticket_id", "created"]), &none).unwrap_err()
+        else {
+            panic!("not a missing column")
+        };
         assert!(e.contains("opened_at"), "{e}");
         assert!(e.contains("found 2 columns: 'ticket_id', 'created'"), "{e}");
+    }
+
+    #[test]
+    fn the_configuration_names_columns_maps_values_and_dates() {
+        let headers = h(&["Incident Ref", "Logged On", "Fixed On", "Prio"]);
+        let mut explicit = InputMapping::default();
+        explicit.columns.insert("ticket_id".into(), "Incident Ref".into());
+        explicit.columns.insert("opened_at".into(), "logged on".into());
+        explicit.columns.insert("resolved_at".into(), "Fixed On".into());
+        explicit.columns.insert("priority".into(), "Prio".into());
+        explicit.values.insert("priority".into(), BTreeMap::from([("Critical".into(), "1".into())]));
+        explicit.date_format = Some("%d/%m/%Y %H:%M".into());
+        let m = map_header(InputKind::Tickets, Profile::Auto, &headers, &explicit).unwrap();
+        assert_eq!(*m.source("ticket_id"), Source::Column(0));
+        assert!(matches!(m.source("opened_at"), Source::Dated(1, f) if &**f == "%d/%m/%Y %H:%M"), "{m:?}");
+        assert!(matches!(m.source("priority"), Source::Mapped(3, map) if map["Critical"] == "1"));
+        assert!(m.reason.contains("configuration"));
+
+        explicit.columns.insert("closed_at".into(), "Closed On".into());
+        let MapError::Config(e) = map_header(InputKind::Tickets, Profile::Auto, &headers, &explicit).unwrap_err()
+        else {
+            panic!("a configuration error")
+        };
+        assert!(e.contains("columns.closed_at = 'Closed On'") && e.contains("'Incident Ref', 'Logged On'"), "{e}");
+        explicit.columns.remove("closed_at");
+        explicit.columns.insert("openend_at".into(), "Logged On".into());
+        let MapError::Config(e) = map_header(InputKind::Tickets, Profile::Auto, &headers, &explicit).unwrap_err()
+        else {
+            panic!("a configuration error")
+        };
+        assert!(e.contains("columns.openend_at is not a column of tickets"), "{e}");
     }
 }

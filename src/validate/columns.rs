@@ -14,10 +14,17 @@ use sop_impact_parse::values::{
 
 type Values<'t> = Box<dyn Iterator<Item = Option<&'t str>> + 't>;
 
-fn raw<'t>(table: &'t RawTable, src: &Source) -> Option<Values<'t>> {
+fn raw<'t>(table: &'t RawTable, src: &'t Source) -> Option<Values<'t>> {
     match src {
-        Source::Column(i) | Source::EscalationLevel(i) | Source::StationsMinusOne(i) | Source::SlaText(i) => {
-            table.values(*i)
+        Source::Column(i)
+        | Source::EscalationLevel(i)
+        | Source::StationsMinusOne(i)
+        | Source::SlaText(i)
+        | Source::Dated(i, _) => table.values(*i),
+        // The configuration's value map: a value in it becomes its canonical value; any other
+        // is read as it is (and rejected by the column's own rules if it does not parse).
+        Source::Mapped(i, map) => {
+            Some(Box::new(table.values(*i)?.map(move |v| v.map(|s| map.get(s.trim()).map_or(s, String::as_str)))))
         }
         _ => None,
     }
@@ -126,6 +133,10 @@ pub fn timestamps(
     let Some(values) = raw(table, src) else {
         return Int64Chunked::full_null(name.into(), n);
     };
+    let format = match src {
+        Source::Dated(_, f) => Some(&**f),
+        _ => None,
+    };
     let mut out: Vec<Option<i64>> = Vec::with_capacity(n);
     for (i, v) in values.enumerate() {
         match clean(v) {
@@ -135,7 +146,7 @@ pub fn timestamps(
                 }
                 out.push(None);
             }
-            Some(s) => match parse_timestamp(s, order, opts.tz) {
+            Some(s) => match parse_with(s, format, opts).map_or_else(|| parse_timestamp(s, order, opts.tz), Ok) {
                 Ok(ms) => out.push(Some(ms)),
                 Err(reason) => {
                     problems.add(i, name, s, reason);
@@ -145,6 +156,17 @@ pub fn timestamps(
         }
     }
     Int64Chunked::from_iter_options(name.into(), out.into_iter())
+}
+
+/// A timestamp in the configuration's format (a date and time, or a date alone at midnight), in
+/// the run's time zone; `None` when it is not in that format.
+fn parse_with(s: &str, format: Option<&str>, opts: &LoadOptions) -> Option<i64> {
+    use chrono::TimeZone;
+    let format = format?;
+    let naive = chrono::NaiveDateTime::parse_from_str(s, format)
+        .ok()
+        .or_else(|| chrono::NaiveDate::parse_from_str(s, format).ok().and_then(|d| d.and_hms_opt(0, 0, 0)))?;
+    opts.tz.from_local_datetime(&naive).earliest().map(|t| t.timestamp_millis())
 }
 
 /// A required text column: an empty value rejects the row.

@@ -70,7 +70,7 @@ pub fn load_changes(
     inputs: &mut Vec<InputSummary>,
     rejects: &mut Vec<Reject>,
 ) -> Result<DataFrame> {
-    let (table, mapping) = open(path, InputKind::Changes, opts.profile)?;
+    let (table, mapping) = open(path, InputKind::Changes, opts)?;
     let src = |c: &str| mapping.source(c).clone();
     let order = settle_order(&table, &[&src("opened_at"), &src("end_date")], opts, mapping.default_date_order())?;
     let mut problems = RowProblems::new(&table);
@@ -98,7 +98,7 @@ pub fn load_audits(
     inputs: &mut Vec<InputSummary>,
     rejects: &mut Vec<Reject>,
 ) -> Result<DataFrame> {
-    let (table, mapping) = open(path, InputKind::Audits, opts.profile)?;
+    let (table, mapping) = open(path, InputKind::Audits, opts)?;
     let src = |c: &str| mapping.source(c).clone();
     let order = settle_order(&table, &[&src("raised_at")], opts, None)?;
     let mut problems = RowProblems::new(&table);

@@ -19,17 +19,30 @@ use polars::prelude::*;
 
 use crate::error::{Error, Result};
 use crate::ingest::profile::Profile;
-use crate::ingest::profile::{map_header, InputKind, Mapping};
+use crate::ingest::profile::{map_header, InputKind, MapError, Mapping};
 pub use crate::ingest::Reject;
 use crate::ingest::{open_table, read_table, LineMap, Opened, RawTable};
 use sop_impact_parse::time::DateOrder;
 
 /// How values are read.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct LoadOptions {
     pub profile: Profile,
     pub tz: Tz,
     pub date_order: Option<DateOrder>,
+    /// per input, the configuration's mapping of its export
+    pub mappings: std::sync::Arc<crate::config::InputMappings>,
+}
+
+impl LoadOptions {
+    fn mapping(&self, kind: InputKind) -> &crate::config::InputMapping {
+        match kind {
+            InputKind::Tickets => &self.mappings.tickets,
+            InputKind::Sops => &self.mappings.sops,
+            InputKind::Changes => &self.mappings.changes,
+            InputKind::Audits => &self.mappings.audits,
+        }
+    }
 }
 
 /// What happened to one input file: the data-quality summary and the accounting.
@@ -117,11 +130,13 @@ impl<'a> RowProblems<'a> {
 fn mapping_select<'a>(
     path: &'a Path,
     kind: InputKind,
-    profile: Profile,
+    opts: &'a LoadOptions,
     mapping: &'a mut Option<Mapping>,
 ) -> impl FnMut(&[String], crate::ingest::Format) -> Result<Vec<bool>> + 'a {
     move |headers: &[String], format| {
-        let m = map_header(kind, profile, headers).map_err(|problem| Error::InvalidFile {
+        let m = map_header(kind, opts.profile, headers, opts.mapping(kind)).map_err(|e| match e {
+            MapError::Config(problem) => Error::Usage(format!("{}: {problem}", path.display())),
+            MapError::Missing(problem) => Error::InvalidFile {
             path: path.to_path_buf(),
             problem,
             fix: Some(if headers.len() == 1 && !matches!(format, crate::ingest::Format::Csv { .. }) {
@@ -129,8 +144,9 @@ fn mapping_select<'a>(
             } else if headers.len() == 1 {
                 "the header was not split into columns: save the export comma-, semicolon-, tab- or |-separated".into()
             } else {
-                "rename the columns, or choose the right --profile (see docs/inputs.md)".into()
+                "name the file's columns in the configuration ([tickets] columns = { opened_at = \"Logged On\" }), or choose the right --profile (see docs/inputs.md)".into()
             }),
+            },
         })?;
         // Only the columns the mapping reads are kept.
         let mut keep = vec![false; headers.len()];
@@ -145,17 +161,17 @@ fn mapping_select<'a>(
 }
 
 /// Read and map one (small) file whole.
-fn open(path: &Path, kind: InputKind, profile: Profile) -> Result<(RawTable, Mapping)> {
+fn open(path: &Path, kind: InputKind, opts: &LoadOptions) -> Result<(RawTable, Mapping)> {
     let mut mapping = None;
-    let table = read_table(path, &mut mapping_select(path, kind, profile, &mut mapping))?;
+    let table = read_table(path, &mut mapping_select(path, kind, opts, &mut mapping))?;
     let mapping = mapping.ok_or_else(|| Error::Internal("the header was never mapped".into()))?;
     Ok((table, mapping))
 }
 
 /// Open and map one file to be read in blocks.
-fn open_input(path: &Path, kind: InputKind, profile: Profile) -> Result<(Opened, Mapping)> {
+fn open_input(path: &Path, kind: InputKind, opts: &LoadOptions) -> Result<(Opened, Mapping)> {
     let mut mapping = None;
-    let opened = open_table(path, &mut mapping_select(path, kind, profile, &mut mapping))?;
+    let opened = open_table(path, &mut mapping_select(path, kind, opts, &mut mapping))?;
     let mapping = mapping.ok_or_else(|| Error::Internal("the header was never mapped".into()))?;
     Ok((opened, mapping))
 }
@@ -164,13 +180,20 @@ fn open_input(path: &Path, kind: InputKind, profile: Profile) -> Result<(Opened,
 pub(crate) struct FileFacts<'a> {
     pub path: &'a Path,
     pub format: crate::ingest::Format,
+    pub encoding: &'static str,
     pub headers: &'a [String],
     pub rows_read: u64,
 }
 
 impl<'a> FileFacts<'a> {
     fn of(table: &'a RawTable) -> Self {
-        FileFacts { path: &table.path, format: table.format, headers: &table.headers, rows_read: table.rows_read }
+        FileFacts {
+            path: &table.path,
+            format: table.format,
+            encoding: table.encoding,
+            headers: &table.headers,
+            rows_read: table.rows_read,
+        }
     }
 }
 
@@ -209,8 +232,11 @@ fn summarise(
         kind,
         path: table.path.to_path_buf(),
         format: match table.format {
-            crate::ingest::Format::Csv { delimiter } => {
+            crate::ingest::Format::Csv { delimiter } if table.encoding == "UTF-8" => {
                 format!("csv ({})", crate::ingest::delimiter_name(delimiter))
+            }
+            crate::ingest::Format::Csv { delimiter } => {
+                format!("csv ({}, {})", crate::ingest::delimiter_name(delimiter), table.encoding)
             }
             f => f.name().to_string(),
         },

@@ -35,7 +35,7 @@ pub fn load(
     inputs: &mut Vec<InputSummary>,
     rejects: &mut Vec<Reject>,
 ) -> Result<(DataFrame, Vec<String>)> {
-    let (table, mapping) = open(path, InputKind::Sops, opts.profile)?;
+    let (table, mapping) = open(path, InputKind::Sops, opts)?;
     if table.rows_read == 0 {
         return Err(no_rows_error(path, InputKind::Sops));
     }

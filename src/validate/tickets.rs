@@ -168,7 +168,7 @@ pub fn load(
 ) -> Result<DataFrame> {
     let mut opened = Vec::new();
     for path in paths {
-        opened.push(open_input(path, InputKind::Tickets, opts.profile)?);
+        opened.push(open_input(path, InputKind::Tickets, opts)?);
     }
     let event_log = opened
         .iter()
@@ -224,7 +224,13 @@ pub fn load(
         let range = file_date_range(&deduped, k as u32)?;
         let s = summarise(
             InputKind::Tickets,
-            &FileFacts { path: &file.path, format: file.format, headers: &file.headers, rows_read },
+            &FileFacts {
+                path: &file.path,
+                format: file.format,
+                encoding: file.encoding,
+                headers: &file.headers,
+                rows_read,
+            },
             mapping,
             Counts { accepted, rejected: rejected + dup_rejected, superseded },
             range,

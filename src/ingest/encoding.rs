@@ -1,0 +1,86 @@
+//! Text encodings of CSV exports: UTF-8 (with or without a byte-order mark) is read as it is;
+//! UTF-16 (with its byte-order mark, as Excel's "Unicode text" writes it) and Windows-1252
+//! (Latin-1 as Windows writes it: what is not UTF-8 usually is) are decoded to a UTF-8 copy,
+//! which is read instead. Lines stay lines, so every line number still names the original file.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use encoding_rs::{Encoding, UTF_16BE, UTF_16LE, WINDOWS_1252};
+
+use crate::error::{Error, Result};
+
+/// The encoding of a text file, from its first bytes.
+pub fn detect(head: &[u8]) -> &'static Encoding {
+    if head.starts_with(b"\xFF\xFE") {
+        return UTF_16LE;
+    }
+    if head.starts_with(b"\xFE\xFF") {
+        return UTF_16BE;
+    }
+    match std::str::from_utf8(head) {
+        Ok(_) => encoding_rs::UTF_8,
+        // A character cut by the end of the window is still UTF-8.
+        Err(e) if e.error_len().is_none() => encoding_rs::UTF_8,
+        Err(_) => WINDOWS_1252,
+    }
+}
+
+/// The first bytes decoded to UTF-8, for sniffing the delimiter and the header.
+pub fn decode_head(head: &[u8], encoding: &'static Encoding) -> String {
+    encoding.decode_with_bom_removal(head).0.into_owned()
+}
+
+/// A UTF-8 copy of a file in another encoding; removed when dropped.
+#[derive(Debug)]
+pub struct Decoded {
+    pub path: PathBuf,
+}
+
+impl Drop for Decoded {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// Decode `path` from `encoding` into a UTF-8 copy in the temporary directory.
+pub fn decode_copy(path: &Path, encoding: &'static Encoding) -> Result<Decoded> {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let bytes = std::fs::read(path).map_err(|source| Error::Unreadable { path: path.to_path_buf(), source })?;
+    let (text, _, replaced) = encoding.decode(&bytes);
+    if replaced && encoding != WINDOWS_1252 {
+        return Err(Error::invalid(
+            path,
+            format!("is not valid {} text", encoding.name()),
+            "save the export as UTF-8 CSV (e.g. from Excel: CSV UTF-8), or as Parquet",
+        ));
+    }
+    let name = format!(".sop-impact-{}-{}.csv", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed));
+    let copy = Decoded { path: std::env::temp_dir().join(name) };
+    let mut file = std::fs::File::create(&copy.path).map_err(|e| Error::output(&copy.path, e))?;
+    file.write_all(text.as_bytes()).map_err(|e| Error::output(&copy.path, e))?;
+    Ok(copy)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn detects_and_decodes_each_encoding() {
+        assert_eq!(detect(b"ticket_id,opened_at\n"), encoding_rs::UTF_8);
+        assert_eq!(detect("caf\u{e9}".as_bytes()), encoding_rs::UTF_8);
+        assert_eq!(
+            detect("caf\u{e9}".as_bytes().get(..4).unwrap()),
+            encoding_rs::UTF_8,
+            "a character cut by the window"
+        );
+        assert_eq!(detect(b"caf\xe9 \x93quoted\x94"), WINDOWS_1252);
+        assert_eq!(decode_head(b"caf\xe9 \x93q\x94 \x80", WINDOWS_1252), "caf\u{e9} \u{201c}q\u{201d} \u{20ac}");
+        let utf16: Vec<u8> =
+            [0xFF, 0xFE].into_iter().chain("a;\u{e9}\n".encode_utf16().flat_map(u16::to_le_bytes)).collect();
+        assert_eq!(detect(&utf16), UTF_16LE);
+        assert_eq!(decode_head(&utf16, UTF_16LE), "a;\u{e9}\n");
+    }
+}

@@ -1,0 +1,135 @@
+//! An export no profile knows, read through the configuration's mapping with no edit to the
+//! file: it gives the same metrics as the same tickets in the canonical layout, and a mapping
+//! that does not fit the file is a usage error that names the configuration line and the
+//! headers found.
+
+mod common;
+
+use common::{fixture, run, run_ok, text};
+
+fn metrics(tickets: &str, config: Option<&str>, out: &std::path::Path) {
+    let (t, s) = (fixture(tickets), fixture("profiles/sops.csv"));
+    let mut args = vec![
+        "metrics".to_string(),
+        "--quiet".into(),
+        "--tickets".into(),
+        t.display().to_string(),
+        "--sops".into(),
+        s.display().to_string(),
+        "--as-of".into(),
+        "2025-09-30".into(),
+        "--out".into(),
+        out.display().to_string(),
+    ];
+    if let Some(c) = config {
+        args.extend(["--config".to_string(), fixture(c).display().to_string()]);
+    }
+    run_ok(&args.iter().map(String::as_str).collect::<Vec<_>>());
+}
+
+#[test]
+fn a_warehouse_export_mapped_in_the_configuration_reads_as_its_canonical_twin() {
+    let (mapped, canonical) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    metrics("profiles/warehouse/tickets.csv", Some("profiles/warehouse/sop-impact.toml"), mapped.path());
+    metrics("profiles/warehouse/canonical_tickets.csv", None, canonical.path());
+    for table in ["metrics/sop_version_metrics.csv", "metrics/process_period_metrics.csv", "comparisons.csv"] {
+        let a = std::fs::read_to_string(mapped.path().join(table)).unwrap();
+        let b = std::fs::read_to_string(canonical.path().join(table)).unwrap();
+        assert_eq!(a, b, "{table}");
+    }
+    let rows = common::read_csv(&mapped.path().join("metrics/sop_version_metrics.csv"));
+    let tickets: u64 = rows.iter().map(|r| r["tickets"].parse::<u64>().unwrap()).sum();
+    assert_eq!(tickets, 60, "every ticket is attributed");
+    assert!(rows.iter().any(|r| !r["reopen_rate"].is_empty() && r["reopen_rate"] != "0"), "the Y/N flag is read");
+    assert!(common::rejects(mapped.path()).is_empty(), "no value is rejected");
+
+    // The report reads it end to end too, and says the mapping came from the configuration.
+    let out = tempfile::tempdir().unwrap();
+    let o = run(&[
+        "validate",
+        "--tickets",
+        fixture("profiles/warehouse/tickets.csv").to_str().unwrap(),
+        "--sops",
+        fixture("profiles/sops.csv").to_str().unwrap(),
+        "--config",
+        fixture("profiles/warehouse/sop-impact.toml").to_str().unwrap(),
+        "--out",
+        out.path().to_str().unwrap(),
+    ]);
+    let (stdout, _) = text(&o);
+    assert!(o.status.success(), "{stdout}");
+    assert!(stdout.contains("columns named in the configuration"), "{stdout}");
+    assert!(stdout.contains("Logged On→opened_at") && stdout.contains("Prio→priority"), "{stdout}");
+}
+
+#[test]
+fn a_mapping_that_does_not_fit_the_file_is_a_usage_error_naming_the_line_and_the_headers() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("c.toml");
+    std::fs::write(
+        &config,
+        "[compare]\nalpha = 0.05\n\n[tickets]\ncolumns = { ticket_id = \"Incident Ref\", opened_at = \"Logged At\" }\n",
+    )
+    .unwrap();
+    let args = |config: &std::path::Path| {
+        vec![
+            "validate".to_string(),
+            "--tickets".into(),
+            fixture("profiles/warehouse/tickets.csv").display().to_string(),
+            "--sops".into(),
+            fixture("profiles/sops.csv").display().to_string(),
+            "--config".into(),
+            config.display().to_string(),
+            "--out".into(),
+            dir.path().join("out").display().to_string(),
+        ]
+    };
+    let a = args(&config);
+    let o = run(&a.iter().map(String::as_str).collect::<Vec<_>>());
+    let (_, stderr) = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("c.toml:5"), "the config line: {stderr}");
+    assert!(stderr.contains("columns.opened_at = 'Logged At'"), "{stderr}");
+    assert!(stderr.contains("'Incident Ref', 'Logged On', 'Fixed On'"), "the headers found: {stderr}");
+
+    std::fs::write(&config, "[tickets]\ncolumns = { opened = \"Logged On\" }\n").unwrap();
+    let o = run(&a.iter().map(String::as_str).collect::<Vec<_>>());
+    let (_, stderr) = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("columns.opened is not a column of tickets") && stderr.contains("opened_at"), "{stderr}");
+
+    std::fs::write(&config, "[tickets]\nencodin = \"latin1\"\n").unwrap();
+    let o = run(&a.iter().map(String::as_str).collect::<Vec<_>>());
+    let (_, stderr) = text(&o);
+    assert!(!o.status.success() && stderr.contains("encodin") && stderr.contains("c.toml:2"), "{stderr}");
+}
+
+/// The same Jira export saved as UTF-8, Windows-1252 and UTF-16 (with its byte-order mark): each
+/// is read as downloaded, the summary names the encoding, and the metrics are the same.
+#[test]
+fn windows_1252_and_utf16_exports_read_as_their_utf8_twin() {
+    let reference = tempfile::tempdir().unwrap();
+    metrics("profiles/encodings/utf8_reference.csv", None, reference.path());
+    for (file, name) in [("win1252/tickets.csv", "windows-1252"), ("utf16/tickets.csv", "UTF-16LE")] {
+        let out = tempfile::tempdir().unwrap();
+        metrics(&format!("profiles/encodings/{file}"), None, out.path());
+        for table in ["metrics/sop_version_metrics.csv", "comparisons.csv"] {
+            let a = std::fs::read_to_string(out.path().join(table)).unwrap();
+            let b = std::fs::read_to_string(reference.path().join(table)).unwrap();
+            assert_eq!(a, b, "{file}: {table}");
+        }
+        let o = run(&[
+            "validate",
+            "--tickets",
+            fixture(&format!("profiles/encodings/{file}")).to_str().unwrap(),
+            "--sops",
+            fixture("profiles/sops.csv").to_str().unwrap(),
+            "--out",
+            out.path().to_str().unwrap(),
+        ]);
+        let (stdout, stderr) = text(&o);
+        assert!(o.status.success(), "{stderr}");
+        assert!(stdout.contains(&format!("csv (,, {name})")), "the summary names the encoding: {stdout}");
+        assert!(stdout.contains("60 rows read = 60 accepted"), "{stdout}");
+    }
+}
