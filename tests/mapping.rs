@@ -133,3 +133,43 @@ fn windows_1252_and_utf16_exports_read_as_their_utf8_twin() {
         assert!(stdout.contains("60 rows read = 60 accepted"), "{stdout}");
     }
 }
+
+/// Freshdesk's export and a Jira export in Spanish (`Clave de incidencia`, `Creada`, dates like
+/// `04/mar/25 12:12 PM`, priorities `Más alta` … `Baja`) are recognised and read as downloaded,
+/// through the whole report.
+#[test]
+fn freshdesk_and_spanish_jira_exports_are_read_as_downloaded() {
+    for (dir, profile) in [("freshdesk", "freshdesk"), ("jira_es", "jira")] {
+        let out = tempfile::tempdir().unwrap();
+        let tickets = fixture(&format!("profiles/{dir}/tickets.csv"));
+        let o = run(&[
+            "report",
+            "--tickets",
+            tickets.to_str().unwrap(),
+            "--sops",
+            fixture("profiles/sops.csv").to_str().unwrap(),
+            "--as-of",
+            "2025-09-30",
+            "--out",
+            out.path().join("r").to_str().unwrap(),
+        ]);
+        let (_, stderr) = text(&o);
+        assert!(o.status.success(), "{dir}: {stderr}");
+        let md = std::fs::read_to_string(out.path().join("r/report.md")).unwrap();
+        assert!(md.contains(&format!("| csv (,) | {profile} | 60 | 60 | 0 |")), "{dir}: the data-quality table names the profile");
+        assert!(common::rejects(&out.path().join("r")).is_empty(), "{dir}: nothing rejected");
+        let rows = common::read_csv(&out.path().join("r/metrics/sop_version_metrics.csv"));
+        let tickets: u64 = rows.iter().map(|r| r["tickets"].parse::<u64>().unwrap()).sum();
+        assert_eq!(tickets, 60, "{dir}");
+    }
+    // The Spanish export holds the same tickets as the English one: the same resolution times.
+    let (es, en) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    metrics("profiles/jira_es/tickets.csv", None, es.path());
+    metrics("profiles/encodings/utf8_reference.csv", None, en.path());
+    let column = |dir: &std::path::Path, name: &str| -> Vec<String> {
+        common::read_csv(&dir.join("metrics/sop_version_metrics.csv")).iter().map(|r| r[name].clone()).collect()
+    };
+    for name in ["tickets", "resolved", "mttr_median_h", "escalation_rate"] {
+        assert_eq!(column(es.path(), name), column(en.path(), name), "{name}");
+    }
+}

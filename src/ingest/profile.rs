@@ -17,6 +17,7 @@ pub enum Profile {
     Servicenow,
     Jira,
     Zendesk,
+    Freshdesk,
 }
 
 impl Profile {
@@ -27,6 +28,7 @@ impl Profile {
             Profile::Servicenow => "servicenow",
             Profile::Jira => "jira",
             Profile::Zendesk => "zendesk",
+            Profile::Freshdesk => "freshdesk",
         }
     }
 }
@@ -132,44 +134,69 @@ fn ticket_aliases(profile: Profile, canonical: &str) -> &'static [&'static str] 
     use Profile::*;
     match (profile, canonical) {
         (Servicenow, "ticket_id") => &["number"],
-        (Jira, "ticket_id") => &["issuekey", "key"],
+        // Jira's headers in English, Spanish, Portuguese, French and German.
+        (Jira, "ticket_id") => &[
+            "issuekey",
+            "key",
+            "clavedeincidencia",
+            "chavedoitem",
+            "chavedaitem",
+            "cléduticket",
+            "clédeticket",
+            "vorgangsschlüssel",
+        ],
+        (Freshdesk, "ticket_id") => &["ticketid"],
         (Zendesk, "ticket_id") => &["id", "ticketid"],
         (_, "ticket_id") => &["ticket_id", "ticketid", "id", "number"],
         (Servicenow, "opened_at") => &["opened_at", "opened", "sys_created_on"],
-        (Jira, "opened_at") => &["created"],
+        (Jira, "opened_at") => &["created", "creada", "criado", "créé", "créée", "erstellt"],
+        (Freshdesk, "opened_at") => &["createdtime"],
         (Zendesk, "opened_at") => &["createdat", "created"],
         (_, "opened_at") => &["opened_at", "created_at", "opened"],
         (Servicenow, "resolved_at") => &["resolved_at", "resolved"],
-        (Jira, "resolved_at") => &["resolved"],
+        (Jira, "resolved_at") => &["resolved", "resuelta", "resolvido", "résolu", "résolue", "erledigt"],
+        (Freshdesk, "resolved_at") => &["resolvedtime"],
         (Zendesk, "resolved_at") => &["solvedat", "solved"],
         (_, "resolved_at") => &["resolved_at", "resolved"],
         (Servicenow, "closed_at") => &["closed_at", "closed"],
         (Jira | Zendesk, "closed_at") => &[],
+        (Freshdesk, "closed_at") => &["closedtime"],
         (_, "closed_at") => &["closed_at"],
         (Servicenow, "status") => &["state", "incident_state"],
-        (_, "status") => &["status", "state"],
-        (_, "priority") => &["priority"],
-        (Jira, "category") => &["customfield(requesttype)", "requesttype"],
+        (_, "status") => &["status", "state", "estado", "statut"],
+        (_, "priority") => &["priority", "prioridad", "prioridade", "priorité", "priorität"],
+        (Jira, "category") => &[
+            "customfield(requesttype)",
+            "requesttype",
+            "campopersonalizado(requesttype)",
+            "campopersonalizado(tipodesolicitud)",
+        ],
         (Zendesk, "category") => &["category", "customfield(category)", "group"],
         (_, "category") => &["category"],
-        (Jira, "subcategory") => &["component/s", "components", "component"],
+        (Jira, "subcategory") => {
+            &["component/s", "components", "component", "componentes", "composants", "komponenten"]
+        }
+        (Freshdesk, "subcategory") => &["subcategory", "type"],
         (Zendesk, "subcategory") => &["tickettype", "type"],
         (_, "subcategory") => &["subcategory"],
         (Servicenow, "assignment_group") => &["assignment_group"],
-        (Jira, "assignment_group") => &["customfield(team)", "team"],
+        (Jira, "assignment_group") => {
+            &["customfield(team)", "team", "campopersonalizado(team)", "campopersonalizado(equipo)"]
+        }
         (Zendesk, "assignment_group") => &["group"],
         (_, "assignment_group") => &["assignment_group", "group", "team"],
         (Servicenow, "assignee") => &["assigned_to"],
-        (_, "assignee") => &["assignee", "assigned_to"],
+        (Freshdesk, "assignee") => &["agent"],
+        (_, "assignee") => &["assignee", "assigned_to", "responsable", "personaasignada", "responsável", "bearbeiter"],
         (Zendesk, "reopen_count") => &["reopens"],
         (Jira, "reopen_count") => &[],
         (_, "reopen_count") => &["reopen_count", "reopens"],
-        (Jira | Zendesk, "reassignment_count") => &[],
+        (Jira | Zendesk | Freshdesk, "reassignment_count") => &[],
         (_, "reassignment_count") => &["reassignment_count"],
         (Servicenow, "escalated") => &["escalated"],
-        (Jira | Zendesk, "escalated") => &[],
+        (Jira | Zendesk | Freshdesk, "escalated") => &[],
         (_, "escalated") => &["escalated"],
-        (Jira, "made_sla") => &[],
+        (Jira | Freshdesk, "made_sla") => &[],
         (_, "made_sla") => &["made_sla"],
         (_, "handling_error") => &["handling_error"],
         (Servicenow, "sys_updated_at") => &["sys_updated_at", "sys_updated_on"],
@@ -262,8 +289,11 @@ fn map_tickets(profile: Profile, norm: &[String]) -> Vec<(&'static str, Source)>
                 (Profile::Servicenow, "escalated") => {
                     direct.or_else(|| find(norm, &["escalation"]).map(Source::EscalationLevel))
                 }
-                (Profile::Jira, "escalated") => labels(norm, "labels"),
-                (Profile::Zendesk, "escalated") => labels(norm, "tags"),
+                (Profile::Jira, "escalated") => {
+                    labels(norm, "labels").or_else(|| labels(norm, "etiquetas")).or_else(|| labels(norm, "étiquettes"))
+                }
+                (Profile::Zendesk | Profile::Freshdesk, "escalated") => labels(norm, "tags"),
+                (Profile::Freshdesk, "made_sla") => find(norm, &["resolutionstatus"]).map(Source::SlaText),
                 (Profile::Zendesk, "reassignment_count") => {
                     find(norm, &["groupstations", "assigneestations"]).map(Source::StationsMinusOne)
                 }
@@ -306,6 +336,15 @@ pub fn detect_ticket_profile(headers: &[String]) -> Option<(Profile, String)> {
     }
     if has("issuekey") && has("created") {
         return Some((Profile::Jira, "header has 'Issue key' and 'Created'".into()));
+    }
+    let jira_key = ["clavedeincidencia", "chavedoitem", "chavedaitem", "clédeticket", "vorgangsschlüssel"];
+    let jira_created = ["creada", "criado", "créé", "créée", "erstellt"];
+    if let (Some(k), Some(c)) = (jira_key.iter().find(|n| has(n)), jira_created.iter().find(|n| has(n))) {
+        let name = |n: &str| headers.iter().find(|h| normalise_header(h) == n).cloned().unwrap_or_default();
+        return Some((Profile::Jira, format!("header has '{}' and '{}' (Jira in another language)", name(k), name(c))));
+    }
+    if has("ticketid") && has("createdtime") {
+        return Some((Profile::Freshdesk, "header has 'Ticket ID' and 'Created time'".into()));
     }
     if (has("id") || has("ticketid")) && has("createdat") {
         return Some((Profile::Zendesk, "header has 'Id' and 'Created at'".into()));

@@ -298,9 +298,12 @@ fn take_digits(b: &[u8]) -> (&[u8], &[u8]) {
     b.split_at(n)
 }
 
+/// Letters, including the bytes of non-ASCII ones (`mär`, `déc`), and one `.` after them
+/// (`janv.`): a month name as Jira writes it in any locale.
 fn take_alpha(b: &[u8]) -> (&[u8], &[u8]) {
-    let n = b.iter().take_while(|c| c.is_ascii_alphabetic()).count();
-    b.split_at(n)
+    let n = b.iter().take_while(|c| c.is_ascii_alphabetic() || **c >= 0x80).count();
+    let (alpha, rest) = b.split_at(n);
+    (alpha, rest.strip_prefix(b".").unwrap_or(rest))
 }
 
 fn skip_spaces(b: &[u8]) -> &[u8] {
@@ -312,11 +315,31 @@ fn to_num(d: &[u8]) -> u32 {
     d.iter().fold(0u32, |acc, c| acc.saturating_mul(10).saturating_add((c - b'0') as u32))
 }
 
+/// A month from its name or abbreviation: English (any word starting with `jan` … `dec`), and the
+/// abbreviations Jira writes in Spanish, Portuguese, French and German (`ene`, `fev`, `avr.`,
+/// `mär`, `dez`, …), case-insensitively.
 fn month_from_name(a: &[u8]) -> Option<u32> {
-    const NAMES: [&[u8]; 12] =
-        [b"jan", b"feb", b"mar", b"apr", b"may", b"jun", b"jul", b"aug", b"sep", b"oct", b"nov", b"dec"];
-    let lower = a.get(..3)?.to_ascii_lowercase();
-    NAMES.iter().position(|n| *n == lower.as_slice()).map(|i| i as u32 + 1)
+    const ENGLISH: [&str; 12] = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"];
+    const OTHERS: [&[&str]; 12] = [
+        &["ene", "janv", "jän"],
+        &["fev", "fév", "févr", "fevr"],
+        &["mär", "mrz", "mars", "märz"],
+        &["abr", "avr"],
+        &["mai"],
+        &["juin", "juni"],
+        &["juil", "juli"],
+        &["ago", "août", "aout"],
+        &["sept", "set"],
+        &["out", "okt"],
+        &[],
+        &["dic", "dez", "déc"],
+    ];
+    let word = std::str::from_utf8(a).ok()?.to_lowercase();
+    if let Some(i) = OTHERS.iter().position(|names| names.contains(&word.as_str())) {
+        return Some(i as u32 + 1);
+    }
+    let first3 = word.get(..3)?;
+    ENGLISH.iter().position(|n| *n == first3).map(|i| i as u32 + 1)
 }
 
 /// Format UTC epoch millis as ISO 8601 `YYYY-MM-DDTHH:MM:SSZ` (for messages and reports).
@@ -373,6 +396,15 @@ mod tests {
     fn jira_default_format() {
         assert_eq!(parse_timestamp("24/Nov/25 3:14 PM", None, Tz::UTC), Ok(utc("2025-11-24T15:14:00Z")));
         assert_eq!(parse_timestamp("01/Jan/25 12:05 AM", None, Tz::UTC), Ok(utc("2025-01-01T00:05:00Z")));
+        // Jira in other languages: Spanish, Portuguese, French (with its dot), German.
+        assert_eq!(parse_timestamp("10/nov/25 4:51 PM", None, Tz::UTC), Ok(utc("2025-11-10T16:51:00Z")));
+        assert_eq!(parse_timestamp("03/dic/24 9:05 AM", None, Tz::UTC), Ok(utc("2024-12-03T09:05:00Z")));
+        assert_eq!(parse_timestamp("15/ene/25 11:00 AM", None, Tz::UTC), Ok(utc("2025-01-15T11:00:00Z")));
+        assert_eq!(parse_timestamp("02/fev/25 1:00 PM", None, Tz::UTC), Ok(utc("2025-02-02T13:00:00Z")));
+        assert_eq!(parse_timestamp("04/avr./25 8:00 AM", None, Tz::UTC), Ok(utc("2025-04-04T08:00:00Z")));
+        assert_eq!(parse_timestamp("07/Mär/25 8:00 AM", None, Tz::UTC), Ok(utc("2025-03-07T08:00:00Z")));
+        assert_eq!(parse_timestamp("09/sept/25 8:00 AM", None, Tz::UTC), Ok(utc("2025-09-09T08:00:00Z")));
+        assert!(parse_timestamp("09/xyz/25 8:00 AM", None, Tz::UTC).is_err());
     }
 
     #[test]

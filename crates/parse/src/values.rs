@@ -31,16 +31,44 @@ pub fn parse_priority(s: &str) -> Result<i32, String> {
             };
         }
     }
-    let is = |words: &[&str]| words.iter().any(|w| t.eq_ignore_ascii_case(w));
-    if is(&["critical", "highest", "urgent", "blocker"]) {
+    // English, then the words of Jira, GLPI and Freshdesk in Spanish, Portuguese, French and German.
+    let lower = t.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase();
+    let is = |words: &[&str]| words.contains(&lower.as_str());
+    if is(&[
+        "critical",
+        "highest",
+        "urgent",
+        "blocker",
+        "very high",
+        "más alta",
+        "mas alta",
+        "muito alta",
+        "très haute",
+        "höchste",
+        "sehr hoch",
+        "urgente",
+        "crítica",
+        "critica",
+    ]) {
         Ok(1)
-    } else if is(&["high", "major"]) {
+    } else if is(&["high", "major", "alta", "haute", "hoch"]) {
         Ok(2)
-    } else if is(&["moderate", "medium", "normal"]) {
+    } else if is(&["moderate", "medium", "normal", "media", "média", "moyenne", "mittel"]) {
         Ok(3)
-    } else if is(&["low", "minor"]) {
+    } else if is(&["low", "minor", "baja", "baixa", "basse", "niedrig"]) {
         Ok(4)
-    } else if is(&["planning", "lowest", "trivial"]) {
+    } else if is(&[
+        "planning",
+        "lowest",
+        "trivial",
+        "very low",
+        "más baja",
+        "mas baja",
+        "muito baixa",
+        "très basse",
+        "niedrigste",
+        "sehr niedrig",
+    ]) {
         Ok(5)
     } else {
         Err(format!("unknown priority '{t}' (expected 1-5, P1-P5, '3 - Moderate', or Critical/High/Medium/Low/Lowest)"))
@@ -131,6 +159,20 @@ pub fn clip(text: &str, max: usize) -> std::borrow::Cow<'_, str> {
 #[cfg(test)]
 #[allow(clippy::indexing_slicing)]
 mod tests {
+    #[test]
+    fn priority_words_in_other_languages() {
+        for (word, p) in [("Más alta", 1), ("Alta", 2), ("Media", 3), ("Baja", 4), ("Más baja", 5), ("Muito alta", 1)]
+        {
+            assert_eq!(parse_priority(word), Ok(p), "{word}");
+        }
+        for (word, p) in
+            [("Média", 3), ("Très haute", 1), ("moyenne", 3), ("Niedrig", 4), ("Very  high", 1), ("Urgent", 1)]
+        {
+            assert_eq!(parse_priority(word), Ok(p), "{word}");
+        }
+        assert!(parse_priority("Mediocre").is_err());
+    }
+
     use super::*;
 
     #[test]
