@@ -239,7 +239,7 @@ macro_rules! choice {
 
 choice!(
     /// `--profile`
-    ProfileArg => Profile { Auto, Canonical, Servicenow, Jira, Zendesk, Freshdesk }
+    ProfileArg => Profile { Auto, Canonical, Servicenow, Jira, Zendesk, Freshdesk, Glpi, Otrs }
 );
 choice!(
     /// `generate --profile`

@@ -134,12 +134,31 @@ fn windows_1252_and_utf16_exports_read_as_their_utf8_twin() {
     }
 }
 
-/// Freshdesk's export and a Jira export in Spanish (`Clave de incidencia`, `Creada`, dates like
-/// `04/mar/25 12:12 PM`, priorities `Más alta` … `Baja`) are recognised and read as downloaded,
-/// through the whole report.
+/// Exports of Freshdesk, GLPI (English and Portuguese: `;`, byte-order mark, every field quoted,
+/// a trailing `;`, ids like `2 553`, `dd-mm-yyyy` dates, `Access > Password reset` categories,
+/// `<br>`-joined technicians), OTRS/Znuny (`Ticket#`, `Close Time`, `3 normal` priorities, a
+/// column repeated, `Access::Password reset` services) and Jira in Spanish (`Clave de
+/// incidencia`, `04/mar/25 12:12 PM`, `Más alta`) are recognised and read as downloaded, through
+/// the whole report, with nothing rejected; all hold the same tickets as the English Jira export
+/// and give its attribution and resolution times.
 #[test]
-fn freshdesk_and_spanish_jira_exports_are_read_as_downloaded() {
-    for (dir, profile) in [("freshdesk", "freshdesk"), ("jira_es", "jira")] {
+fn vendor_exports_are_read_as_downloaded() {
+    let column = |dir: &std::path::Path, name: &str| -> Vec<String> {
+        common::read_csv(&dir.join("metrics/sop_version_metrics.csv")).iter().map(|r| r[name].clone()).collect()
+    };
+    let reference = tempfile::tempdir().unwrap();
+    metrics("profiles/encodings/utf8_reference.csv", None, reference.path());
+    let hours = |dir: &std::path::Path| -> Vec<f64> {
+        column(dir, "mttr_median_h").iter().map(|h| h.parse().unwrap()).collect()
+    };
+    for (dir, profile, delimiter) in [
+        ("freshdesk", "freshdesk", ","),
+        ("jira_es", "jira", ","),
+        ("glpi_en", "glpi", ";"),
+        ("glpi_pt", "glpi", ";"),
+        ("otrs", "otrs", ","),
+        ("otrs_pt", "otrs", ";"),
+    ] {
         let out = tempfile::tempdir().unwrap();
         let tickets = fixture(&format!("profiles/{dir}/tickets.csv"));
         let o = run(&[
@@ -156,20 +175,18 @@ fn freshdesk_and_spanish_jira_exports_are_read_as_downloaded() {
         let (_, stderr) = text(&o);
         assert!(o.status.success(), "{dir}: {stderr}");
         let md = std::fs::read_to_string(out.path().join("r/report.md")).unwrap();
-        assert!(md.contains(&format!("| csv (,) | {profile} | 60 | 60 | 0 |")), "{dir}: the data-quality table names the profile");
+        assert!(
+            md.contains(&format!("| csv ({delimiter}) | {profile} | 60 | 60 | 0 |")),
+            "{dir}: the data-quality table names the profile"
+        );
         assert!(common::rejects(&out.path().join("r")).is_empty(), "{dir}: nothing rejected");
-        let rows = common::read_csv(&out.path().join("r/metrics/sop_version_metrics.csv"));
-        let tickets: u64 = rows.iter().map(|r| r["tickets"].parse::<u64>().unwrap()).sum();
-        assert_eq!(tickets, 60, "{dir}");
-    }
-    // The Spanish export holds the same tickets as the English one: the same resolution times.
-    let (es, en) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    metrics("profiles/jira_es/tickets.csv", None, es.path());
-    metrics("profiles/encodings/utf8_reference.csv", None, en.path());
-    let column = |dir: &std::path::Path, name: &str| -> Vec<String> {
-        common::read_csv(&dir.join("metrics/sop_version_metrics.csv")).iter().map(|r| r[name].clone()).collect()
-    };
-    for name in ["tickets", "resolved", "mttr_median_h", "escalation_rate"] {
-        assert_eq!(column(es.path(), name), column(en.path(), name), "{name}");
+        let r = out.path().join("r");
+        for name in ["process", "version", "tickets", "resolved"] {
+            assert_eq!(column(&r, name), column(reference.path(), name), "{dir}: {name}");
+        }
+        // Freshdesk and OTRS keep seconds, Jira and GLPI minutes.
+        for (a, b) in hours(&r).iter().zip(hours(reference.path())) {
+            assert!((a - b).abs() <= 0.01 * b, "{dir}: MTTR {a} against {b}");
+        }
     }
 }

@@ -18,6 +18,8 @@ pub enum Profile {
     Jira,
     Zendesk,
     Freshdesk,
+    Glpi,
+    Otrs,
 }
 
 impl Profile {
@@ -29,6 +31,8 @@ impl Profile {
             Profile::Jira => "jira",
             Profile::Zendesk => "zendesk",
             Profile::Freshdesk => "freshdesk",
+            Profile::Glpi => "glpi",
+            Profile::Otrs => "otrs",
         }
     }
 }
@@ -78,6 +82,10 @@ pub enum Source {
     Mapped(usize, Arc<BTreeMap<String, String>>),
     /// a timestamp column with a format from the configuration, tried before the built-in ones
     Dated(usize, Arc<str>),
+    /// one part of a column's values split once at a separator: GLPI's `Access > Password reset`
+    /// (0: the category, 1: the subcategory), OTRS's `Access::Password reset`, the first of
+    /// GLPI's `<br>`-joined technicians
+    Part(usize, &'static str, usize),
 }
 
 impl Source {
@@ -89,7 +97,8 @@ impl Source {
             | Source::StationsMinusOne(i)
             | Source::SlaText(i)
             | Source::Mapped(i, _)
-            | Source::Dated(i, _) => vec![*i],
+            | Source::Dated(i, _)
+            | Source::Part(i, _, _) => vec![*i],
             Source::HasLabel(v) => v.clone(),
         }
     }
@@ -109,7 +118,7 @@ impl Mapping {
     /// How the profile reads `a/b/yyyy` dates when neither --date-order nor the values settle
     /// it: ServiceNow list exports are day-first.
     pub fn default_date_order(&self) -> Option<sop_impact_parse::time::DateOrder> {
-        (self.profile == Profile::Servicenow).then_some(sop_impact_parse::time::DateOrder::Dmy)
+        matches!(self.profile, Profile::Servicenow | Profile::Glpi).then_some(sop_impact_parse::time::DateOrder::Dmy)
     }
 
     pub fn source(&self, canonical: &str) -> &Source {
@@ -129,6 +138,40 @@ impl Mapping {
     }
 }
 
+/// GLPI's opening-date header in English, Portuguese, French and Spanish.
+const GLPI_OPENED: [&str; 4] = ["openingdate", "datadeabertura", "dated'ouverture", "fechadeapertura"];
+const GLPI_CATEGORY: [&str; 4] = ["category", "categoria", "catégorie", "categoría"];
+const GLPI_GROUP: [&str; 4] = [
+    "assignedto-techniciangroup",
+    "atribuídopara-grupotécnico",
+    "attribuéà-groupedetechniciens",
+    "asignadoa-grupotécnico",
+];
+const GLPI_TECHNICIAN: [&str; 4] =
+    ["assignedto-technician", "atribuídopara-técnico", "attribuéà-technicien", "asignadoa-técnico"];
+const PRIORITY: [&str; 5] = ["priority", "prioridade", "priorité", "prioridad", "priorität"];
+
+/// Priorities whose words mean something else elsewhere: GLPI's top level is `Major` (Jira's
+/// `Major` is its second); OTRS numbers its levels the other way round (5 is the most urgent).
+fn priority_words(profile: Profile) -> Option<Arc<BTreeMap<String, String>>> {
+    let pairs: &[(&str, &str)] = match profile {
+        Profile::Glpi => &[("Major", "1"), ("Majeure", "1"), ("Principal", "1"), ("Mayor", "1")],
+        Profile::Otrs => &[
+            ("5 very high", "1"),
+            ("4 high", "2"),
+            ("3 normal", "3"),
+            ("2 low", "4"),
+            ("1 very low", "5"),
+            ("5 muito alta", "1"),
+            ("4 alta", "2"),
+            ("2 baixa", "4"),
+            ("1 muito baixa", "5"),
+        ],
+        _ => return None,
+    };
+    Some(Arc::new(pairs.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()))
+}
+
 /// Candidate header names (already normalised) per canonical ticket column and profile.
 fn ticket_aliases(profile: Profile, canonical: &str) -> &'static [&'static str] {
     use Profile::*;
@@ -146,21 +189,37 @@ fn ticket_aliases(profile: Profile, canonical: &str) -> &'static [&'static str] 
             "vorgangsschlüssel",
         ],
         (Freshdesk, "ticket_id") => &["ticketid"],
+        (Glpi, "ticket_id") => &["id"],
+        (Otrs, "ticket_id") => &["ticket#", "ticketnumber", "número"],
         (Zendesk, "ticket_id") => &["id", "ticketid"],
         (_, "ticket_id") => &["ticket_id", "ticketid", "id", "number"],
         (Servicenow, "opened_at") => &["opened_at", "opened", "sys_created_on"],
         (Jira, "opened_at") => &["created", "creada", "criado", "créé", "créée", "erstellt"],
         (Freshdesk, "opened_at") => &["createdtime"],
+        (Glpi, "opened_at") => &GLPI_OPENED,
+        (Otrs, "opened_at") => &["created", "criado", "erstellt", "créé"],
         (Zendesk, "opened_at") => &["createdat", "created"],
         (_, "opened_at") => &["opened_at", "created_at", "opened"],
         (Servicenow, "resolved_at") => &["resolved_at", "resolved"],
         (Jira, "resolved_at") => &["resolved", "resuelta", "resolvido", "résolu", "résolue", "erledigt"],
         (Freshdesk, "resolved_at") => &["resolvedtime"],
+        (Glpi, "resolved_at") => &[
+            "resolutiondate",
+            "datadasolução",
+            "datederésolution",
+            "datedesolution",
+            "fechadesolución",
+            "fechaderesolución",
+        ],
+        // OTRS closes what it solves: the close time is the resolution.
+        (Otrs, "resolved_at") => &["closetime", "closed", "horadefechamento", "fechado"],
         (Zendesk, "resolved_at") => &["solvedat", "solved"],
         (_, "resolved_at") => &["resolved_at", "resolved"],
         (Servicenow, "closed_at") => &["closed_at", "closed"],
         (Jira | Zendesk, "closed_at") => &[],
         (Freshdesk, "closed_at") => &["closedtime"],
+        (Glpi, "closed_at") => &["closingdate", "datadefechamento", "datedeclôture", "fechadecierre"],
+        (Otrs, "closed_at") => &[],
         (_, "closed_at") => &["closed_at"],
         (Servicenow, "status") => &["state", "incident_state"],
         (_, "status") => &["status", "state", "estado", "statut"],
@@ -184,19 +243,21 @@ fn ticket_aliases(profile: Profile, canonical: &str) -> &'static [&'static str] 
             &["customfield(team)", "team", "campopersonalizado(team)", "campopersonalizado(equipo)"]
         }
         (Zendesk, "assignment_group") => &["group"],
+        (Otrs, "assignment_group") => &["queue", "fila"],
         (_, "assignment_group") => &["assignment_group", "group", "team"],
         (Servicenow, "assignee") => &["assigned_to"],
         (Freshdesk, "assignee") => &["agent"],
+        (Otrs, "assignee") => &["agent/owner", "owner", "agente/proprietário", "proprietário"],
         (_, "assignee") => &["assignee", "assigned_to", "responsable", "personaasignada", "responsável", "bearbeiter"],
         (Zendesk, "reopen_count") => &["reopens"],
         (Jira, "reopen_count") => &[],
         (_, "reopen_count") => &["reopen_count", "reopens"],
-        (Jira | Zendesk | Freshdesk, "reassignment_count") => &[],
+        (Jira | Zendesk | Freshdesk | Glpi | Otrs, "reassignment_count") => &[],
         (_, "reassignment_count") => &["reassignment_count"],
         (Servicenow, "escalated") => &["escalated"],
-        (Jira | Zendesk | Freshdesk, "escalated") => &[],
+        (Jira | Zendesk | Freshdesk | Glpi | Otrs, "escalated") => &[],
         (_, "escalated") => &["escalated"],
-        (Jira | Freshdesk, "made_sla") => &[],
+        (Jira | Freshdesk | Glpi | Otrs, "made_sla") => &[],
         (_, "made_sla") => &["made_sla"],
         (_, "handling_error") => &["handling_error"],
         (Servicenow, "sys_updated_at") => &["sys_updated_at", "sys_updated_on"],
@@ -300,6 +361,16 @@ fn map_tickets(profile: Profile, norm: &[String]) -> Vec<(&'static str, Source)>
                 (Profile::Jira, "made_sla") => {
                     find(norm, &["customfield(timetoresolution)", "timetoresolution"]).map(Source::SlaText)
                 }
+                (Profile::Glpi | Profile::Otrs, "priority") => {
+                    let words = priority_words(profile);
+                    find(norm, &PRIORITY).map(|i| words.map_or(Source::Column(i), |w| Source::Mapped(i, w)))
+                }
+                (Profile::Glpi, "category") => find(norm, &GLPI_CATEGORY).map(|i| Source::Part(i, " > ", 0)),
+                (Profile::Glpi, "subcategory") => find(norm, &GLPI_CATEGORY).map(|i| Source::Part(i, " > ", 1)),
+                (Profile::Glpi, "assignment_group") => find(norm, &GLPI_GROUP).map(|i| Source::Part(i, "<br>", 0)),
+                (Profile::Glpi, "assignee") => find(norm, &GLPI_TECHNICIAN).map(|i| Source::Part(i, "<br>", 0)),
+                (Profile::Otrs, "category") => find(norm, &["service", "serviço"]).map(|i| Source::Part(i, "::", 0)),
+                (Profile::Otrs, "subcategory") => find(norm, &["service", "serviço"]).map(|i| Source::Part(i, "::", 1)),
                 _ => direct,
             };
             (canon, src.unwrap_or(Source::Missing))
@@ -345,6 +416,13 @@ pub fn detect_ticket_profile(headers: &[String]) -> Option<(Profile, String)> {
     }
     if has("ticketid") && has("createdtime") {
         return Some((Profile::Freshdesk, "header has 'Ticket ID' and 'Created time'".into()));
+    }
+    if let Some(opened) = GLPI_OPENED.iter().find(|n| has(n)).filter(|_| has("id")) {
+        let name = headers.iter().find(|h| normalise_header(h) == *opened).cloned().unwrap_or_default();
+        return Some((Profile::Glpi, format!("header has 'ID' and '{name}' (GLPI)")));
+    }
+    if has("ticket#") && ["created", "criado", "erstellt", "créé"].iter().any(|n| has(n)) {
+        return Some((Profile::Otrs, "header has 'Ticket#' and a creation time (OTRS/Znuny)".into()));
     }
     if (has("id") || has("ticketid")) && has("createdat") {
         return Some((Profile::Zendesk, "header has 'Id' and 'Created at'".into()));
@@ -559,5 +637,24 @@ mod tests {
             panic!("a configuration error")
         };
         assert!(e.contains("columns.openend_at is not a column of tickets"), "{e}");
+    }
+
+    #[test]
+    fn glpi_and_otrs_split_paths_and_turn_their_priorities_round() {
+        let glpi = h(&["ID", "Status", "Opening date", "Priority", "Category", "Assigned to - Technician", ""]);
+        let m = map_header(InputKind::Tickets, Profile::Auto, &glpi, &InputMapping::default()).unwrap();
+        assert_eq!(m.profile, Profile::Glpi);
+        assert_eq!(*m.source("category"), Source::Part(4, " > ", 0));
+        assert_eq!(*m.source("subcategory"), Source::Part(4, " > ", 1));
+        assert_eq!(*m.source("assignee"), Source::Part(5, "<br>", 0));
+        assert!(matches!(m.source("priority"), Source::Mapped(3, w) if w["Major"] == "1"), "GLPI's Major is its top");
+        let otrs = h(&["Number", "Ticket#", "Created", "Close Time", "Priority", "Service", "Queue"]);
+        let m = map_header(InputKind::Tickets, Profile::Auto, &otrs, &InputMapping::default()).unwrap();
+        assert_eq!(m.profile, Profile::Otrs);
+        assert_eq!((m.source("ticket_id"), m.source("resolved_at")), (&Source::Column(1), &Source::Column(3)));
+        assert!(
+            matches!(m.source("priority"), Source::Mapped(4, w) if w["5 very high"] == "1" && w["1 very low"] == "5")
+        );
+        assert_eq!(*m.source("subcategory"), Source::Part(5, "::", 1));
     }
 }

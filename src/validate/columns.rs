@@ -21,6 +21,13 @@ fn raw<'t>(table: &'t RawTable, src: &'t Source) -> Option<Values<'t>> {
         | Source::StationsMinusOne(i)
         | Source::SlaText(i)
         | Source::Dated(i, _) => table.values(*i),
+        // One part of a value split once at a separator; a value without it is its first part.
+        Source::Part(i, separator, level) => Some(Box::new(table.values(*i)?.map(move |v| {
+            v.and_then(|s| match *level {
+                0 => s.split(*separator).next(),
+                _ => s.split_once(*separator).map(|(_, rest)| rest),
+            })
+        }))),
         // The configuration's value map: a value in it becomes its canonical value; any other
         // is read as it is (and rejected by the column's own rules if it does not parse).
         Source::Mapped(i, map) => {
