@@ -150,10 +150,17 @@ pub enum Command {
         step: f64,
     },
     /// Write the documented default configuration file.
+    #[command(
+        after_help = "Examples:\n  sop-impact init-config\n  sop-impact init-config warehouse.toml --from export.csv   # a first [tickets] mapping of the export, to edit"
+    )]
     InitConfig {
         /// Where to write it.
         #[arg(default_value = "sop-impact.toml")]
         path: PathBuf,
+        /// A ticket export whose header and first rows are read to write a first [tickets]
+        /// mapping (columns guessed from their names and values, a sample value beside each).
+        #[arg(long, value_name = "FILE")]
+        from: Option<PathBuf>,
     },
 }
 

@@ -142,13 +142,33 @@ pub fn evidence(
 }
 
 /// `init-config`: the documented default configuration, never over an existing file.
-pub fn init_config(path: &Path, quiet: bool) -> Result<()> {
+pub fn init_config(path: &Path, from: Option<&Path>, quiet: bool) -> Result<()> {
     if path.exists() {
         return Err(Error::Usage(format!("{} exists already; remove it or name another path", path.display())));
     }
-    output::write_atomic(path, config::DEFAULT_TOML.as_bytes())?;
-    if !quiet {
-        println!("wrote {} (the documented defaults; edit and pass it with --config)", path.display());
+    let guess = from.map(crate::ingest::guess::guess_tickets).transpose()?;
+    let text = format!("{}{}", config::DEFAULT_TOML, guess.as_ref().map_or("", |g| g.section.as_str()));
+    output::write_atomic(path, text.as_bytes())?;
+    if quiet {
+        return Ok(());
+    }
+    match (&guess, from) {
+        (Some(g), Some(from)) => {
+            println!(
+                "wrote {} with a [tickets] mapping of {} (its header looks {}); check each line, then pass it with --config",
+                path.display(),
+                from.display(),
+                if g.profile == crate::ingest::profile::Profile::Canonical {
+                    "like no known tool".to_string()
+                } else {
+                    format!("like {}", g.profile.name())
+                }
+            );
+            if !g.not_found.is_empty() {
+                println!("not found (left as comments): {}", g.not_found.join(", "));
+            }
+        }
+        _ => println!("wrote {} (the documented defaults; edit and pass it with --config)", path.display()),
     }
     Ok(())
 }

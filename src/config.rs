@@ -111,7 +111,8 @@ impl InputMapping {
     /// Where each `columns` entry of `[section]` is in the config text (the first line after the
     /// section's header that names the header in quotes).
     fn locate(&mut self, section: &str, path: &Path, text: &str) {
-        let start = text.lines().position(|l| l.trim() == format!("[{section}]")).unwrap_or(0);
+        let starts = |l: &str| l.trim() == format!("[{section}]") || l.trim().starts_with(&format!("[{section}."));
+        let start = text.lines().position(starts).unwrap_or(0);
         for (canonical, header) in &self.columns {
             let quoted = format!("\"{header}\"");
             let line =

@@ -76,6 +76,6 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Evidence { inputs, analysis, sop, sop_version, out } => {
             commands::evidence(&inputs.request(), &analysis.options(), &sop, sop_version.as_deref(), out, quiet)
         }
-        Command::InitConfig { path } => commands::init_config(&path, quiet),
+        Command::InitConfig { path, from } => commands::init_config(&path, from.as_deref(), quiet),
     }
 }

@@ -190,3 +190,63 @@ fn vendor_exports_are_read_as_downloaded() {
         }
     }
 }
+
+/// `init-config --from` on each export writes a configuration that reads that export unchanged:
+/// every row accepted. For the warehouse export it finds the columns by their values and names
+/// (timestamps in header order, a unique id, priority words, a Y/N reopen flag read as a count).
+#[test]
+fn init_config_from_an_export_writes_a_mapping_that_reads_it() {
+    let dir = tempfile::tempdir().unwrap();
+    for (k, file) in [
+        "warehouse/tickets.csv",
+        "glpi_en/tickets.csv",
+        "glpi_pt/tickets.csv",
+        "otrs/tickets.csv",
+        "otrs_pt/tickets.csv",
+        "freshdesk/tickets.csv",
+        "jira_es/tickets.csv",
+        "encodings/win1252/tickets.csv",
+        "encodings/utf16/tickets.csv",
+        "jira/tickets.csv",
+        "zendesk/tickets.csv",
+        "servicenow/tickets.csv",
+        "semicolon_bom/tickets.csv",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let config = dir.path().join(format!("{k}.toml"));
+        let export = fixture(&format!("profiles/{file}"));
+        let printed = run_ok(&["init-config", config.to_str().unwrap(), "--from", export.to_str().unwrap()]);
+        assert!(printed.contains("check each line"), "{file}: {printed}");
+        let out = dir.path().join(format!("out{k}"));
+        let o = run(&[
+            "validate",
+            "--tickets",
+            export.to_str().unwrap(),
+            "--sops",
+            fixture("profiles/sops.csv").to_str().unwrap(),
+            "--config",
+            config.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        let (stdout, stderr) = text(&o);
+        assert!(o.status.success(), "{file}: {stderr}");
+        assert!(common::rejects(&out).is_empty(), "{file}: nothing rejected\n{stdout}");
+    }
+    let warehouse = std::fs::read_to_string(dir.path().join("0.toml")).unwrap();
+    for line in [
+        "ticket_id = \"Incident Ref\"",
+        "opened_at = \"Logged On\"",
+        "resolved_at = \"Fixed On\"",
+        "priority = \"Prio\"",
+        "date_format = \"%d/%m/%Y %H:%M\"",
+        "reopen_count = { \"N\" = \"0\", \"Y\" = \"1\" }",
+        "the opposite of made_sla",
+    ] {
+        assert!(warehouse.contains(line), "{line} in\n{warehouse}");
+    }
+    let glpi = std::fs::read_to_string(dir.path().join("1.toml")).unwrap();
+    assert!(glpi.contains("# category: read by the glpi profile from \"Category\""), "{glpi}");
+}

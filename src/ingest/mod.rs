@@ -11,6 +11,7 @@
 #![deny(clippy::indexing_slicing, clippy::string_slice)]
 
 pub mod encoding;
+pub mod guess;
 pub mod profile;
 mod reject;
 
