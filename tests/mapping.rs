@@ -104,15 +104,21 @@ fn a_mapping_that_does_not_fit_the_file_is_a_usage_error_naming_the_line_and_the
     assert!(!o.status.success() && stderr.contains("encodin") && stderr.contains("c.toml:2"), "{stderr}");
 }
 
-/// The same Jira export saved as UTF-8, Windows-1252 and UTF-16 (with its byte-order mark): each
-/// is read as downloaded, the summary names the encoding, and the metrics are the same.
+/// The same Jira export saved as UTF-8, Windows-1252 and UTF-16 (with its byte-order mark), and
+/// re-saved with each line wrapped in one quoted field: each is read as downloaded, the summary
+/// names the encoding and the unwrapping, and the metrics are the same.
 #[test]
-fn windows_1252_and_utf16_exports_read_as_their_utf8_twin() {
+fn windows_1252_utf16_and_wrapped_exports_read_as_their_utf8_twin() {
     let reference = tempfile::tempdir().unwrap();
     metrics("profiles/encodings/utf8_reference.csv", None, reference.path());
-    for (file, name) in [("win1252/tickets.csv", "windows-1252"), ("utf16/tickets.csv", "UTF-16LE")] {
+    for (file, name) in [
+        ("encodings/win1252/tickets.csv", "windows-1252"),
+        ("encodings/utf16/tickets.csv", "UTF-16LE"),
+        // re-saved by a reporting tool: each whole line one quoted field
+        ("wrapped/tickets.csv", "UTF-8, lines unwrapped"),
+    ] {
         let out = tempfile::tempdir().unwrap();
-        metrics(&format!("profiles/encodings/{file}"), None, out.path());
+        metrics(&format!("profiles/{file}"), None, out.path());
         for table in ["metrics/sop_version_metrics.csv", "comparisons.csv"] {
             let a = std::fs::read_to_string(out.path().join(table)).unwrap();
             let b = std::fs::read_to_string(reference.path().join(table)).unwrap();
@@ -121,7 +127,7 @@ fn windows_1252_and_utf16_exports_read_as_their_utf8_twin() {
         let o = run(&[
             "validate",
             "--tickets",
-            fixture(&format!("profiles/encodings/{file}")).to_str().unwrap(),
+            fixture(&format!("profiles/{file}")).to_str().unwrap(),
             "--sops",
             fixture("profiles/sops.csv").to_str().unwrap(),
             "--out",

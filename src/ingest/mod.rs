@@ -133,11 +133,11 @@ pub type Select<'a> = dyn FnMut(&[String], Format) -> Result<Vec<bool>> + 'a;
 
 /// Detect the format of `path` from its first bytes.
 pub fn detect_format(path: &Path) -> Result<Format> {
-    sniff(path).map(|(format, _)| format)
+    sniff(path).map(|(format, _, _)| format)
 }
 
 /// The format of `path` and, for CSV, its text encoding, from its first bytes.
-fn sniff(path: &Path) -> Result<(Format, &'static encoding_rs::Encoding)> {
+fn sniff(path: &Path) -> Result<(Format, &'static encoding_rs::Encoding, bool)> {
     // Judged before opening: opening a pipe waits for a writer, and a pipe could be read once only.
     let meta = std::fs::metadata(path).map_err(|source| Error::Unreadable { path: path.to_path_buf(), source })?;
     if meta.is_dir() {
@@ -159,13 +159,13 @@ fn sniff(path: &Path) -> Result<(Format, &'static encoding_rs::Encoding)> {
     }
     let binary = encoding_rs::UTF_8;
     if head.starts_with(b"PAR1") {
-        return Ok((Format::Parquet, binary));
+        return Ok((Format::Parquet, binary, false));
     }
     if head.starts_with(b"ARROW1") {
-        return Ok((Format::Ipc, binary));
+        return Ok((Format::Ipc, binary, false));
     }
     if head.len() >= 8 && head.starts_with(&[0xFF, 0xFF, 0xFF, 0xFF]) {
-        return Ok((Format::IpcStream, binary));
+        return Ok((Format::IpcStream, binary, false));
     }
     let encoding = encoding::detect(head);
     let text = head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(head);
@@ -176,10 +176,14 @@ fn sniff(path: &Path) -> Result<(Format, &'static encoding_rs::Encoding)> {
             "export the table as CSV (UTF-8), Parquet or Arrow IPC/Feather v2",
         ));
     }
-    if encoding == encoding_rs::UTF_8 {
-        return Ok((Format::Csv { delimiter: sniff_delimiter(text) }, encoding));
-    }
     let decoded = encoding::decode_head(head, encoding);
+    if encoding::is_wrapped(&decoded) {
+        let inner: String = decoded.lines().take(50).map(|l| encoding::unwrap_or_keep(l) + "\n").collect();
+        return Ok((Format::Csv { delimiter: sniff_delimiter(inner.as_bytes()) }, encoding, true));
+    }
+    if encoding == encoding_rs::UTF_8 {
+        return Ok((Format::Csv { delimiter: sniff_delimiter(text) }, encoding, false));
+    }
     if decoded.contains('\0') {
         return Err(Error::invalid(
             path,
@@ -187,7 +191,7 @@ fn sniff(path: &Path) -> Result<(Format, &'static encoding_rs::Encoding)> {
             "export the table as CSV (UTF-8), Parquet or Arrow IPC/Feather v2",
         ));
     }
-    Ok((Format::Csv { delimiter: sniff_delimiter(decoded.as_bytes()) }, encoding))
+    Ok((Format::Csv { delimiter: sniff_delimiter(decoded.as_bytes()) }, encoding, false))
 }
 
 fn read_up_to(f: &mut File, buf: &mut [u8]) -> std::io::Result<usize> {
@@ -258,7 +262,7 @@ fn cores() -> usize {
 /// Detect the format of `path`, read its header and choose the columns to read with `select`
 /// (real exports carry dozens of columns the analysis never reads).
 pub fn open_table(path: &Path, select: &mut Select) -> Result<Opened> {
-    let (format, text_encoding) = sniff(path)?;
+    let (format, text_encoding, wrapped) = sniff(path)?;
     let open = || File::open(path).map_err(|source| Error::Unreadable { path: path.to_path_buf(), source });
     // Parquet and IPC: the header from the schema, then only the mapped columns are read.
     let frame = |headers: Vec<String>, select: &mut Select, read: &dyn Fn(Vec<usize>) -> Result<DataFrame>| {
@@ -277,8 +281,8 @@ pub fn open_table(path: &Path, select: &mut Select) -> Result<Opened> {
     let names = |schema: &ArrowSchema| schema.iter_names().map(|n| n.to_string()).collect::<Vec<_>>();
     match format {
         Format::Csv { delimiter } => {
-            let decoded = (text_encoding != encoding_rs::UTF_8)
-                .then(|| encoding::decode_copy(path, text_encoding))
+            let decoded = (text_encoding != encoding_rs::UTF_8 || wrapped)
+                .then(|| encoding::decode_copy(path, text_encoding, wrapped))
                 .transpose()?;
             let headers = read_csv_header(decoded.as_ref().map_or(path, |d| &d.path), delimiter)
                 .map_err(|e| e.with_path(path))?;
@@ -286,7 +290,13 @@ pub fn open_table(path: &Path, select: &mut Select) -> Result<Opened> {
             Ok(Opened {
                 path: path.to_path_buf(),
                 format,
-                encoding: text_encoding.name(),
+                encoding: match (text_encoding.name(), wrapped) {
+                    (name, false) => name,
+                    ("UTF-8", true) => "UTF-8, lines unwrapped",
+                    ("UTF-16LE", true) => "UTF-16LE, lines unwrapped",
+                    ("UTF-16BE", true) => "UTF-16BE, lines unwrapped",
+                    (_, true) => "windows-1252, lines unwrapped",
+                },
                 headers,
                 body: Body::Csv { delimiter, keep },
                 decoded,
