@@ -256,3 +256,31 @@ fn init_config_from_an_export_writes_a_mapping_that_reads_it() {
     let glpi = std::fs::read_to_string(dir.path().join("1.toml")).unwrap();
     assert!(glpi.contains("# category: read by the glpi profile from \"Category\""), "{glpi}");
 }
+
+/// An event log from a tool without a profile: `updated_at` and `revision` in the mapping keep
+/// the latest row of each ticket, as for ServiceNow's event log; the configured date format also
+/// settles the day-first dates no value could.
+#[test]
+fn an_event_log_mapped_in_the_configuration_keeps_each_tickets_latest_row() {
+    let out = tempfile::tempdir().unwrap();
+    let o = run(&[
+        "validate",
+        "--tickets",
+        fixture("profiles/eventlog/tickets.csv").to_str().unwrap(),
+        "--sops",
+        fixture("profiles/sops.csv").to_str().unwrap(),
+        "--config",
+        fixture("profiles/eventlog/sop-impact.toml").to_str().unwrap(),
+        "--out",
+        out.path().to_str().unwrap(),
+    ]);
+    let (stdout, stderr) = text(&o);
+    assert!(o.status.success(), "{stderr}");
+    assert!(stdout.contains("6 rows read = 3 accepted + 0 rejected + 3 superseded"), "{stdout}");
+    assert!(stdout.contains("Changed→sys_updated_at, Rev→sys_mod_count"), "{stdout}");
+    let m = tempfile::tempdir().unwrap();
+    metrics("profiles/eventlog/tickets.csv", Some("profiles/eventlog/sop-impact.toml"), m.path());
+    let rows = common::read_csv(&m.path().join("metrics/sop_version_metrics.csv"));
+    let resolved: u64 = rows.iter().map(|r| r["resolved"].parse::<u64>().unwrap()).sum();
+    assert_eq!(resolved, 2, "the latest rows: EV-1 and EV-3 resolved, EV-2 open");
+}

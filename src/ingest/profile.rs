@@ -440,6 +440,17 @@ pub enum MapError {
     Config(String),
 }
 
+/// The event-log keys under their tool-neutral names: any tool's event log (one row per update of
+/// a ticket) names its update time `updated_at` and its revision `revision`; they are the keys
+/// ServiceNow calls `sys_updated_at` and `sys_mod_count`.
+fn event_key(canonical: &str) -> &str {
+    match canonical {
+        "updated_at" => "sys_updated_at",
+        "revision" => "sys_mod_count",
+        other => other,
+    }
+}
+
 /// Whether a canonical column holds timestamps.
 fn is_timestamp(canonical: &str) -> bool {
     canonical.ends_with("_at") || matches!(canonical, "effective_from" | "next_review" | "end_date")
@@ -462,7 +473,10 @@ fn apply_config(
         ))
     };
     for (canonical, header) in &explicit.columns {
-        let slot = columns.iter_mut().find(|(c, _)| c == canonical).ok_or_else(|| unknown("columns", canonical))?;
+        let slot = columns
+            .iter_mut()
+            .find(|(c, _)| *c == event_key(canonical))
+            .ok_or_else(|| unknown("columns", canonical))?;
         let wanted = normalise_header(header);
         let at = headers
             .iter()
@@ -479,7 +493,8 @@ fn apply_config(
         slot.1 = Source::Column(at);
     }
     for (canonical, map) in &explicit.values {
-        let slot = columns.iter_mut().find(|(c, _)| c == canonical).ok_or_else(|| unknown("values", canonical))?;
+        let slot =
+            columns.iter_mut().find(|(c, _)| *c == event_key(canonical)).ok_or_else(|| unknown("values", canonical))?;
         match slot.1 {
             Source::Column(i) => slot.1 = Source::Mapped(i, Arc::new(map.clone())),
             Source::Missing => {}

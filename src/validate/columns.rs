@@ -90,7 +90,8 @@ pub struct OrderSeen {
 pub fn order_evidence(table: &RawTable, sources: &[&Source]) -> OrderSeen {
     let mut evidence = OrderEvidence::default();
     let mut seen = OrderSeen::default();
-    for src in sources {
+    // A column read with the configuration's date format needs no order.
+    for src in sources.iter().filter(|s| !matches!(s, Source::Dated(..))) {
         if let Some(values) = raw(table, src) {
             for v in values.flatten() {
                 let before = evidence.slash_dates;
