@@ -63,6 +63,9 @@ low_risk_months = 24
 # [tickets]
 # columns = { ticket_id = "Incident Ref", opened_at = "Logged On", resolved_at = "Fixed On", priority = "Prio" }
 # date_format = "%d/%m/%Y %H:%M"
+# delimiter = ";"           # when detection picks the wrong one: , ; | tab
+# encoding = "windows-1252" # when detection picks the wrong one: utf-8, utf-16le, windows-1252, latin1
+# profile = "glpi"          # this input's profile, overriding --profile
 # [tickets.values]
 # priority = { "Critical" = "1", "High" = "2", "Medium" = "3", "Low" = "4" }
 # made_sla = { "Yes" = "false", "No" = "true" }
@@ -102,12 +105,35 @@ pub struct InputMapping {
     pub values: BTreeMap<String, BTreeMap<String, String>>,
     /// a chrono format (`%d/%m/%Y %H:%M`) tried before the built-in timestamp formats
     pub date_format: Option<String>,
+    /// the field delimiter, when detection picks the wrong one: `,` `;` `|` or `tab`
+    pub delimiter: Option<String>,
+    /// the text encoding, when detection picks the wrong one: `utf-8`, `utf-16le`, `utf-16be`,
+    /// `windows-1252` (or `latin1`)
+    pub encoding: Option<String>,
+    /// the profile of this input (as `--profile`, which it overrides for this input)
+    pub profile: Option<String>,
     /// the config file and the line of each `columns` entry, for messages
     #[serde(skip)]
     pub lines: BTreeMap<String, (PathBuf, u64)>,
 }
 
 impl InputMapping {
+    /// The configured delimiter as a byte.
+    pub fn delimiter_byte(&self) -> Option<u8> {
+        match self.delimiter.as_deref()? {
+            "," => Some(b','),
+            ";" => Some(b';'),
+            "|" => Some(b'|'),
+            "tab" | "\t" | "\\t" => Some(b'\t'),
+            _ => None,
+        }
+    }
+
+    /// The configured encoding.
+    pub fn text_encoding(&self) -> Option<&'static encoding_rs::Encoding> {
+        encoding_rs::Encoding::for_label(self.encoding.as_deref()?.as_bytes())
+    }
+
     /// Where each `columns` entry of `[section]` is in the config text (the first line after the
     /// section's header that names the header in quotes).
     fn locate(&mut self, section: &str, path: &Path, text: &str) {
@@ -266,6 +292,29 @@ impl Config {
         }
         if !(self.compare.alpha > 0.0 && self.compare.alpha < 1.0) {
             return bad("compare.alpha must be between 0 and 1");
+        }
+        for (section, m) in
+            [("tickets", &self.tickets), ("sops", &self.sops), ("changes", &self.changes), ("audits", &self.audits)]
+        {
+            if let Some(d) = &m.delimiter {
+                if m.delimiter_byte().is_none() {
+                    return bad(&format!("[{section}] delimiter = '{d}' is not one of , ; | tab"));
+                }
+            }
+            if let Some(e) = &m.encoding {
+                if encoding_rs::Encoding::for_label(e.as_bytes()).is_none() {
+                    return bad(&format!(
+                        "[{section}] encoding = '{e}' is not an encoding name (utf-8, utf-16le, windows-1252, latin1)"
+                    ));
+                }
+            }
+            if let Some(p) = &m.profile {
+                if !["auto", "canonical", "servicenow", "jira", "zendesk", "freshdesk", "glpi", "otrs"]
+                    .contains(&p.as_str())
+                {
+                    return bad(&format!("[{section}] profile = '{p}' is not a profile (auto, canonical, servicenow, jira, zendesk, freshdesk, glpi, otrs)"));
+                }
+            }
         }
         Ok(())
     }

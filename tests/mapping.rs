@@ -284,3 +284,41 @@ fn an_event_log_mapped_in_the_configuration_keeps_each_tickets_latest_row() {
     let resolved: u64 = rows.iter().map(|r| r["resolved"].parse::<u64>().unwrap()).sum();
     assert_eq!(resolved, 2, "the latest rows: EV-1 and EV-3 resolved, EV-2 open");
 }
+
+/// Where detection could be wrong, an input's section says: its delimiter, encoding and profile.
+#[test]
+fn an_inputs_section_sets_its_delimiter_encoding_and_profile() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("c.toml");
+    let validate = |tickets: &str| {
+        let out = dir.path().join("out");
+        run(&[
+            "validate",
+            "--tickets",
+            fixture(tickets).to_str().unwrap(),
+            "--sops",
+            fixture("profiles/sops.csv").to_str().unwrap(),
+            "--config",
+            config.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ])
+    };
+    std::fs::write(&config, "[tickets]\nencoding = \"latin1\"\ndelimiter = \",\"\nprofile = \"jira\"\n").unwrap();
+    let o = validate("profiles/encodings/win1252/tickets.csv");
+    let (stdout, stderr) = text(&o);
+    assert!(o.status.success(), "{stderr}");
+    assert!(stdout.contains("csv (,, windows-1252)") && stdout.contains("60 rows read = 60 accepted"), "{stdout}");
+    // Read as UTF-8 on the user's word, the Windows-1252 bytes are rejected row by row, not guessed.
+    std::fs::write(&config, "[tickets]\nencoding = \"utf-8\"\n").unwrap();
+    let o = validate("profiles/encodings/win1252/tickets.csv");
+    let (stdout, _) = text(&o);
+    assert!(stdout.contains("not valid UTF-8") || stdout.contains("rejected"), "{stdout}");
+    // A delimiter that splits nothing leaves one column: the required columns are missing.
+    std::fs::write(&config, "[tickets]\ndelimiter = \"|\"\n").unwrap();
+    assert_eq!(validate("profiles/jira/tickets.csv").status.code(), Some(3));
+    std::fs::write(&config, "[tickets]\nencoding = \"klingon\"\n").unwrap();
+    let o = validate("profiles/jira/tickets.csv");
+    let (_, stderr) = text(&o);
+    assert!(!o.status.success() && stderr.contains("encoding = 'klingon'"), "{stderr}");
+}

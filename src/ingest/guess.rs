@@ -41,7 +41,7 @@ pub struct Guess {
 /// Up to SAMPLE_ROWS values of every column of the file's first block.
 fn sample(path: &Path) -> Result<(Vec<String>, Vec<Vec<String>>)> {
     let mut every = |headers: &[String], _| Ok(vec![true; headers.len()]);
-    let opened = open_table(path, &mut every)?;
+    let opened = open_table(path, &mut every, super::TextOverrides::default())?;
     let take = |t: &RawTable| -> Result<Vec<Vec<String>>> {
         Ok((0..t.headers.len())
             .map(|i| {

@@ -261,8 +261,19 @@ fn cores() -> usize {
 
 /// Detect the format of `path`, read its header and choose the columns to read with `select`
 /// (real exports carry dozens of columns the analysis never reads).
-pub fn open_table(path: &Path, select: &mut Select) -> Result<Opened> {
-    let (format, text_encoding, wrapped) = sniff(path)?;
+/// What the user says about a CSV file where detection could be wrong.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TextOverrides {
+    pub delimiter: Option<u8>,
+    pub encoding: Option<&'static encoding_rs::Encoding>,
+}
+
+pub fn open_table(path: &Path, select: &mut Select, overrides: TextOverrides) -> Result<Opened> {
+    let (mut format, mut text_encoding, wrapped) = sniff(path)?;
+    if let Format::Csv { delimiter } = &mut format {
+        *delimiter = overrides.delimiter.unwrap_or(*delimiter);
+        text_encoding = overrides.encoding.unwrap_or(text_encoding);
+    }
     let open = || File::open(path).map_err(|source| Error::Unreadable { path: path.to_path_buf(), source });
     // Parquet and IPC: the header from the schema, then only the mapped columns are read.
     let frame = |headers: Vec<String>, select: &mut Select, read: &dyn Fn(Vec<usize>) -> Result<DataFrame>| {
@@ -350,8 +361,8 @@ fn check_time_zones(path: &Path, schema: &ArrowSchema, projection: &[usize]) -> 
 }
 
 /// Read a (small) input file into one [`RawTable`].
-pub fn read_table(path: &Path, select: &mut Select) -> Result<RawTable> {
-    let opened = open_table(path, select)?;
+pub fn read_table(path: &Path, select: &mut Select, overrides: TextOverrides) -> Result<RawTable> {
+    let opened = open_table(path, select, overrides)?;
     match opened.body {
         Body::Frame { ref df, ref keep } => frame_table(&opened, df, keep, 0),
         Body::Csv { delimiter, ref keep } => {

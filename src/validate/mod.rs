@@ -35,6 +35,26 @@ pub struct LoadOptions {
 }
 
 impl LoadOptions {
+    fn overrides(&self, kind: InputKind) -> crate::ingest::TextOverrides {
+        let m = self.mapping(kind);
+        crate::ingest::TextOverrides { delimiter: m.delimiter_byte(), encoding: m.text_encoding() }
+    }
+
+    /// The profile of an input: its section's `profile`, else `--profile`.
+    fn profile_of(&self, kind: InputKind) -> Profile {
+        match self.mapping(kind).profile.as_deref() {
+            Some("canonical") => Profile::Canonical,
+            Some("servicenow") => Profile::Servicenow,
+            Some("jira") => Profile::Jira,
+            Some("zendesk") => Profile::Zendesk,
+            Some("freshdesk") => Profile::Freshdesk,
+            Some("glpi") => Profile::Glpi,
+            Some("otrs") => Profile::Otrs,
+            Some(_) => Profile::Auto,
+            None => self.profile,
+        }
+    }
+
     fn mapping(&self, kind: InputKind) -> &crate::config::InputMapping {
         match kind {
             InputKind::Tickets => &self.mappings.tickets,
@@ -134,7 +154,7 @@ fn mapping_select<'a>(
     mapping: &'a mut Option<Mapping>,
 ) -> impl FnMut(&[String], crate::ingest::Format) -> Result<Vec<bool>> + 'a {
     move |headers: &[String], format| {
-        let m = map_header(kind, opts.profile, headers, opts.mapping(kind)).map_err(|e| match e {
+        let m = map_header(kind, opts.profile_of(kind), headers, opts.mapping(kind)).map_err(|e| match e {
             MapError::Config(problem) => Error::Usage(format!("{}: {problem}", path.display())),
             MapError::Missing(problem) => Error::InvalidFile {
             path: path.to_path_buf(),
@@ -163,7 +183,7 @@ fn mapping_select<'a>(
 /// Read and map one (small) file whole.
 fn open(path: &Path, kind: InputKind, opts: &LoadOptions) -> Result<(RawTable, Mapping)> {
     let mut mapping = None;
-    let table = read_table(path, &mut mapping_select(path, kind, opts, &mut mapping))?;
+    let table = read_table(path, &mut mapping_select(path, kind, opts, &mut mapping), opts.overrides(kind))?;
     let mapping = mapping.ok_or_else(|| Error::Internal("the header was never mapped".into()))?;
     Ok((table, mapping))
 }
@@ -171,7 +191,7 @@ fn open(path: &Path, kind: InputKind, opts: &LoadOptions) -> Result<(RawTable, M
 /// Open and map one file to be read in blocks.
 fn open_input(path: &Path, kind: InputKind, opts: &LoadOptions) -> Result<(Opened, Mapping)> {
     let mut mapping = None;
-    let opened = open_table(path, &mut mapping_select(path, kind, opts, &mut mapping))?;
+    let opened = open_table(path, &mut mapping_select(path, kind, opts, &mut mapping), opts.overrides(kind))?;
     let mapping = mapping.ok_or_else(|| Error::Internal("the header was never mapped".into()))?;
     Ok((opened, mapping))
 }
