@@ -7,6 +7,21 @@ mod common;
 
 use common::{fixture, run, run_ok, text};
 
+/// `validate` of one ticket export against the profile fixtures' SOPs, with a configuration.
+fn validate(
+    tickets: &std::path::Path,
+    config: Option<&std::path::Path>,
+    out: &std::path::Path,
+) -> std::process::Output {
+    let sops = fixture("profiles/sops.csv");
+    let mut args = vec!["validate", "--tickets", tickets.to_str().unwrap(), "--sops", sops.to_str().unwrap()];
+    if let Some(c) = config {
+        args.extend(["--config", c.to_str().unwrap()]);
+    }
+    args.extend(["--out", out.to_str().unwrap()]);
+    run(&args)
+}
+
 fn metrics(tickets: &str, config: Option<&str>, out: &std::path::Path) {
     let (t, s) = (fixture(tickets), fixture("profiles/sops.csv"));
     let mut args = vec![
@@ -45,17 +60,11 @@ fn a_warehouse_export_mapped_in_the_configuration_reads_as_its_canonical_twin() 
 
     // The report reads it end to end too, and says the mapping came from the configuration.
     let out = tempfile::tempdir().unwrap();
-    let o = run(&[
-        "validate",
-        "--tickets",
-        fixture("profiles/warehouse/tickets.csv").to_str().unwrap(),
-        "--sops",
-        fixture("profiles/sops.csv").to_str().unwrap(),
-        "--config",
-        fixture("profiles/warehouse/sop-impact.toml").to_str().unwrap(),
-        "--out",
-        out.path().to_str().unwrap(),
-    ]);
+    let o = validate(
+        &fixture("profiles/warehouse/tickets.csv"),
+        Some(&fixture("profiles/warehouse/sop-impact.toml")),
+        out.path(),
+    );
     let (stdout, _) = text(&o);
     assert!(o.status.success(), "{stdout}");
     assert!(stdout.contains("columns named in the configuration"), "{stdout}");
@@ -124,15 +133,7 @@ fn windows_1252_utf16_and_wrapped_exports_read_as_their_utf8_twin() {
             let b = std::fs::read_to_string(reference.path().join(table)).unwrap();
             assert_eq!(a, b, "{file}: {table}");
         }
-        let o = run(&[
-            "validate",
-            "--tickets",
-            fixture(&format!("profiles/{file}")).to_str().unwrap(),
-            "--sops",
-            fixture("profiles/sops.csv").to_str().unwrap(),
-            "--out",
-            out.path().to_str().unwrap(),
-        ]);
+        let o = validate(&fixture(&format!("profiles/{file}")), None, out.path());
         let (stdout, stderr) = text(&o);
         assert!(o.status.success(), "{stderr}");
         assert!(stdout.contains(&format!("csv (,, {name})")), "the summary names the encoding: {stdout}");
@@ -226,17 +227,7 @@ fn init_config_from_an_export_writes_a_mapping_that_reads_it() {
         let printed = run_ok(&["init-config", config.to_str().unwrap(), "--from", export.to_str().unwrap()]);
         assert!(printed.contains("check each line"), "{file}: {printed}");
         let out = dir.path().join(format!("out{k}"));
-        let o = run(&[
-            "validate",
-            "--tickets",
-            export.to_str().unwrap(),
-            "--sops",
-            fixture("profiles/sops.csv").to_str().unwrap(),
-            "--config",
-            config.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-        ]);
+        let o = validate(&export, Some(&config), &out);
         let (stdout, stderr) = text(&o);
         assert!(o.status.success(), "{file}: {stderr}");
         assert!(common::rejects(&out).is_empty(), "{file}: nothing rejected\n{stdout}");
@@ -263,17 +254,11 @@ fn init_config_from_an_export_writes_a_mapping_that_reads_it() {
 #[test]
 fn an_event_log_mapped_in_the_configuration_keeps_each_tickets_latest_row() {
     let out = tempfile::tempdir().unwrap();
-    let o = run(&[
-        "validate",
-        "--tickets",
-        fixture("profiles/eventlog/tickets.csv").to_str().unwrap(),
-        "--sops",
-        fixture("profiles/sops.csv").to_str().unwrap(),
-        "--config",
-        fixture("profiles/eventlog/sop-impact.toml").to_str().unwrap(),
-        "--out",
-        out.path().to_str().unwrap(),
-    ]);
+    let o = validate(
+        &fixture("profiles/eventlog/tickets.csv"),
+        Some(&fixture("profiles/eventlog/sop-impact.toml")),
+        out.path(),
+    );
     let (stdout, stderr) = text(&o);
     assert!(o.status.success(), "{stderr}");
     assert!(stdout.contains("6 rows read = 3 accepted + 0 rejected + 3 superseded"), "{stdout}");
@@ -292,17 +277,7 @@ fn an_inputs_section_sets_its_delimiter_encoding_and_profile() {
     let config = dir.path().join("c.toml");
     let validate = |tickets: &str| {
         let out = dir.path().join("out");
-        run(&[
-            "validate",
-            "--tickets",
-            fixture(tickets).to_str().unwrap(),
-            "--sops",
-            fixture("profiles/sops.csv").to_str().unwrap(),
-            "--config",
-            config.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-        ])
+        validate(&fixture(tickets), Some(&config), &out)
     };
     std::fs::write(&config, "[tickets]\nencoding = \"latin1\"\ndelimiter = \",\"\nprofile = \"jira\"\n").unwrap();
     let o = validate("profiles/encodings/win1252/tickets.csv");
