@@ -18,28 +18,7 @@ fn read_csv(path: &Path) -> (Vec<String>, Vec<Row>) {
 }
 
 fn generate_and_compare(tickets: &str, seed: &str, window: &str) -> (tempfile::TempDir, tempfile::TempDir) {
-    let data = tempfile::tempdir().unwrap();
-    let d = data.path();
-    run_ok(&["generate", "--out", d.to_str().unwrap(), "--tickets", tickets, "--seed", seed, "--quiet"]);
-    let out = tempfile::tempdir().unwrap();
-    let p = |f: &str| d.join(f).to_str().unwrap().to_string();
-    run_ok(&[
-        "metrics",
-        "--quiet",
-        "--tickets",
-        &p("tickets.csv"),
-        "--sops",
-        &p("sops.csv"),
-        "--changes",
-        &p("changes.csv"),
-        "--audits",
-        &p("audits.csv"),
-        "--window",
-        window,
-        "--out",
-        out.path().to_str().unwrap(),
-    ]);
-    (data, out)
+    common::generate_and_measure(&["--tickets", tickets, "--seed", seed], &["--window", window])
 }
 
 #[test]

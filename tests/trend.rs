@@ -7,35 +7,16 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
 
-use common::{read_csv, run_ok, Row};
+use common::{read_csv, Row};
 
 /// Generate a desk and compare its changes; the comparisons and truth.json.
 fn desk(seed: u32, extra: &[&str]) -> (Vec<Row>, serde_json::Value) {
-    let data = tempfile::tempdir().unwrap();
-    let d = data.path();
     let seed = seed.to_string();
-    let mut args = vec!["generate", "--quiet", "--out", d.to_str().unwrap(), "--tickets", "40000", "--seed", &seed];
+    let mut args = vec!["--tickets", "40000", "--seed", &seed];
     args.extend(extra);
-    run_ok(&args);
-    let out = tempfile::tempdir().unwrap();
-    let p = |f: &str| d.join(f).to_str().unwrap().to_string();
-    run_ok(&[
-        "metrics",
-        "--quiet",
-        "--tickets",
-        &p("tickets.csv"),
-        "--sops",
-        &p("sops.csv"),
-        "--changes",
-        &p("changes.csv"),
-        "--audits",
-        &p("audits.csv"),
-        "--out",
-        out.path().to_str().unwrap(),
-    ]);
-    let truth = serde_json::from_slice(&std::fs::read(Path::new(d).join("truth.json")).unwrap()).unwrap();
+    let (data, out) = common::generate_and_measure(&args, &[]);
+    let truth = serde_json::from_slice(&std::fs::read(data.path().join("truth.json")).unwrap()).unwrap();
     (read_csv(&out.path().join("comparisons.csv")), truth)
 }
 

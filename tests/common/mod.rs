@@ -70,3 +70,21 @@ pub fn names(dir: &Path) -> Vec<String> {
     v.sort();
     v
 }
+
+/// `generate` a data set with `generate_args` (after `--out`), then `metrics` over all four of
+/// its inputs with `metrics_args`: the data and the output directories.
+pub fn generate_and_measure(generate_args: &[&str], metrics_args: &[&str]) -> (tempfile::TempDir, tempfile::TempDir) {
+    let data = tempfile::tempdir().unwrap();
+    let d = data.path();
+    let mut args = vec!["generate", "--quiet", "--out", d.to_str().unwrap()];
+    args.extend(generate_args);
+    run_ok(&args);
+    let out = tempfile::tempdir().unwrap();
+    let p = |f: &str| d.join(f).to_str().unwrap().to_string();
+    let (t, s, c, a) = (p("tickets.csv"), p("sops.csv"), p("changes.csv"), p("audits.csv"));
+    let mut args = vec!["metrics", "--quiet", "--tickets", &t, "--sops", &s, "--changes", &c, "--audits", &a];
+    args.extend(metrics_args);
+    args.extend(["--out", out.path().to_str().unwrap()]);
+    run_ok(&args);
+    (data, out)
+}
