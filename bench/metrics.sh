@@ -3,7 +3,8 @@
 # on them, printing wall time and peak RSS (GNU time). Usage:
 #   bench/metrics.sh [SIZES...]        default: 1000000 10000000
 # Environment: PROFILE=canonical|servicenow (default servicenow), REPS (default 3), WORK (scratch
-# directory, default bench/work). Results go to stdout as a Markdown table.
+# directory, default bench/work), REALISTIC=1 (generate --realistic: one process with half the
+# tickets, minutes, open tickets at the end: the shapes that cost on real exports). Results go to stdout as a Markdown table.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/sop-impact-target}"
@@ -38,7 +39,7 @@ echo "|---:|---:|---:|---:|---:|---:|---:|"
 for n in "${sizes[@]}"; do
   dir="$work/$profile-$n"
   start=$(date +%s.%N)
-  "$bin" generate --quiet --out "$dir" --tickets "$n" --seed 1 --profile "$profile"
+  "$bin" generate --quiet --out "$dir" --tickets "$n" --seed 1 --profile "$profile" ${REALISTIC:+--realistic}
   gen=$(echo "$(date +%s.%N) - $start" | bc)
   mb=$(( $(stat -c %s "$dir/tickets.csv") / 1000000 ))
   args=(--tickets "$dir/tickets.csv" --sops "$dir/sops.csv" --changes "$dir/changes.csv" --audits "$dir/audits.csv")

@@ -403,6 +403,10 @@ pub struct Spec {
     /// the amplitude of a yearly swing in resolution time and the rates, percent
     pub seasonality_pct: f64,
     pub effects: Effects,
+    /// exports as real ones are where it matters for cost: one process with half the tickets,
+    /// resolution times in whole minutes (many ties), and a quarter of the last four weeks'
+    /// tickets still open at the end
+    pub realistic: bool,
 }
 
 /// What the SOP versions do.
@@ -442,6 +446,7 @@ impl Spec {
             trend_pct_per_year: 0.0,
             seasonality_pct: 0.0,
             effects: Effects::Planted,
+            realistic: false,
         })
     }
 
@@ -597,7 +602,9 @@ fn make_ticket(spec: &Spec, world: &World, i: u64, rng: &mut Pcg64Mcg, noise: &L
         if rng.random::<f64>() < 0.85 { 8 * 60 + rng.random_range(0..600) } else { rng.random_range(0..1440) };
     let opened = start + day * DAY + minute_of_day as i64 * 60 + rng.random_range(0..60);
 
-    let process = world.pick_process(rng.random::<f64>());
+    // Realistic desks are lopsided: the first process takes half the tickets. (The extra draws
+    // happen only then, so that the default data stay byte for byte what they were.)
+    let process = if spec.realistic && rng.random::<f64>() < 0.5 { 0 } else { world.pick_process(rng.random::<f64>()) };
     let p = &PROCESSES[process];
     let effect = effect_at(&world.schedules[process], opened);
     let drift = spec.drift(p, opened);
@@ -619,9 +626,15 @@ fn make_ticket(spec: &Spec, world: &World, i: u64, rng: &mut Pcg64Mcg, noise: &L
         * PRIORITY_TIME[priority]
         * noise.sample(rng)
         * if escalated { 1.5 } else { 1.0 };
-    let secs = (hours * 3600.0).max(60.0) as i64;
+    let mut secs = (hours * 3600.0).max(60.0) as i64;
     // A few tickets stall whatever their age; the rest are open only when still young.
-    let stalled = rng.random::<f64>() < 0.004;
+    let mut stalled = rng.random::<f64>() < 0.004;
+    if spec.realistic {
+        // Tools record minutes; and the end of an export is a backlog: a quarter of the last
+        // four weeks' tickets are still open.
+        secs = secs / 60 * 60;
+        stalled |= end - opened < 28 * DAY && rng.random::<f64>() < 0.25;
+    }
     let resolved = if stalled || opened + secs > end { None } else { Some(opened + secs) };
     let closed = resolved.filter(|r| r + 3 * DAY <= end).map(|r| r + 3 * DAY);
     let reopened = resolved.is_some() && rng.random::<f64>() < (p.reopen * effect.reopen * drift).min(0.95);
@@ -905,6 +918,9 @@ struct Truth {
     /// what the versions do when not the scenario's own effects
     #[serde(skip_serializing_if = "Option::is_none")]
     effects: Option<String>,
+    /// one process with half the tickets, minutes, open tickets at the end (absent: no)
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    realistic: bool,
     changes: Vec<TruthChange>,
     processes_without_sop: Vec<&'static str>,
     sla_target_hours_by_priority: [f64; 5],
@@ -979,6 +995,7 @@ fn truth(spec: &Spec) -> Truth {
                 STEP_VERSIONS.map(|(sop, v)| format!("{sop} {v}")).join(", ")
             )),
         },
+        realistic: spec.realistic,
         changes,
         processes_without_sop: PROCESSES.iter().filter(|p| p.sop.is_none()).map(|p| p.name).collect(),
         sla_target_hours_by_priority: SLA_TARGET_H,
@@ -1204,5 +1221,29 @@ mod tests {
         assert_eq!(net.change_date, "2025-01-01");
         let acc = t.changes.iter().find(|c| c.sop_id == "SOP-ACC-001" && c.to_version == "1.1").unwrap();
         assert!(acc.expected.values().all(|d| *d == "no_change"));
+    }
+
+    #[test]
+    fn realistic_desks_are_lopsided_tied_and_end_with_a_backlog() {
+        let spec =
+            Spec { realistic: true, ..Spec::new(20_000, 3, Layout::Canonical, false, "2024-01-01", 12).unwrap() };
+        let world = World::new(&spec);
+        let mut rng = Pcg64Mcg::seed_from_u64(9);
+        let noise = LogNormal::new(0.0, 0.8).unwrap();
+        let tickets: Vec<Ticket> = (0..20_000).map(|i| make_ticket(&spec, &world, i, &mut rng, &noise)).collect();
+        let first = tickets.iter().filter(|t| t.process == 0).count();
+        assert!(first * 100 > 20_000 * 55, "the first process has over half: {first}");
+        assert!(tickets.iter().filter_map(|t| Some(t.resolved? - t.opened)).all(|s| s % 60 == 0), "whole minutes");
+        let end = spec.end_ts();
+        let recent: Vec<&Ticket> = tickets.iter().filter(|t| end - t.opened < 28 * DAY).collect();
+        let open = recent.iter().filter(|t| t.resolved.is_none()).count();
+        assert!(open * 100 > recent.len() * 20, "{open} of {} recent tickets open", recent.len());
+        let plain = Spec { realistic: false, ..spec.clone() };
+        let mut rng = Pcg64Mcg::seed_from_u64(9);
+        let t = make_ticket(&plain, &World::new(&plain), 0, &mut rng, &noise);
+        assert!(
+            t.resolved.is_none_or(|r| (r - t.opened) % 60 != 0 || r - t.opened == 60),
+            "seconds when not realistic"
+        );
     }
 }

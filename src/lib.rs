@@ -51,6 +51,7 @@ pub fn run(cli: Cli) -> Result<()> {
             seasonality,
             effects,
             step,
+            realistic,
         } => {
             let effects = match effects {
                 cli::EffectsArg::Planted => generate::Effects::Planted,
@@ -62,6 +63,7 @@ pub fn run(cli: Cli) -> Result<()> {
                 seasonality,
                 effects,
             )?;
+            let spec = generate::Spec { realistic, ..spec };
             commands::generate(&out, &spec, quiet)
         }
         Command::Metrics { inputs, analysis, format, out } => {
