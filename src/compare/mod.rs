@@ -289,16 +289,17 @@ struct Samples {
     priorities: HashMap<i64, [u64; 6]>,
 }
 
-fn collect_samples(tickets: LazyFrame, as_of_ms: i64) -> Result<Samples> {
+/// `hours`: a resolved ticket's hours to resolve, an open one's hours open until `as_of_ms` (its
+/// censoring time).
+pub(crate) fn hours_or_open_so_far(as_of_ms: i64) -> Expr {
     let open_hours = (lit(as_of_ms) - col("opened_at").dt().timestamp(TimeUnit::Milliseconds)).cast(DataType::Float64)
         / lit(3_600_000.0);
+    when(col("is_resolved")).then(col("resolution_hours")).otherwise(open_hours).alias("hours")
+}
+
+fn collect_samples(tickets: LazyFrame, as_of_ms: i64) -> Result<Samples> {
     let df = tickets
-        .select([
-            col("grp"),
-            col("is_resolved"),
-            when(col("is_resolved")).then(col("resolution_hours")).otherwise(open_hours).alias("hours"),
-            col("priority"),
-        ])
+        .select([col("grp"), col("is_resolved"), hours_or_open_so_far(as_of_ms), col("priority")])
         .collect()
         .map_err(polars_internal)?;
     let grp = df.column("grp").map_err(polars_internal)?.i64().map_err(polars_internal)?.clone();

@@ -109,14 +109,8 @@ pub fn weekly(att: &Attributed, cfg: &Config, queries: &[Query], as_of_ms: i64) 
 /// Per grp: the log of the Kaplan–Meier median hours to resolve, open tickets censored at
 /// `as_of_ms`; no value where half the tickets or more are still open.
 fn censored_medians(tickets: LazyFrame, as_of_ms: i64) -> Result<HashMap<i64, f64>> {
-    let open_hours = (lit(as_of_ms) - col("opened_at").dt().timestamp(TimeUnit::Milliseconds)).cast(DataType::Float64)
-        / lit(3_600_000.0);
     let df = tickets
-        .select([
-            col("grp"),
-            col("is_resolved"),
-            when(col("is_resolved")).then(col("resolution_hours")).otherwise(open_hours).alias("hours"),
-        ])
+        .select([col("grp"), col("is_resolved"), super::hours_or_open_so_far(as_of_ms)])
         .drop_nulls(None)
         .sort(["grp"], SortMultipleOptions::default())
         .collect()
