@@ -52,59 +52,101 @@ pub fn mann_whitney(x: &[f64], y: &[f64]) -> Option<MannWhitney> {
     Some(MannWhitney { u1, z, p: two_sided_p(z).min(1.0) })
 }
 
-/// Number of pairwise differences `y_j − x_i` that are ≤ t, for sorted samples: one sweep.
-fn count_le(xs: &[f64], ys: &[f64], t: f64) -> u64 {
-    let mut count = 0u64;
-    let mut j = 0;
-    // As x_i grows, the y_j with y_j − x_i ≤ t (y_j ≤ x_i + t) only grow in number.
-    for &x in xs {
-        while j < ys.len() && ys[j] - x <= t {
+/// A sorted sample as its distinct values and how often each occurs. Resolution times are
+/// rounded (to minutes, often): hundreds of thousands of tickets hold a few thousand distinct
+/// values, and the selection below works on those, so ties cost nothing.
+struct Runs {
+    values: Vec<f64>,
+    counts: Vec<u64>,
+}
+
+impl Runs {
+    fn of(sorted: &[f64]) -> Runs {
+        let (mut values, mut counts): (Vec<f64>, Vec<u64>) = (Vec::new(), Vec::new());
+        for &v in sorted {
+            match (values.last(), counts.last_mut()) {
+                (Some(&last), Some(n)) if last == v => *n += 1,
+                _ => {
+                    values.push(v);
+                    counts.push(1);
+                }
+            }
+        }
+        Runs { values, counts }
+    }
+
+    fn total(&self) -> u64 {
+        self.counts.iter().sum()
+    }
+}
+
+/// Pairwise differences `y_j − x_i` that are ≤ t: (how many, over how many pairs of distinct
+/// values). One sweep.
+fn count_le(xs: &Runs, ys: &Runs, t: f64) -> (u64, u64) {
+    let (mut count, mut pairs) = (0u64, 0u64);
+    let (mut j, mut ys_below) = (0usize, 0u64);
+    // As x grows, the y with y − x ≤ t (y ≤ x + t) only grow in number.
+    for (&x, &nx) in xs.values.iter().zip(&xs.counts) {
+        while j < ys.values.len() && ys.values[j] - x <= t {
+            ys_below += ys.counts[j];
             j += 1;
         }
-        count += j as u64;
+        count += nx * ys_below;
+        pairs += j as u64;
     }
-    count
+    (count, pairs)
 }
 
 /// The k-th smallest (1-based) of the differences `y_j − x_i`, for sorted samples, exact.
-/// Bisects on the value with counting sweeps until few differences remain between the bounds,
-/// then lists those and picks.
 pub fn kth_difference(xs: &[f64], ys: &[f64], k: u64) -> f64 {
-    let total = xs.len() as u64 * ys.len() as u64;
-    debug_assert!(k >= 1 && k <= total);
-    let (x0, x1) = (xs[0], xs[xs.len() - 1]);
-    let (y0, y1) = (ys[0], ys[ys.len() - 1]);
+    kth_of_runs(&Runs::of(xs), &Runs::of(ys), k)
+}
+
+/// Bisects on the value with counting sweeps until few pairs of distinct values remain between
+/// the bounds, then lists those (with their multiplicities) and picks.
+fn kth_of_runs(xs: &Runs, ys: &Runs, k: u64) -> f64 {
+    debug_assert!(k >= 1 && k <= xs.total() * ys.total());
+    let (x0, x1) = (xs.values[0], xs.values[xs.values.len() - 1]);
+    let (y0, y1) = (ys.values[0], ys.values[ys.values.len() - 1]);
     // count(≤ lo) < k ≤ count(≤ hi); the counts are kept, one sweep per halving.
     let mut lo = y0 - x1 - 1.0;
     let mut hi = y1 - x0;
-    let (mut below, mut up_to_hi) = (0u64, total);
-    let budget = (xs.len() + ys.len()) as u64 * 4;
+    let (mut below, mut pairs_below) = (0u64, 0u64);
+    let mut pairs_up_to_hi = xs.values.len() as u64 * ys.values.len() as u64;
+    let budget = (xs.values.len() + ys.values.len()) as u64 * 4;
     for _ in 0..200 {
-        if up_to_hi - below <= budget {
+        if pairs_up_to_hi - pairs_below <= budget {
             break;
         }
         let mid = lo + (hi - lo) / 2.0;
         if mid <= lo || mid >= hi {
             break;
         }
-        let c = count_le(xs, ys, mid);
+        let (c, pairs) = count_le(xs, ys, mid);
         if c >= k {
             hi = mid;
-            up_to_hi = c;
+            pairs_up_to_hi = pairs;
         } else {
             lo = mid;
             below = c;
+            pairs_below = pairs;
         }
     }
-    let mut window: Vec<f64> = Vec::new();
-    for &x in xs {
-        let start = ys.partition_point(|y| y - x <= lo);
-        let end = ys.partition_point(|y| y - x <= hi);
-        window.extend(ys[start..end].iter().map(|y| y - x));
+    let mut window: Vec<(f64, u64)> = Vec::new();
+    for (&x, &nx) in xs.values.iter().zip(&xs.counts) {
+        let start = ys.values.partition_point(|y| y - x <= lo);
+        let end = ys.values.partition_point(|y| y - x <= hi);
+        window.extend((start..end).map(|j| (ys.values[j] - x, nx * ys.counts[j])));
     }
-    window.sort_by(f64::total_cmp);
-    let idx = (k - below - 1) as usize;
-    window.get(idx).copied().unwrap_or(hi)
+    window.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let mut left = k - below;
+    for (d, n) in window {
+        if left <= n {
+            return d;
+        }
+        left -= n;
+    }
+    hi
 }
 
 /// Hodges–Lehmann estimate of the shift `y − x` (median of the pairwise differences; the mean
@@ -121,19 +163,15 @@ pub fn hodges_lehmann(x: &[f64], y: &[f64], z: f64) -> Option<(f64, Option<(f64,
     xs.sort_by(f64::total_cmp);
     ys.sort_by(f64::total_cmp);
     let m = xs.len() as u64 * ys.len() as u64;
-    let shift = || {
-        if m % 2 == 1 {
-            kth_difference(&xs, &ys, m / 2 + 1)
-        } else {
-            (kth_difference(&xs, &ys, m / 2) + kth_difference(&xs, &ys, m / 2 + 1)) / 2.0
-        }
-    };
+    let (x_runs, y_runs) = (Runs::of(&xs), Runs::of(&ys));
+    let kth = |k: u64| kth_of_runs(&x_runs, &y_runs, k);
+    let shift = || if m % 2 == 1 { kth(m / 2 + 1) } else { (kth(m / 2) + kth(m / 2 + 1)) / 2.0 };
     let (n1, n2) = (xs.len() as f64, ys.len() as f64);
     let c = (n1 * n2 / 2.0 - z * (n1 * n2 * (n1 + n2 + 1.0) / 12.0).sqrt()).floor();
     let ci = || {
         (c >= 1.0).then(|| {
             let c = c as u64;
-            (kth_difference(&xs, &ys, c), kth_difference(&xs, &ys, m - c + 1))
+            (kth(c), kth(m - c + 1))
         })
     };
     // Large samples (hundreds of thousands of tickets a side): the estimate and the interval
@@ -242,6 +280,57 @@ mod tests {
                 assert_eq!(kth_difference(&x, &y, k as u64), all[k - 1], "n1={n1} n2={n2} k={k}");
             }
         }
+    }
+
+    /// Heavy ties (times in whole minutes, 150,000 tickets a side over 3,000 distinct values):
+    /// the selection equals a brute force over the pairs of distinct values, weighted by how
+    /// often each occurs, and lists no more pairs than a few per distinct value.
+    #[test]
+    fn heavy_ties_select_exactly_over_distinct_values() {
+        let minutes = |seed: u64, n: usize| {
+            let mut state = seed;
+            let mut v: Vec<f64> = (0..n)
+                .map(|_| {
+                    state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                    ((state >> 33) % 3_000) as f64 / 60.0
+                })
+                .collect();
+            v.sort_by(f64::total_cmp);
+            v
+        };
+        let (x, y) = (minutes(1, 150_000), minutes(2, 150_000));
+        let (xr, yr) = (Runs::of(&x), Runs::of(&y));
+        assert!(xr.values.len() <= 3_000 && yr.total() == 150_000);
+        let mut weighted: Vec<(f64, u64)> = Vec::new();
+        for (a, na) in xr.values.iter().zip(&xr.counts) {
+            for (b, nb) in yr.values.iter().zip(&yr.counts) {
+                weighted.push((b - a, na * nb));
+            }
+        }
+        weighted.sort_by(|p, q| p.0.total_cmp(&q.0));
+        let brute = |k: u64| {
+            let mut left = k;
+            weighted
+                .iter()
+                .find(|(_, n)| {
+                    if left <= *n {
+                        true
+                    } else {
+                        left -= n;
+                        false
+                    }
+                })
+                .unwrap()
+                .0
+        };
+        let m = 150_000u64 * 150_000;
+        for k in [1, 7, m / 3, m / 2, m / 2 + 1, m - 1, m] {
+            assert_eq!(kth_difference(&x, &y, k), brute(k), "k = {k}");
+        }
+        // Every pair of distinct values in the smallest interval the counting reaches is listed
+        // once; its size is bounded by the distinct values, not by the 2.25e10 pairs.
+        let (_, pairs) = count_le(&xr, &yr, f64::INFINITY);
+        assert_eq!(pairs, (xr.values.len() * yr.values.len()) as u64);
     }
 
     /// docs/statistics.md: type 7 medians and p90.
