@@ -356,3 +356,143 @@ fn reading_in_small_blocks_changes_nothing() {
     assert!(generated.3.contains("tickets.csv,2,,\"INC00000,"), "CRLF lines are counted right: {}", generated.3);
     assert!(generated.3.contains("tickets.csv,63,priority,Whenever"), "{}", generated.3);
 }
+
+/// Tickets in both forms: CSV text, and the typed Parquet a warehouse writes (timestamps without
+/// a zone in microseconds, integers, booleans, a date) in row groups of 500.
+fn tickets_as_csv_and_typed_parquet(dir: &Path, n: i64) -> (std::path::PathBuf, std::path::PathBuf) {
+    const HOUR_US: i64 = 3_600_000_000;
+    let start = 1_735_689_600_000_000i64; // 2025-01-01 00:00
+    let opened: Vec<i64> = (0..n).map(|i| start + i * (2 * HOUR_US + 17 * 60_000_000)).collect();
+    let resolved: Vec<Option<i64>> =
+        (0..n).map(|i| (i % 13 != 0).then(|| opened[i as usize] + (i % 50 + 1) * 37 * 60_000_000)).collect();
+    let priority: Vec<i64> = (0..n).map(|i| if i == 7 { 9 } else { i % 5 + 1 }).collect();
+    let reopens: Vec<Option<i64>> =
+        (0..n).map(|i| if i == 11 { Some(-1) } else { (i % 17 != 0).then_some(i % 3) }).collect();
+    let escalated: Vec<bool> = (0..n).map(|i| i % 4 == 0).collect();
+    let made_sla: Vec<Option<bool>> = (0..n).map(|i| (i % 9 != 0).then_some(i % 5 != 0)).collect();
+    let category: Vec<&str> = (0..n).map(|i| ["Access", "Network"][(i % 2) as usize]).collect();
+    let subcategory: Vec<&str> = (0..n).map(|i| ["", "VPN"][(i % 2) as usize]).collect();
+    let assignee: Vec<String> = (0..n).map(|i| format!("Analyst {}", i % 6)).collect();
+    let ids: Vec<String> = (0..n).map(|i| format!("T-{i}")).collect();
+    let day = |us: i64| us.div_euclid(86_400_000_000) as i32;
+    let us_text = |us: i64| chrono::DateTime::from_timestamp_micros(us).unwrap().naive_utc().to_string();
+
+    let csv = dir.join("tickets.csv");
+    let mut w = csv::Writer::from_path(&csv).unwrap();
+    w.write_record([
+        "ticket_id",
+        "opened_at",
+        "resolved_at",
+        "closed_at",
+        "priority",
+        "category",
+        "subcategory",
+        "assignee",
+        "reopen_count",
+        "escalated",
+        "made_sla",
+    ])
+    .unwrap();
+    for i in 0..n as usize {
+        let opt = |v: Option<String>| v.unwrap_or_default();
+        w.write_record([
+            ids[i].clone(),
+            us_text(opened[i]),
+            opt(resolved[i].map(us_text)),
+            opt(resolved[i].map(|r| {
+                (chrono::DateTime::from_timestamp_micros(r).unwrap().date_naive() + chrono::Days::new(2)).to_string()
+            })),
+            priority[i].to_string(),
+            category[i].to_string(),
+            subcategory[i].to_string(),
+            assignee[i].clone(),
+            opt(reopens[i].map(|v| v.to_string())),
+            escalated[i].to_string(),
+            opt(made_sla[i].map(|v| v.to_string())),
+        ])
+        .unwrap();
+    }
+    w.flush().unwrap();
+
+    let datetime = |name: &str, v: Vec<Option<i64>>| {
+        Int64Chunked::from_iter_options(name.into(), v.into_iter())
+            .into_datetime(TimeUnit::Microseconds, None)
+            .into_column()
+    };
+    let closed: Vec<Option<i32>> = resolved.iter().map(|r| r.map(|r| day(r) + 2)).collect();
+    let mut df = DataFrame::new(
+        n as usize,
+        vec![
+            Column::new("ticket_id".into(), ids),
+            datetime("opened_at", opened.iter().copied().map(Some).collect()),
+            datetime("resolved_at", resolved),
+            Int32Chunked::from_iter_options("closed_at".into(), closed.into_iter()).into_date().into_column(),
+            Column::new("priority".into(), priority),
+            Column::new("category".into(), category),
+            Column::new("subcategory".into(), subcategory),
+            Column::new("assignee".into(), assignee),
+            Column::new("reopen_count".into(), reopens),
+            Column::new("escalated".into(), escalated),
+            Column::new("made_sla".into(), made_sla),
+        ],
+    )
+    .unwrap();
+    let pq = dir.join("tickets.parquet");
+    ParquetWriter::new(std::fs::File::create(&pq).unwrap()).with_row_group_size(Some(500)).finish(&mut df).unwrap();
+    (csv, pq)
+}
+
+#[test]
+fn typed_parquet_reads_as_its_csv_twin() {
+    let dir = tempfile::tempdir().unwrap();
+    let (csv, pq) = tickets_as_csv_and_typed_parquet(dir.path(), 3000);
+    let sops = fixture("profiles/sops.csv");
+    // A zone with daylight saving: a wall-clock time inside the spring gap is rejected in both.
+    let zone = ["--timezone", "Europe/Berlin"];
+    let (code, csv_out, err, csv_dir) = validate(&csv, &sops, &zone);
+    assert_eq!(code, 0, "{err}");
+    // Small slices (on both cores) over row groups of 500: runs of row groups cut anywhere.
+    let (code, pq_out, err, pq_dir) = validate_with(&pq, &sops, &zone, None, Some("16000"));
+    assert_eq!(code, 0, "{err}");
+    let counts = |out: &str| out.lines().find(|l| l.contains("rows read")).map(str::to_string);
+    assert_eq!(counts(&pq_out), counts(&csv_out));
+    assert!(csv_out.contains("3000 rows read"), "{csv_out}");
+    fn dates(out: &str) -> Vec<Vec<&str>> {
+        out.lines()
+            .filter(|l| l.contains("2025-"))
+            .map(|l| l.split_whitespace().filter(|w| w.starts_with("2025-")).collect())
+            .collect()
+    }
+    assert_eq!(dates(&pq_out), dates(&csv_out));
+    // The same rejects, at the Parquet row that is the CSV line less the header.
+    let (r_csv, r_pq) = (rejects(csv_dir.path()), rejects(pq_dir.path()));
+    // priority 9, a count of -1 and opened at 02:22 on the day clocks went forward (at least)
+    assert!(r_csv.len() >= 3 && r_csv.len() == r_pq.len(), "{r_csv:?} {r_pq:?}");
+    assert!(
+        r_csv.iter().any(|r| &r[4] == "invalid timestamp '2025-03-30 02:22:00': 2025-03-30 02:22:00 does not exist in Europe/Berlin (clocks went forward)"),
+        "{r_csv:?}"
+    );
+    for (c, p) in r_csv.iter().zip(&r_pq) {
+        assert_eq!(p[1].parse::<u64>().unwrap() + 1, c[1].parse::<u64>().unwrap(), "{c:?} {p:?}");
+        assert_eq!((&p[2], &p[3], &p[4]), (&c[2], &c[3], &c[4]), "column, value and reason");
+    }
+    // And the same metric tables.
+    let tables = |tickets: &Path| {
+        let out = tempfile::tempdir().unwrap();
+        let o = run(&[
+            "metrics",
+            "--tickets",
+            tickets.to_str().unwrap(),
+            "--sops",
+            sops.to_str().unwrap(),
+            "--timezone",
+            "Europe/Berlin",
+            "--out",
+            out.path().to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{:?}", text(&o));
+        ["sop_version_metrics.csv", "process_period_metrics.csv"]
+            .map(|f| std::fs::read_to_string(out.path().join("metrics").join(f)).unwrap())
+    };
+    assert_eq!(tables(&pq), tables(&csv));
+}

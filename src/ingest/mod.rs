@@ -20,7 +20,9 @@ pub use reject::Reject;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
+use polars::io::parquet::read::FileMetadata;
 use polars::prelude::*;
 
 use sop_impact_parse::csv::{block_end, count_line_ends, sniff_delimiter, LineCounter};
@@ -83,8 +85,12 @@ impl LineMap {
 pub enum RawColumn {
     /// not read: the mapping does not use it
     Skipped,
-    /// a Parquet/IPC column, as text
+    /// a Parquet/IPC text column
     Text(StringChunked),
+    /// a Parquet/IPC column typed as stored (timestamps, dates, integers, booleans): its values
+    /// are checked as they are; the text form is made only when a parser asks for text (a
+    /// column mapped through a value map, say)
+    Typed { column: Series, text: std::sync::OnceLock<StringChunked> },
     /// CSV fields: byte ranges of the table's arena
     Spans(Vec<(u32, u32)>),
 }
@@ -121,11 +127,37 @@ impl RawTable {
         match self.columns.get(i)? {
             RawColumn::Skipped => None,
             RawColumn::Text(ca) => Some(Box::new(ca.iter())),
+            RawColumn::Typed { column, text } => Some(Box::new(text.get_or_init(|| as_text(column)).iter())),
             RawColumn::Spans(spans) => {
                 Some(Box::new(spans.iter().map(|&(s, e)| self.arena.get(s as usize..e as usize))))
             }
         }
     }
+
+    /// Column `i` typed as stored, when the file stored it typed (Parquet/IPC timestamps, dates,
+    /// integers and booleans).
+    pub fn typed(&self, i: usize) -> Option<&Series> {
+        match self.columns.get(i)? {
+            RawColumn::Typed { column, .. } => Some(column),
+            _ => None,
+        }
+    }
+}
+
+/// The text form of a typed column (what a CSV export of it would hold).
+fn as_text(column: &Series) -> StringChunked {
+    match column.cast(&DataType::String) {
+        Ok(s) => s
+            .str()
+            .map(|ca| ca.rechunk().into_owned())
+            .unwrap_or_else(|_| StringChunked::full_null(column.name().clone(), column.len())),
+        Err(_) => StringChunked::full_null(column.name().clone(), column.len()),
+    }
+}
+
+/// Typed columns read as they are; any other type (decimals, floats, nested) goes through text.
+fn keeps_its_type(dtype: &DataType) -> bool {
+    matches!(dtype, DataType::Datetime(..) | DataType::Date | DataType::Boolean) || dtype.is_integer()
 }
 
 /// Chooses, from the header and format, which columns to read (the others stay empty).
@@ -225,10 +257,17 @@ impl Opened {
 }
 
 enum Body {
-    /// Parquet/IPC: the mapped columns (in header order), typed as stored
+    /// Arrow IPC: the mapped columns (in header order), typed as stored
     Frame {
         df: DataFrame,
         keep: Vec<bool>,
+    },
+    /// Parquet: read a run of row groups at a time (the mapped columns only), so that a large
+    /// file is never held whole
+    Parquet {
+        projection: Vec<usize>,
+        keep: Vec<bool>,
+        metadata: Arc<FileMetadata>,
     },
     Csv {
         delimiter: u8,
@@ -276,19 +315,15 @@ pub fn open_table(path: &Path, select: &mut Select, overrides: TextOverrides) ->
     }
     let open = || File::open(path).map_err(|source| Error::Unreadable { path: path.to_path_buf(), source });
     // Parquet and IPC: the header from the schema, then only the mapped columns are read.
-    let frame = |headers: Vec<String>, select: &mut Select, read: &dyn Fn(Vec<usize>) -> Result<DataFrame>| {
-        let keep = select(&headers, format)?;
-        let projection = (0..headers.len()).filter(|&i| keep.get(i).copied().unwrap_or(false)).collect();
-        let df = read(projection)?;
-        Ok(Opened {
-            path: path.to_path_buf(),
-            format,
-            encoding: "UTF-8",
-            headers,
-            body: Body::Frame { df, keep },
-            decoded: None,
-        })
+    let columnar = |headers: Vec<String>, body: Body| Opened {
+        path: path.to_path_buf(),
+        format,
+        encoding: "UTF-8",
+        headers,
+        body,
+        decoded: None,
     };
+    let projection_of = |keep: &[bool]| (0..keep.len()).filter(|&i| keep.get(i).copied().unwrap_or(false)).collect();
     let names = |schema: &ArrowSchema| schema.iter_names().map(|n| n.to_string()).collect::<Vec<_>>();
     match format {
         Format::Csv { delimiter } => {
@@ -314,24 +349,26 @@ pub fn open_table(path: &Path, select: &mut Select, overrides: TextOverrides) ->
             })
         }
         Format::Parquet => {
-            let schema = ParquetReader::new(open()?).schema().map_err(polars_in(path, "cannot read Parquet"))?;
-            frame(names(&schema), select, &|projection| {
-                check_time_zones(path, &schema, &projection)?;
-                ParquetReader::new(open()?)
-                    .with_projection(Some(projection))
-                    .finish()
-                    .map_err(polars_in(path, "cannot read Parquet"))
-            })
+            let mut reader = ParquetReader::new(open()?);
+            let schema = reader.schema().map_err(polars_in(path, "cannot read Parquet"))?;
+            let metadata = reader.get_metadata().map_err(polars_in(path, "cannot read Parquet"))?.clone();
+            let headers = names(&schema);
+            let keep = select(&headers, format)?;
+            let projection: Vec<usize> = projection_of(&keep);
+            check_time_zones(path, &schema, &projection)?;
+            Ok(columnar(headers, Body::Parquet { projection, keep, metadata }))
         }
         Format::Ipc => {
             let schema = IpcReader::new(open()?).schema().map_err(polars_in(path, "cannot read Arrow IPC"))?;
-            frame(names(&schema), select, &|projection| {
-                check_time_zones(path, &schema, &projection)?;
-                IpcReader::new(open()?)
-                    .with_projection(Some(projection))
-                    .finish()
-                    .map_err(polars_in(path, "cannot read Arrow IPC"))
-            })
+            let headers = names(&schema);
+            let keep = select(&headers, format)?;
+            let projection: Vec<usize> = projection_of(&keep);
+            check_time_zones(path, &schema, &projection)?;
+            let df = IpcReader::new(open()?)
+                .with_projection(Some(projection))
+                .finish()
+                .map_err(polars_in(path, "cannot read Arrow IPC"))?;
+            Ok(columnar(headers, Body::Frame { df, keep }))
         }
         Format::IpcStream => Err(Error::invalid(
             path,
@@ -365,6 +402,10 @@ pub fn read_table(path: &Path, select: &mut Select, overrides: TextOverrides) ->
     let opened = open_table(path, select, overrides)?;
     match opened.body {
         Body::Frame { ref df, ref keep } => frame_table(&opened, df, keep, 0),
+        Body::Parquet { ref projection, ref keep, ref metadata } => {
+            let df = opened.read_parquet_rows(projection, metadata, None)?;
+            frame_table(&opened, &df, keep, 0)
+        }
         Body::Csv { delimiter, ref keep } => {
             let data = std::fs::read(opened.data_path())
                 .map_err(|source| Error::Unreadable { path: path.to_path_buf(), source })?;
@@ -385,7 +426,13 @@ impl Opened {
         process: &(dyn Fn(&RawTable) -> Result<T> + Sync),
     ) -> Result<Parts<T>> {
         let (delimiter, keep) = match &self.body {
-            Body::Frame { df, keep } => return self.read_frame_parts(df, keep, process),
+            Body::Frame { df, keep } => {
+                let parts = self.process_frame(df, keep, 0, process)?;
+                return Ok(Parts { parts, rows_read: df.height() as u64, complete: true });
+            }
+            Body::Parquet { projection, keep, metadata } => {
+                return self.read_parquet_parts(projection, keep, metadata, process)
+            }
             Body::Csv { delimiter, keep } => (*delimiter, keep),
         };
         let path = &self.path;
@@ -705,14 +752,57 @@ fn frame_rows() -> usize {
 }
 
 impl Opened {
-    /// Parquet/IPC: the frame in slices, each turned into text columns and processed on every
-    /// core, so that the text of the whole table never exists at once.
-    fn read_frame_parts<T: Send>(
+    /// Rows `rows` (offset, length; all when None) of the mapped columns of a Parquet file.
+    fn read_parquet_rows(
+        &self,
+        projection: &[usize],
+        metadata: &Arc<FileMetadata>,
+        rows: Option<(usize, usize)>,
+    ) -> Result<DataFrame> {
+        let file = File::open(&self.path).map_err(|source| Error::Unreadable { path: self.path.clone(), source })?;
+        let mut reader = ParquetReader::new(file).with_projection(Some(projection.to_vec())).with_slice(rows);
+        reader.set_metadata(metadata.clone());
+        reader.finish().map_err(polars_in(&self.path, "cannot read Parquet"))
+    }
+
+    /// Parquet: runs of whole row groups of at least a slice per core, each read (decoded on
+    /// every core) and then processed slice by slice on every core; only one run is in memory.
+    fn read_parquet_parts<T: Send>(
+        &self,
+        projection: &[usize],
+        keep: &[bool],
+        metadata: &Arc<FileMetadata>,
+        process: &(dyn Fn(&RawTable) -> Result<T> + Sync),
+    ) -> Result<Parts<T>> {
+        let run_rows = frame_rows() * cores();
+        let mut parts = Vec::new();
+        let (mut start, mut len) = (0usize, 0usize);
+        if metadata.row_groups.is_empty() {
+            let df = self.read_parquet_rows(projection, metadata, None)?;
+            return Ok(Parts { parts: self.process_frame(&df, keep, 0, process)?, rows_read: 0, complete: true });
+        }
+        let groups = metadata.row_groups.iter().map(|g| g.num_rows());
+        for (i, rows) in groups.enumerate() {
+            len += rows;
+            if len >= run_rows || i + 1 == metadata.row_groups.len() {
+                let df = self.read_parquet_rows(projection, metadata, Some((start, len)))?;
+                parts.extend(self.process_frame(&df, keep, start, process)?);
+                start += len;
+                len = 0;
+            }
+        }
+        Ok(Parts { parts, rows_read: start as u64, complete: true })
+    }
+
+    /// A Parquet/IPC frame (whose first row is row `first_row` of the file) in slices, each
+    /// processed on every core; the results in row order.
+    fn process_frame<T: Send>(
         &self,
         df: &DataFrame,
         keep: &[bool],
+        first_row: usize,
         process: &(dyn Fn(&RawTable) -> Result<T> + Sync),
-    ) -> Result<Parts<T>> {
+    ) -> Result<Vec<T>> {
         let path = &self.path;
         let rows = frame_rows();
         let slices = df.height().div_ceil(rows).max(1);
@@ -725,7 +815,7 @@ impl Opened {
                             .step_by(workers)
                             .map(|k| {
                                 let part = df.slice((k * rows) as i64, rows);
-                                (k, frame_table(self, &part, keep, k * rows).and_then(|t| process(&t)))
+                                (k, frame_table(self, &part, keep, first_row + k * rows).and_then(|t| process(&t)))
                             })
                             .collect::<Vec<_>>()
                     })
@@ -739,8 +829,7 @@ impl Opened {
             Ok::<_, Error>(done)
         })?;
         done.sort_by_key(|d| d.0);
-        let parts = done.into_iter().map(|(_, r)| r).collect::<Result<Vec<T>>>()?;
-        Ok(Parts { parts, rows_read: df.height() as u64, complete: true })
+        done.into_iter().map(|(_, r)| r).collect::<Result<Vec<T>>>()
     }
 }
 
@@ -756,8 +845,11 @@ fn frame_table(opened: &Opened, df: &DataFrame, keep: &[bool], first_row: usize)
             continue;
         }
         let col = read.next().ok_or_else(|| Error::Internal(format!("column '{header}' was not read")))?;
-        // Typed columns (timestamps, integers, booleans) are validated through the same text
-        // path as CSV; their text forms are all ones the parsers accept.
+        if keeps_its_type(col.dtype()) {
+            let column = col.as_materialized_series().rechunk();
+            columns.push(RawColumn::Typed { column, text: std::sync::OnceLock::new() });
+            continue;
+        }
         let s = col
             .as_materialized_series()
             .cast(&DataType::String)

@@ -7,7 +7,7 @@ use super::{LoadOptions, RowProblems};
 use crate::error::{Error, Result};
 use crate::ingest::profile::Source;
 use crate::ingest::RawTable;
-use sop_impact_parse::time::{parse_timestamp, DateOrder, OrderEvidence};
+use sop_impact_parse::time::{local_to_utc_millis, parse_timestamp, DateOrder, OrderEvidence};
 use sop_impact_parse::values::{
     clean, has_escalated_label, parse_bool, parse_count, parse_escalation_level, parse_priority, parse_sla_text,
 };
@@ -91,7 +91,8 @@ pub fn order_evidence(table: &RawTable, sources: &[&Source]) -> OrderSeen {
     let mut evidence = OrderEvidence::default();
     let mut seen = OrderSeen::default();
     // A column read with the configuration's date format needs no order.
-    for src in sources.iter().filter(|s| !matches!(s, Source::Dated(..))) {
+    // Nor does a column stored as timestamps.
+    for src in sources.iter().filter(|s| !matches!(s, Source::Dated(..)) && typed(table, s).is_none()) {
         if let Some(values) = raw(table, src) {
             for v in values.flatten() {
                 let before = evidence.slash_dates;
@@ -138,6 +139,9 @@ pub fn timestamps(
     required: bool,
 ) -> Int64Chunked {
     let n = table.height();
+    if let Some(ca) = typed(table, src).and_then(|s| typed_timestamps(s, name, opts, problems, required)) {
+        return ca;
+    }
     let Some(values) = raw(table, src) else {
         return Int64Chunked::full_null(name.into(), n);
     };
@@ -166,6 +170,87 @@ pub fn timestamps(
     Int64Chunked::from_iter_options(name.into(), out.into_iter())
 }
 
+/// The column of a plain mapping, when the file stored it typed (Parquet/IPC): its values are
+/// checked as they are, without a round trip through text.
+fn typed<'t>(table: &'t RawTable, src: &Source) -> Option<&'t Series> {
+    match src {
+        Source::Column(i) | Source::Dated(i, _) | Source::StationsMinusOne(i) => table.typed(*i),
+        _ => None,
+    }
+}
+
+/// A stored timestamp or date as UTC epoch milliseconds: one with a time zone is an instant;
+/// one without is a wall-clock time in the run's time zone, as the same text in a CSV would be.
+/// None for other types (they are read as text).
+fn typed_timestamps(
+    s: &Series,
+    name: &str,
+    opts: &LoadOptions,
+    problems: &mut RowProblems,
+    required: bool,
+) -> Option<Int64Chunked> {
+    const DAY_MS: i64 = 86_400_000;
+    let (per_ms, wall_clock): (i64, bool) = match s.dtype() {
+        DataType::Datetime(TimeUnit::Nanoseconds, tz) => (1_000_000, tz.is_none()),
+        DataType::Datetime(TimeUnit::Microseconds, tz) => (1_000, tz.is_none()),
+        DataType::Datetime(TimeUnit::Milliseconds, tz) => (1, tz.is_none()),
+        DataType::Date => (1, true),
+        _ => return None,
+    };
+    let physical = s.to_physical_repr().cast(&DataType::Int64).ok()?;
+    let days = matches!(s.dtype(), DataType::Date);
+    let mut out: Vec<Option<i64>> = Vec::with_capacity(s.len());
+    for (i, v) in physical.i64().ok()?.iter().enumerate() {
+        let Some(v) = v else {
+            if required {
+                problems.add(i, name, "", format!("{name} is empty"));
+            }
+            out.push(None);
+            continue;
+        };
+        let ms = if days { v.saturating_mul(DAY_MS) } else { v.div_euclid(per_ms) };
+        if !wall_clock {
+            out.push(Some(ms));
+            continue;
+        }
+        match local_to_utc_millis(ms, opts.tz) {
+            Ok(utc) => out.push(Some(utc)),
+            Err(reason) => {
+                let shown =
+                    chrono::DateTime::from_timestamp_millis(ms).map_or(ms.to_string(), |t| t.naive_utc().to_string());
+                problems.add(i, name, &shown, format!("invalid timestamp '{shown}': {reason}"));
+                out.push(None);
+            }
+        }
+    }
+    Some(Int64Chunked::from_iter_options(name.into(), out.into_iter()))
+}
+
+/// Stored integers checked as the text parser checks them (`check` gives the value or the
+/// reason); None when the column is not an integer column.
+fn typed_integers<V>(
+    s: &Series,
+    name: &str,
+    problems: &mut RowProblems,
+    check: impl Fn(i64) -> std::result::Result<V, String>,
+) -> Option<Vec<Option<V>>> {
+    if !s.dtype().is_integer() {
+        return None;
+    }
+    let ints = s.cast(&DataType::Int64).ok()?;
+    let mut out = Vec::with_capacity(s.len());
+    for (i, v) in ints.i64().ok()?.iter().enumerate() {
+        out.push(v.and_then(|v| match check(v) {
+            Ok(x) => Some(x),
+            Err(reason) => {
+                problems.add(i, name, &v.to_string(), reason);
+                None
+            }
+        }));
+    }
+    Some(out)
+}
+
 /// A timestamp in the configuration's format (a date and time, or a date alone at midnight), in
 /// the run's time zone; `None` when it is not in that format.
 fn parse_with(s: &str, format: Option<&str>, opts: &LoadOptions) -> Option<i64> {
@@ -189,11 +274,28 @@ pub fn required_text(table: &RawTable, src: &Source, name: &str, problems: &mut 
 }
 
 pub fn priorities(table: &RawTable, src: &Source, name: &str, problems: &mut RowProblems) -> Int32Chunked {
-    let vals = parse_each(table, src, name, problems, parse_priority);
+    let stored = typed(table, src).and_then(|s| {
+        typed_integers(s, name, problems, |v| match v {
+            1..=5 => Ok(v as i32),
+            _ => parse_priority(&v.to_string()),
+        })
+    });
+    let vals = stored.unwrap_or_else(|| parse_each(table, src, name, problems, parse_priority));
     Int32Chunked::from_iter_options(name.into(), vals.into_iter())
 }
 
 pub fn counts(table: &RawTable, src: &Source, name: &str, problems: &mut RowProblems) -> Int64Chunked {
+    let stations = matches!(src, Source::StationsMinusOne(_));
+    let stored = typed(table, src).and_then(|s| {
+        typed_integers(s, name, problems, |v| match v {
+            0..=1_000_000_000_000 if stations => Ok((v - 1).max(0)),
+            0..=1_000_000_000_000 => Ok(v),
+            _ => parse_count(&v.to_string()),
+        })
+    });
+    if let Some(vals) = stored {
+        return Int64Chunked::from_iter_options(name.into(), vals.into_iter());
+    }
     let vals = match src {
         // Zendesk counts the groups that held a ticket; one group means no reassignment.
         Source::StationsMinusOne(_) => {
@@ -216,6 +318,10 @@ pub fn bools(table: &RawTable, src: &Source, name: &str, problems: &mut RowProbl
                 }
             }
             out
+        }
+        Source::Column(i) if table.typed(*i).is_some_and(|s| s.dtype() == &DataType::Boolean) => {
+            let stored = table.typed(*i).and_then(|s| s.bool().ok());
+            stored.map_or_else(Vec::new, |ca| ca.iter().collect())
         }
         Source::EscalationLevel(_) => parse_each(table, src, name, problems, parse_escalation_level),
         Source::SlaText(_) => parse_each(table, src, name, problems, parse_sla_text),

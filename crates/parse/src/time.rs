@@ -159,16 +159,25 @@ impl Parts {
         if let Some(off) = self.offset {
             return Ok(local_ms - off as i64 * 1000);
         }
-        if tz == Tz::UTC {
-            return Ok(local_ms);
-        }
-        match tz.from_local_datetime(&naive) {
-            LocalResult::Single(t) => Ok(t.timestamp_millis()),
-            // The repeated hour when clocks go back: take the first occurrence, as most ITSM
-            // tools store the earlier instant.
-            LocalResult::Ambiguous(earliest, _) => Ok(earliest.timestamp_millis()),
-            LocalResult::None => Err(format!("{naive} does not exist in {tz} (clocks went forward)")),
-        }
+        local_to_utc_millis(local_ms, tz)
+    }
+}
+
+/// A wall-clock time (milliseconds since 1970-01-01 00:00 as read on a clock in `tz`) as UTC
+/// epoch milliseconds.
+pub fn local_to_utc_millis(local_ms: i64, tz: Tz) -> Result<i64, String> {
+    if tz == Tz::UTC {
+        return Ok(local_ms);
+    }
+    let naive = chrono::DateTime::from_timestamp_millis(local_ms)
+        .ok_or_else(|| format!("timestamp {local_ms} ms is out of range"))?
+        .naive_utc();
+    match tz.from_local_datetime(&naive) {
+        LocalResult::Single(t) => Ok(t.timestamp_millis()),
+        // The repeated hour when clocks go back: take the first occurrence, as most ITSM
+        // tools store the earlier instant.
+        LocalResult::Ambiguous(earliest, _) => Ok(earliest.timestamp_millis()),
+        LocalResult::None => Err(format!("{naive} does not exist in {tz} (clocks went forward)")),
     }
 }
 
