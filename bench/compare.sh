@@ -1,14 +1,20 @@
 #!/usr/bin/env bash
-# Scale benchmark against DuckDB (issue: scale). For each size: generate a ServiceNow-form
-# export with `sop-impact generate`, time `sop-impact metrics` and the same per-version metrics
-# in DuckDB (Python package, installed into a virtual environment), check both give the same
-# numbers, and time `report` end to end. Prints two Markdown tables (medians of REPS runs): the
-# comparison, and cost per million tickets at each size (is the growth linear?).
+# Scale benchmark against DuckDB. For each size: generate the benchmark export (ServiceNow list
+# form, `generate --realistic --seed 1`: one process with half the tickets, resolution times in
+# whole minutes, a quarter of the last four weeks' tickets still open at the export's end), time
+# `sop-impact metrics` and the same per-version metrics in DuckDB (Python package, installed into
+# a virtual environment), check both give the same numbers, time `metrics` on the same tickets as
+# a typed Parquet file (timestamps as timestamps, counts as integers; written by DuckDB), and time
+# `report` end to end. Prints Markdown tables (medians of REPS runs): the comparison, the cost per
+# million tickets at each size, and the cost of each step per million tickets
+# (SOP_IMPACT_TIMINGS=1, one run).
 #   bench/compare.sh [SIZES...]     default: 100000 1000000 10000000
-# Environment: REPS (default 3), WORK (scratch directory, default bench/work; inputs are reused).
+# Environment: REPS (default 3), WORK (scratch directory, default bench/work; inputs are reused),
+# CARGO_TARGET_DIR (default ~/.cache/sop-impact-release: a release build kept apart from the debug
+# one the tests use).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/sop-impact-target}"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/sop-impact-release}"
 reps="${REPS:-3}"
 work="${WORK:-bench/work}"
 sizes=("$@")
@@ -18,7 +24,7 @@ command -v bc >/dev/null || { echo "needs bc (apt-get install bc)" >&2; exit 1; 
 venv="$HOME/.cache/sop-impact-bench-venv"
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
 "$venv/bin/python" -c 'import duckdb' 2>/dev/null || "$venv/bin/pip" install -q duckdb
-cargo build --release --quiet
+cargo build --release --locked --quiet
 bin="$CARGO_TARGET_DIR/release/sop-impact"
 mkdir -p "$work"
 
@@ -31,30 +37,48 @@ measure() {
   done
   echo "$(median "${walls[@]}") $(median "${rss[@]}")"
 }
+ratio() { printf '%.2f' "$(echo "scale=4; $1 / $2" | bc)"; }
 
-echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB; $(uname -sm); DuckDB $("$venv/bin/python" -c 'import duckdb; print(duckdb.__version__)'); median of $reps runs"
+echo "machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), $(free -g | awk '/Mem:/ {print $2}') GiB; $(uname -sm); DuckDB $("$venv/bin/python" -c 'import duckdb; print(duckdb.__version__)'); sop-impact $(git rev-parse --short HEAD); median of $reps runs"
 echo
-echo "| tickets | CSV MB | sop-impact metrics s | peak RSS MB | DuckDB s | DuckDB peak RSS MB | metrics / DuckDB | report s | report / metrics | same numbers |"
-echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
+echo "| tickets | CSV MB | sop-impact metrics s | peak RSS MB | DuckDB s | DuckDB peak RSS MB | metrics / DuckDB | Parquet MB | metrics on Parquet s | peak RSS MB | Parquet / CSV | report s | same numbers |"
+echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
 growth=()
+steps=()
 for n in "${sizes[@]}"; do
-  dir="$work/sn-$n"
-  [ -f "$dir/tickets.csv" ] || "$bin" generate --quiet --out "$dir" --tickets "$n" --seed 1 --profile servicenow
+  dir="$work/sn-realistic-$n"
+  [ -f "$dir/tickets.csv" ] || "$bin" generate --quiet --out "$dir" --tickets "$n" --seed 1 --profile servicenow --realistic
+  [ -f "$dir/tickets.parquet" ] || "$venv/bin/python" bench/to_parquet.py "$dir/tickets.csv" "$dir/tickets.parquet"
   mb=$(( $(stat -c %s "$dir/tickets.csv") / 1000000 ))
-  read -r mw mr <<<"$(measure "$bin" metrics --quiet --tickets "$dir/tickets.csv" --sops "$dir/sops.csv" --out "$dir/metrics")"
+  pmb=$(( $(stat -c %s "$dir/tickets.parquet") / 1000000 ))
+  # metrics gets what DuckDB gets (tickets and SOPs); report also changes and audit findings
+  inputs=(--sops "$dir/sops.csv")
+  all=(--sops "$dir/sops.csv" --changes "$dir/changes.csv" --audits "$dir/audits.csv")
+  read -r mw mr <<<"$(measure "$bin" metrics --quiet --tickets "$dir/tickets.csv" "${inputs[@]}" --out "$dir/metrics")"
   read -r dw dr <<<"$(measure "$venv/bin/python" bench/duckdb_metrics.py "$dir/tickets.csv" "$dir/sops.csv")"
   cp "$work/stdout.txt" "$dir/duckdb.csv"
   same=$("$venv/bin/python" bench/check_same.py "$dir/metrics/metrics/sop_version_metrics.csv" "$dir/duckdb.csv" | tail -1)
-  read -r rw rr <<<"$(measure "$bin" report --quiet --tickets "$dir/tickets.csv" --sops "$dir/sops.csv" --changes "$dir/changes.csv" --audits "$dir/audits.csv" --as-of 2026-01-31 --out "$dir/report")"
-  ratio() { printf '%.2f' "$(echo "scale=4; $1 / $2" | bc)"; }
-  echo "| $n | $mb | $mw | $mr | $dw | $dr | $(ratio "$mw" "$dw") | $rw | $(ratio "$rw" "$mw") | $same |"
+  read -r pw pr <<<"$(measure "$bin" metrics --quiet --tickets "$dir/tickets.parquet" "${inputs[@]}" --out "$dir/metrics-parquet")"
+  cmp -s "$dir/metrics/metrics/sop_version_metrics.csv" "$dir/metrics-parquet/metrics/sop_version_metrics.csv" \
+    || same="$same; PARQUET DIFFERS"
+  read -r rw _ <<<"$(measure "$bin" report --quiet --tickets "$dir/tickets.csv" "${all[@]}" --out "$dir/report")"
+  echo "| $n | $mb | $mw | $mr | $dw | $dr | $(ratio "$mw" "$dw") | $pmb | $pw | $pr | $(ratio "$pw" "$mw") | $rw | $same |"
   per() { printf "%.${2:-2}f" "$(echo "scale=4; $1 * 1000000 / $n" | bc)"; }
-  growth+=("| $n | $(per "$mw") | $(per "$dw") | $(per "$rw") | $(per "$mr" 0) | $(per "$rr" 0) |")
+  growth+=("| $n | $(per "$mw") | $(per "$dw") | $(per "$pw") | $(per "$rw") | $(per "$mr" 0) |")
+  SOP_IMPACT_TIMINGS=1 "$bin" metrics --quiet --tickets "$dir/tickets.csv" "${inputs[@]}" --out "$dir/metrics" 2>"$dir/timings.txt" >/dev/null
+  step() { awk -v s="$1" 'index($0, s) {print $2}' "$dir/timings.txt" | head -1; }
+  steps+=("| $n | $(per "$(step 'reading and validating')") | $(per "$(step 'attributing')") | $(per "$(step 'computing metrics')") | $(per "$(step 'comparing before and after')") | $(per "$(step 'writing the tables')") |")
 done
 echo
 echo "Cost per million tickets (linear growth keeps each column flat; at small sizes the fixed start-up"
 echo "cost dominates):"
 echo
-echo "| tickets | metrics s / 1M | DuckDB s / 1M | report s / 1M | metrics peak MB / 1M | report peak MB / 1M |"
+echo "| tickets | metrics s / 1M | DuckDB s / 1M | metrics on Parquet s / 1M | report s / 1M | metrics peak MB / 1M |"
 echo "|---:|---:|---:|---:|---:|---:|"
 printf '%s\n' "${growth[@]}"
+echo
+echo "Each step of \`metrics\` (CSV input, one run with SOP_IMPACT_TIMINGS=1), seconds per million tickets:"
+echo
+echo "| tickets | read and validate | attribute | metric tables | comparisons | write tables |"
+echo "|---:|---:|---:|---:|---:|---:|"
+printf '%s\n' "${steps[@]}"
