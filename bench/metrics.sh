@@ -7,7 +7,7 @@
 # tickets, minutes, open tickets at the end: the shapes that cost on real exports). Results go to stdout as a Markdown table.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/sop-impact-target}"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/sop-impact-release}"
 profile="${PROFILE:-servicenow}"
 reps="${REPS:-3}"
 work="${WORK:-bench/work}"
