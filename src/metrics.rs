@@ -559,6 +559,9 @@ fn run_query(q: &Query, cfg: &Config, contexts: &[SQLContext]) -> Result<DataFra
         });
     }
     let df = df.ok_or_else(|| Error::Internal("no query context".into()))?;
+    // A query's working memory (a filtered copy of the columns it reads, its group-by) is freed
+    // when it ends; handed back now, the next query does not stack its own on top of it.
+    crate::diag::release_freed_memory();
     crate::diag::trace(&format!("query {}", q.path.display()));
     let names: Vec<String> = df.get_column_names().iter().map(|s| s.to_string()).collect();
     let mut wanted = vec!["grp".to_string()];
