@@ -56,6 +56,14 @@ pub struct Attributed {
     pub unattributed: Vec<(String, u64)>,
 }
 
+/// The `attributed_at` of an attributed table (tickets, change requests or audit findings) as
+/// UTC epoch milliseconds.
+pub fn attributed_ms(df: &DataFrame) -> Result<Int64Chunked> {
+    let ms = DataType::Datetime(TimeUnit::Milliseconds, Some(TimeZone::UTC));
+    let column = df.column("attributed_at").and_then(|c| c.cast(&ms)).map_err(polars_internal)?;
+    Ok(column.datetime().map_err(polars_internal)?.physical().clone())
+}
+
 const SEP: char = '\u{1f}';
 
 /// (match key, effective_from in UTC ms, timeline id): one row of the as-of table.

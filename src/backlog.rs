@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use polars::prelude::*;
 
-use crate::attribute::{TimelineRow, NO_SOP};
+use crate::attribute::{attributed_ms, TimelineRow, NO_SOP};
 use crate::compare::Verdict;
 use crate::error::{polars_internal, Result};
 use crate::metrics::{derive_change_columns, run_queries};
@@ -157,15 +157,7 @@ struct Facts<'a> {
 impl<'a> Facts<'a> {
     fn gather(a: &'a Analysis) -> Result<Self> {
         let processes = a.attributed.processes.len();
-        let times = a
-            .attributed
-            .tickets
-            .column("attributed_at")
-            .map_err(polars_internal)?
-            .datetime()
-            .map_err(polars_internal)?
-            .physical()
-            .clone();
+        let times = attributed_ms(&a.attributed.tickets)?;
         let span_months = match (times.min(), times.max()) {
             (Some(lo), Some(hi)) => ((hi - lo) as f64 / MONTH_MS).max(1.0),
             _ => 1.0,
@@ -179,8 +171,7 @@ impl<'a> Facts<'a> {
         let mut change_times = vec![Vec::new(); processes];
         let c = &a.attributed.changes;
         let pids = c.column("process_id").map_err(polars_internal)?.u32().map_err(polars_internal)?.clone();
-        let at =
-            c.column("attributed_at").map_err(polars_internal)?.datetime().map_err(polars_internal)?.physical().clone();
+        let at = attributed_ms(c)?;
         for (p, t) in pids.iter().zip(at.iter()) {
             if let (Some(p), Some(t)) = (p, t) {
                 if let Some(times) = change_times.get_mut(p as usize) {

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use polars::prelude::*;
 use statrs::distribution::{ChiSquared, ContinuousCDF};
 
-use crate::attribute::{Attributed, NO_SOP};
+use crate::attribute::{attributed_ms, Attributed, NO_SOP};
 use crate::config::Config;
 use crate::error::{polars_internal, Result};
 use crate::metrics::{self, derive_change_columns, run_queries, Better, Kind, Metric, Query, RateOf};
@@ -156,15 +156,7 @@ fn intersect_end(a: Option<i64>, b: Option<i64>) -> Option<i64> {
 /// The changes of every SOP and their windows. A change before the first record of the data
 /// has nothing before it to compare and is left out.
 pub fn changes(att: &Attributed, window: Window) -> Result<Vec<Change>> {
-    let times = att
-        .tickets
-        .column("attributed_at")
-        .map_err(polars_internal)?
-        .datetime()
-        .map_err(polars_internal)?
-        .physical()
-        .clone();
-    let Some(first_ticket) = times.min() else { return Ok(Vec::new()) };
+    let Some(first_ticket) = attributed_ms(&att.tickets)?.min() else { return Ok(Vec::new()) };
     let mut out = Vec::new();
     let rows = &att.timeline;
     for (k, next) in rows.iter().enumerate().skip(1) {
@@ -297,17 +289,13 @@ fn layer_grp(process: &UInt32Chunked, at: &Int64Chunked, layer: &[CutWindow], na
 /// they read (the copies of the windowed records cost 800 MB next to a 10M-ticket table).
 fn windowed(df: &DataFrame, changes: &[Change]) -> Result<LazyFrame> {
     let process = df.column("process_id").and_then(|c| c.cast(&DataType::UInt32)).map_err(polars_internal)?;
-    let attributed = df
-        .column("attributed_at")
-        .and_then(|c| c.cast(&DataType::Datetime(TimeUnit::Milliseconds, Some(TimeZone::UTC))))
-        .map_err(polars_internal)?;
     let process = process.u32().map_err(polars_internal)?;
-    let attributed = attributed.datetime().map_err(polars_internal)?.physical();
+    let attributed = attributed_ms(df)?;
     let layers = window_layers(changes);
     let names: Vec<Expr> = df.get_column_names().into_iter().map(|n| col(n.clone())).collect();
     let mut with_grps = df.clone();
     for (k, layer) in layers.iter().enumerate() {
-        let grp = layer_grp(process, attributed, layer, &format!("grp_{k}"));
+        let grp = layer_grp(process, &attributed, layer, &format!("grp_{k}"));
         with_grps.with_column(grp.into_column()).map_err(polars_internal)?;
     }
     let all = with_grps.lazy();

@@ -71,9 +71,8 @@ pub fn log_scale(metric: &Metric) -> bool {
 
 /// The weekly series of every compared metric (and the counts they are weighted by).
 pub fn weekly(att: &Attributed, cfg: &Config, queries: &[Query], as_of_ms: i64) -> Result<Weekly> {
-    let attributed =
-        att.tickets.column("attributed_at").map_err(polars_internal)?.datetime().map_err(polars_internal)?;
-    let (Some(first), Some(last)) = (attributed.physical().min(), attributed.physical().max()) else {
+    let attributed = crate::attribute::attributed_ms(&att.tickets)?;
+    let (Some(first), Some(last)) = (attributed.min(), attributed.max()) else {
         return Ok(Weekly { origin_ms: 0, weeks: 0, values: HashMap::new(), tickets_by_process: HashMap::new() });
     };
     let origin_ms = A_MONDAY_MS + (first - A_MONDAY_MS).div_euclid(WEEK_MS) * WEEK_MS;

@@ -291,10 +291,19 @@ pub struct Parts<T> {
 /// more to put together again (2 s at 512 KB), so 1 MB.
 const BLOCK_BYTES: usize = 1 << 20;
 
-/// The block size: `SOP_IMPACT_BLOCK_BYTES` lets the tests cut small files into many blocks.
-pub fn block_bytes() -> usize {
-    std::env::var("SOP_IMPACT_BLOCK_BYTES").ok().and_then(|v| v.parse().ok()).unwrap_or(BLOCK_BYTES).max(64)
+/// `SOP_IMPACT_BLOCK_BYTES`: lets the tests cut small files into many blocks (and parts).
+fn block_bytes_set() -> Option<usize> {
+    std::env::var("SOP_IMPACT_BLOCK_BYTES").ok().and_then(|v| v.parse().ok())
 }
+
+/// The block size of a CSV file.
+pub fn block_bytes() -> usize {
+    block_bytes_set().unwrap_or(BLOCK_BYTES).max(64)
+}
+
+/// About what one ticket takes in a CSV export, to turn byte sizes into rows of a Parquet/IPC
+/// file.
+const BYTES_PER_TICKET: usize = 160;
 
 /// Threads that parse blocks: one per core.
 fn cores() -> usize {
@@ -749,11 +758,9 @@ fn parse_block(
 }
 
 /// Rows of a Parquet/IPC input per part: typed columns hold no text to keep in cache, and
-/// fewer parts are cheaper to put together. `SOP_IMPACT_BLOCK_BYTES` (as ~160 bytes a ticket)
-/// lets the tests cut small files into many parts.
+/// fewer parts are cheaper to put together than a CSV file's blocks.
 fn frame_rows() -> usize {
-    let bytes = std::env::var("SOP_IMPACT_BLOCK_BYTES").ok().and_then(|v| v.parse::<usize>().ok());
-    bytes.map_or(100_000, |b| (b / 160).max(1))
+    block_bytes_set().map_or(100_000, |b| (b / BYTES_PER_TICKET).max(1))
 }
 
 impl Opened {
@@ -780,15 +787,15 @@ impl Opened {
         limit: Option<usize>,
         process: &(dyn Fn(&RawTable) -> Result<T> + Sync),
     ) -> Result<Parts<T>> {
-        let run_rows = frame_rows() * cores();
-        // A byte limit (the first blocks of a CSV file) as rows: about 160 bytes a ticket.
-        let row_limit = limit.map(|bytes| (bytes / 160).max(1));
-        let mut parts = Vec::new();
-        let (mut start, mut len) = (0usize, 0usize);
         if metadata.row_groups.is_empty() {
             let df = self.read_parquet_rows(projection, metadata, None)?;
             return Ok(Parts { parts: self.process_frame(&df, keep, 0, process)?, rows_read: 0, complete: true });
         }
+        let run_rows = frame_rows() * cores();
+        // A byte limit (the first blocks of a CSV file) as rows.
+        let row_limit = limit.map(|bytes| (bytes / BYTES_PER_TICKET).max(1));
+        let mut parts = Vec::new();
+        let (mut start, mut len) = (0usize, 0usize);
         let groups = metadata.row_groups.iter().map(|g| g.num_rows());
         for (i, rows) in groups.enumerate() {
             len += rows;

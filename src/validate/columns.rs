@@ -307,6 +307,11 @@ pub fn counts(table: &RawTable, src: &Source, name: &str, problems: &mut RowProb
 }
 
 pub fn bools(table: &RawTable, src: &Source, name: &str, problems: &mut RowProblems) -> BooleanChunked {
+    if let Some(stored) = typed(table, src).and_then(|s| s.bool().ok()) {
+        let mut out = stored.clone();
+        out.rename(name.into());
+        return out;
+    }
     let vals = match src {
         Source::HasLabel(cols) => {
             let mut out = vec![Some(false); table.height()];
@@ -318,10 +323,6 @@ pub fn bools(table: &RawTable, src: &Source, name: &str, problems: &mut RowProbl
                 }
             }
             out
-        }
-        Source::Column(i) if table.typed(*i).is_some_and(|s| s.dtype() == &DataType::Boolean) => {
-            let stored = table.typed(*i).and_then(|s| s.bool().ok());
-            stored.map_or_else(Vec::new, |ca| ca.iter().collect())
         }
         Source::EscalationLevel(_) => parse_each(table, src, name, problems, parse_escalation_level),
         Source::SlaText(_) => parse_each(table, src, name, problems, parse_sla_text),
