@@ -17,6 +17,7 @@ mod reject;
 
 pub use reject::Reject;
 
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
@@ -254,6 +255,27 @@ impl Opened {
     fn data_path(&self) -> &Path {
         self.decoded.as_ref().map_or(&self.path, |d| &d.path)
     }
+
+    /// About how many records the file holds, to size the table they go into: exact for
+    /// Parquet and IPC; for CSV the file's size over the length of its first lines, with a
+    /// fifth more for lines longer than those.
+    pub fn estimated_rows(&self) -> usize {
+        match &self.body {
+            Body::Frame { df, .. } => df.height(),
+            Body::Parquet { metadata, .. } => metadata.num_rows,
+            Body::Csv { .. } => {
+                let estimate = || -> std::io::Result<usize> {
+                    let mut file = File::open(self.data_path())?;
+                    let size = file.metadata()?.len() as usize;
+                    let mut head = vec![0u8; 1 << 16];
+                    let n = read_up_to(&mut file, &mut head)?;
+                    let lines = count_line_ends(head.get(..n).unwrap_or_default()) as usize;
+                    Ok(n.checked_div(lines).map_or(1, |line_bytes| size / line_bytes.max(1) / 5 * 6 + 1024))
+                };
+                estimate().unwrap_or(0)
+            }
+        }
+    }
 }
 
 enum Body {
@@ -437,13 +459,32 @@ impl Opened {
         limit: Option<usize>,
         process: &(dyn Fn(&RawTable) -> Result<T> + Sync),
     ) -> Result<Parts<T>> {
+        let mut parts = Vec::new();
+        let (rows_read, complete) = self.read_parts_into(limit, process, &mut |part| {
+            parts.push(part);
+            Ok(())
+        })?;
+        Ok(Parts { parts, rows_read, complete })
+    }
+
+    /// As [`Opened::read_parts`], but each result is handed to `consume` in file order as soon
+    /// as it and every result before it are done, so that a large file's results need not all
+    /// be held at once. Returns the records read and whether the whole file was read.
+    pub fn read_parts_into<T: Send>(
+        &self,
+        limit: Option<usize>,
+        process: &(dyn Fn(&RawTable) -> Result<T> + Sync),
+        consume: &mut dyn FnMut(T) -> Result<()>,
+    ) -> Result<(u64, bool)> {
         let (delimiter, keep) = match &self.body {
             Body::Frame { df, keep } => {
-                let parts = self.process_frame(df, keep, 0, process)?;
-                return Ok(Parts { parts, rows_read: df.height() as u64, complete: true });
+                for part in self.process_frame(df, keep, 0, process)? {
+                    consume(part)?;
+                }
+                return Ok((df.height() as u64, true));
             }
             Body::Parquet { projection, keep, metadata } => {
-                return self.read_parquet_parts(projection, keep, metadata, limit, process);
+                return self.read_parquet_parts(projection, keep, metadata, limit, process, consume);
             }
             Body::Csv { delimiter, keep } => (*delimiter, keep),
         };
@@ -452,8 +493,8 @@ impl Opened {
         let mut file = File::open(self.data_path()).map_err(unreadable)?;
         let workers = cores();
         type Done<T> = (usize, Result<(T, u64, u64)>);
-        let mut done: Vec<Done<T>> = Vec::new();
         let mut complete = true;
+        let mut in_order = InOrder { next: 0, waiting: BTreeMap::new(), rows_read: 0, ragged: 0 };
         let (block_tx, block_rx) = std::sync::mpsc::sync_channel::<(usize, Vec<u8>, u64)>(workers);
         let block_rx = std::sync::Mutex::new(block_rx);
         // Block buffers go back to the reader, and each worker keeps its parsing buffers: fresh
@@ -491,7 +532,8 @@ impl Opened {
             }
             drop(done_tx);
             drop(spare_tx);
-            // This thread reads: blocks cut after a record, in order, while the workers parse.
+            // This thread reads (blocks cut after a record, in order) while the workers parse,
+            // and hands their results on in file order as they come in.
             let mut reader = BlockReader::new(&mut file, delimiter, spare_rx);
             let mut line = 1u64;
             let mut read = 0usize;
@@ -514,23 +556,60 @@ impl Opened {
                     Ok(None) => break Ok(()),
                     Err(e) => break Err(unreadable(e)),
                 }
+                let mut handed_on = Ok(());
+                while handed_on.is_ok() {
+                    let Ok(done) = done_rx.try_recv() else { break };
+                    handed_on = in_order.arrive(done, consume);
+                }
+                if handed_on.is_err() {
+                    break handed_on;
+                }
             };
+            // Stop the workers early on a problem: they finish the blocks they hold.
             drop(block_tx);
-            done.extend(done_rx);
+            let mut outcome = outcome;
+            for done in done_rx {
+                if outcome.is_ok() {
+                    outcome = in_order.arrive(done, consume);
+                }
+            }
             outcome
         })?;
-        done.sort_by_key(|d| d.0);
-        let (mut parts, mut rows_read, mut ragged) = (Vec::with_capacity(done.len()), 0, 0);
-        for (_, result) in done {
-            let (part, rows, bad) = result?;
-            parts.push(part);
-            rows_read += rows;
-            ragged += bad;
+        if !in_order.waiting.is_empty() {
+            return Err(Error::Internal(format!("a block of {} was never read", path.display())));
         }
         if complete {
-            check_not_all_ragged(self, delimiter, rows_read, ragged)?;
+            check_not_all_ragged(self, delimiter, in_order.rows_read, in_order.ragged)?;
         }
-        Ok(Parts { parts, rows_read, complete })
+        Ok((in_order.rows_read, complete))
+    }
+}
+
+/// Results of blocks that came back out of order, kept until the ones before them are in.
+struct InOrder<T> {
+    next: usize,
+    waiting: BTreeMap<usize, Result<(T, u64, u64)>>,
+    rows_read: u64,
+    ragged: u64,
+}
+
+impl<T> InOrder<T> {
+    /// Take one block's result, and hand on every result that is now next in file order; the
+    /// first problem in file order stops it.
+    fn arrive(
+        &mut self,
+        (index, result): (usize, Result<(T, u64, u64)>),
+        consume: &mut dyn FnMut(T) -> Result<()>,
+    ) -> Result<()> {
+        self.waiting.insert(index, result);
+        while let Some(result) = self.waiting.remove(&self.next) {
+            let (part, rows, ragged) = result?;
+            self.rows_read += rows;
+            self.ragged += ragged;
+            self.next += 1;
+            consume(part)?;
+        }
+        Ok(())
     }
 }
 
@@ -786,22 +865,27 @@ impl Opened {
         metadata: &Arc<FileMetadata>,
         limit: Option<usize>,
         process: &(dyn Fn(&RawTable) -> Result<T> + Sync),
-    ) -> Result<Parts<T>> {
+        consume: &mut dyn FnMut(T) -> Result<()>,
+    ) -> Result<(u64, bool)> {
         if metadata.row_groups.is_empty() {
             let df = self.read_parquet_rows(projection, metadata, None)?;
-            return Ok(Parts { parts: self.process_frame(&df, keep, 0, process)?, rows_read: 0, complete: true });
+            for part in self.process_frame(&df, keep, 0, process)? {
+                consume(part)?;
+            }
+            return Ok((0, true));
         }
         let run_rows = frame_rows() * cores();
         // A byte limit (the first blocks of a CSV file) as rows.
         let row_limit = limit.map(|bytes| (bytes / BYTES_PER_TICKET).max(1));
-        let mut parts = Vec::new();
         let (mut start, mut len) = (0usize, 0usize);
         let groups = metadata.row_groups.iter().map(|g| g.num_rows());
         for (i, rows) in groups.enumerate() {
             len += rows;
             if len >= run_rows || i + 1 == metadata.row_groups.len() {
                 let df = self.read_parquet_rows(projection, metadata, Some((start, len)))?;
-                parts.extend(self.process_frame(&df, keep, start, process)?);
+                for part in self.process_frame(&df, keep, start, process)? {
+                    consume(part)?;
+                }
                 start += len;
                 len = 0;
                 if row_limit.is_some_and(|l| start >= l) {
@@ -809,7 +893,7 @@ impl Opened {
                 }
             }
         }
-        Ok(Parts { parts, rows_read: start as u64, complete: start >= metadata.num_rows })
+        Ok((start as u64, start >= metadata.num_rows))
     }
 
     /// A Parquet/IPC frame (whose first row is row `first_row` of the file) in slices, each

@@ -6,6 +6,7 @@ mod columns;
 mod events;
 mod pairs;
 mod sops;
+mod stack;
 mod tickets;
 
 pub(crate) use pairs::TicketPairs;

@@ -10,6 +10,7 @@ use super::columns::{
     bools, categorical_text, counts, datetime_column, decide_order, order_evidence, priorities, required_text,
     timestamps, OrderSeen,
 };
+use super::stack::FrameStack;
 use super::{no_rows_error, open_input, summarise, Counts, FileFacts, InputSummary, LoadOptions, Reject, RowProblems};
 use crate::error::{polars_internal, Error, Result};
 use crate::ingest::profile::{InputKind, Mapping, Source};
@@ -173,30 +174,29 @@ pub fn load(
     let event_log = opened
         .iter()
         .any(|(_, m)| *m.source("sys_updated_at") != Source::Missing || *m.source("sys_mod_count") != Source::Missing);
-    let mut frames = Vec::new();
     let mut files = Vec::new();
     crate::diag::trace("ticket files opened");
+    // The checked blocks go straight into one table sized for every file.
+    let mut table = FrameStack::with_capacity(opened.iter().map(|(file, _)| file.estimated_rows()).sum());
     for (k, (file, mapping)) in opened.iter().enumerate() {
         let order = file_date_order(file, mapping, opts)?;
         crate::diag::trace("date order settled");
-        let parts = file.read_parts(None, &|t| check_block(t, mapping, order, opts, k as u32, event_log))?;
-        if parts.rows_read == 0 {
+        let mut rejected = 0u64;
+        let (rows_read, _) = file.read_parts_into(
+            None,
+            &|t| check_block(t, mapping, order, opts, k as u32, event_log),
+            &mut |(frame, mut block_rejects): (DataFrame, Vec<Reject>)| {
+                rejected += block_rejects.len() as u64;
+                rejects.append(&mut block_rejects);
+                table.push(&frame)
+            },
+        )?;
+        if rows_read == 0 {
             return Err(no_rows_error(&file.path, InputKind::Tickets));
         }
-        let mut rejected = 0u64;
-        for (frame, mut file_rejects) in parts.parts {
-            rejected += file_rejects.len() as u64;
-            rejects.append(&mut file_rejects);
-            frames.push(frame);
-        }
-        files.push((rejected, parts.rows_read));
+        files.push((rejected, rows_read));
     }
-    crate::diag::trace("ticket blocks read");
-    let mut all = frames.remove(0);
-    for f in frames {
-        all.vstack_mut_owned(f).map_err(polars_internal)?;
-    }
-    rechunk_each(&mut all)?;
+    let all = table.finish()?.ok_or_else(|| Error::Internal("no ticket file was read".into()))?;
     crate::diag::trace("ticket table assembled");
     let (mut deduped, dup_rejects) =
         if event_log { (keep_latest_events(&all)?, Vec::new()) } else { resolve_duplicates(&all, paths)? };
@@ -310,19 +310,6 @@ fn repeated_ids(ids: &StringChunked) -> BooleanChunked {
         }
     }
     BooleanChunked::from_iter_values("repeated".into(), flags.into_iter())
-}
-
-/// Make every column one contiguous chunk (every later step would otherwise copy the ~170
-/// block chunks together again), a column at a time, and hand the freed blocks back to the
-/// operating system so that the table is not held twice.
-fn rechunk_each(df: &mut DataFrame) -> Result<()> {
-    let names: Vec<PlSmallStr> = df.get_column_names().into_iter().cloned().collect();
-    for name in names {
-        let c = df.column(&name).map_err(polars_internal)?.rechunk();
-        df.with_column(c).map_err(polars_internal)?;
-        crate::diag::release_freed_memory();
-    }
-    Ok(())
 }
 
 /// A repeated ticket id outside an event log: rows identical in content are duplicates (the
