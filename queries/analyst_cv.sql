@@ -11,11 +11,13 @@ SELECT
     -- runs, which moves the last binary digit; the rounding keeps the output byte-identical
     ROUND(STDDEV(analyst_median_h) / AVG(analyst_median_h), 12) AS analyst_cv
 FROM (
-    SELECT grp, assignee, MEDIAN(resolution_hours) AS analyst_median_h, COUNT(*) AS resolved_tickets
+    -- resolution_hours is empty exactly when a ticket is not resolved, and MEDIAN and COUNT
+    -- pass over empty values: this is the median and count of each analyst's resolved tickets,
+    -- without a filtered copy of 10 million tickets (measured: 0.3 GB more at the peak)
+    SELECT grp, assignee, MEDIAN(resolution_hours) AS analyst_median_h, COUNT(resolution_hours) AS resolved_tickets
     FROM tickets
-    WHERE is_resolved AND assignee IS NOT NULL
     GROUP BY grp, assignee
 ) AS per_analyst
-WHERE resolved_tickets >= :min_analyst_tickets
+WHERE assignee IS NOT NULL AND resolved_tickets >= :min_analyst_tickets
 GROUP BY grp
 HAVING COUNT(*) >= 2
