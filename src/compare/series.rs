@@ -117,32 +117,46 @@ pub fn weekly(att: &Attributed, cfg: &Config, queries: &[Query], as_of_ms: i64) 
 fn censored_medians(tickets: LazyFrame, as_of_ms: i64) -> Result<HashMap<i64, f64>> {
     let df = tickets
         .select([col("grp"), col("is_resolved"), super::hours_or_open_so_far(as_of_ms)])
-        .drop_nulls(None)
-        .sort(["grp"], SortMultipleOptions::default())
         .collect()
         .map_err(polars_internal)?;
     let grp = df.column("grp").map_err(polars_internal)?.i64().map_err(polars_internal)?;
     let resolved = df.column("is_resolved").map_err(polars_internal)?.bool().map_err(polars_internal)?;
     let hours = df.column("hours").map_err(polars_internal)?.f64().map_err(polars_internal)?;
+    let records = || {
+        grp.iter()
+            .zip(hours.iter())
+            .zip(resolved.iter())
+            .filter_map(|((g, h), r)| Some((g?, (h?.max(0.0), r.unwrap_or(false)))))
+    };
+    // Each group's records side by side, placed by a counting sort on the group: one array of
+    // the samples, where sorting the table by group held it twice.
+    let mut place: HashMap<i64, (usize, usize)> = HashMap::new();
+    for (g, _) in records() {
+        place.entry(g).or_default().1 += 1;
+    }
+    let mut start = 0;
+    for (first, len) in place.values_mut() {
+        *first = start;
+        start += *len;
+    }
+    let mut next: HashMap<i64, usize> = place.iter().map(|(g, (first, _))| (*g, *first)).collect();
+    let mut samples = vec![(0.0, false); start];
+    for (g, record) in records() {
+        if let Some(at) = next.get_mut(&g) {
+            if let Some(slot) = samples.get_mut(*at) {
+                *slot = record;
+            }
+            *at += 1;
+        }
+    }
+    drop(df);
     let mut out = HashMap::new();
-    let mut sample: Vec<(f64, bool)> = Vec::new();
-    let mut current: Option<i64> = None;
-    let mut finish = |g: Option<i64>, sample: &mut Vec<(f64, bool)>| {
-        if let (Some(g), Some(m)) = (g, survival::km_median(sample)) {
+    for (g, (first, len)) in place {
+        let median = samples.get(first..first + len).and_then(survival::km_median);
+        if let Some(m) = median {
             out.insert(g, m.max(SHORTEST_HOURS).ln());
         }
-        sample.clear();
-    };
-    for ((g, r), h) in
-        grp.into_no_null_iter().zip(resolved.iter().map(|r| r.unwrap_or(false))).zip(hours.into_no_null_iter())
-    {
-        if current != Some(g) {
-            finish(current, &mut sample);
-            current = Some(g);
-        }
-        sample.push((h.max(0.0), r));
     }
-    finish(current, &mut sample);
     Ok(out)
 }
 
