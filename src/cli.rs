@@ -223,7 +223,7 @@ pub struct AnalysisArgs {
     /// Directory of metric SQL files to use instead of the bundled queries/.
     #[arg(long, value_name = "DIR")]
     pub queries: Option<PathBuf>,
-    /// Run each metric query per part of the processes: a lower memory peak on exports of
+    /// Run each metric query per part of the groups: a lower memory peak on exports of
     /// millions of tickets, a little slower [default: the config's low_memory].
     #[arg(long)]
     pub low_memory: bool,

@@ -29,7 +29,7 @@ error_includes_reassigned = true
 error_includes_handling_error = true
 # Change close codes (case-insensitive substrings) that mark a failed change.
 change_failure_codes = ["unsuccessful", "with issues", "fail", "backed out", "rolled back"]
-# Run each query once per part of the processes instead of over all tickets at once: a lower
+# Run each query once per part of the groups instead of over all tickets at once: a lower
 # memory peak on exports of millions of tickets, a little slower. Needs every query to compute
 # each group from its own rows, as the bundled ones do. Also `--low-memory`.
 low_memory = false

@@ -387,8 +387,8 @@ fn weeks_and_quarters_are_labelled_on_the_local_calendar() {
     assert_eq!(num(q1, "tickets"), Some(7.0), "E-02..E-08; E-01 is 2023-Q4 in Berlin; E-09, E-10 are Q2");
 }
 
-/// `--low-memory` runs every query per part of the processes; the tables and comparisons must be
-/// the same bytes as one run over everything (the demo data has processes in every part).
+/// `--low-memory` runs every query per part of the groups; the tables and comparisons must be
+/// the same bytes as one run over everything (the demo data has groups in every part).
 #[test]
 fn low_memory_gives_the_same_tables_and_comparisons() {
     let demo = fixture("demo");
