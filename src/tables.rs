@@ -5,7 +5,6 @@
 use polars::prelude::*;
 
 use crate::error::{polars_internal, Error, Result};
-use crate::output::cell;
 use sop_impact_parse::time::format_utc;
 
 /// The format the metric tables are written in.
@@ -85,26 +84,89 @@ pub fn format_float(x: f64) -> String {
     }
 }
 
+/// One column of a table as the CSV writer reads it: typed, each cell formatted as it is
+/// written, so that a table of millions of rows is never held as one string per cell.
+enum CsvColumn {
+    /// epoch milliseconds, written as ISO 8601 UTC
+    Time(Int64Chunked),
+    Float(Float64Chunked),
+    /// text written as it is (numbers, booleans: the cast's text)
+    Plain(StringChunked),
+    /// text from the data, neutralised against spreadsheet formulas
+    Text(StringChunked),
+}
+
+impl CsvColumn {
+    fn of(column: &Column) -> Result<Self> {
+        let s = column.as_materialized_series();
+        let text = |s: &Series| -> Result<StringChunked> {
+            Ok(s.cast(&DataType::String)
+                .map_err(polars_internal)?
+                .str()
+                .map_err(polars_internal)?
+                .rechunk()
+                .into_owned())
+        };
+        Ok(match s.dtype() {
+            DataType::Datetime(_, _) => {
+                let ms = s
+                    .cast(&DataType::Datetime(TimeUnit::Milliseconds, Some(TimeZone::UTC)))
+                    .map_err(polars_internal)?;
+                CsvColumn::Time(ms.datetime().map_err(polars_internal)?.physical().rechunk().into_owned())
+            }
+            DataType::Float64 | DataType::Float32 => {
+                let f = s.cast(&DataType::Float64).map_err(polars_internal)?;
+                CsvColumn::Float(f.f64().map_err(polars_internal)?.rechunk().into_owned())
+            }
+            DataType::String => CsvColumn::Text(text(s)?),
+            _ => CsvColumn::Plain(text(s)?),
+        })
+    }
+
+    /// Row `row`'s cell into `out` (nothing for a missing value).
+    fn write(&self, row: usize, out: &mut String) {
+        use std::fmt::Write;
+        match self {
+            CsvColumn::Time(ca) => {
+                if let Some(ms) = ca.get(row) {
+                    out.push_str(&format_utc(ms));
+                }
+            }
+            CsvColumn::Float(ca) => {
+                if let Some(x) = ca.get(row).filter(|x| x.is_finite()) {
+                    let _ = write!(out, "{x}");
+                    if out == "-0" {
+                        out.replace_range(.., "0");
+                    }
+                }
+            }
+            CsvColumn::Plain(ca) => out.push_str(ca.get(row).unwrap_or_default()),
+            // Numbers are data, not formulas; only text is neutralised.
+            CsvColumn::Text(ca) => out.push_str(&crate::output::neutralise_cell(ca.get(row).unwrap_or_default())),
+        }
+    }
+}
+
 fn to_csv(df: &DataFrame) -> Result<Vec<u8>> {
-    let cols = cells(df)?;
+    let columns = df.columns().iter().map(CsvColumn::of).collect::<Result<Vec<_>>>()?;
     let mut w = csv::Writer::from_writer(Vec::new());
     let internal = |e: csv::Error| Error::Internal(format!("writing CSV: {e}"));
     w.write_record(df.get_column_names().iter().map(|s| s.as_str())).map_err(internal)?;
+    let mut field = String::new();
     for row in 0..df.height() {
-        let record: Vec<String> = cols
-            .iter()
-            .zip(df.columns())
-            .map(|(c, column)| {
-                let v = c[row].clone().unwrap_or_default();
-                // Numbers are data, not formulas; only text is neutralised.
-                if matches!(column.dtype(), DataType::String) {
-                    cell(&v)
-                } else {
-                    v
-                }
-            })
-            .collect();
-        w.write_record(&record).map_err(internal)?;
+        if let [column] = columns.as_slice() {
+            // A record of one empty field is written `""` (not an empty line) by write_record.
+            field.clear();
+            column.write(row, &mut field);
+            w.write_record([&field]).map_err(internal)?;
+            continue;
+        }
+        for column in &columns {
+            field.clear();
+            column.write(row, &mut field);
+            w.write_field(&field).map_err(internal)?;
+        }
+        w.write_record(None::<&[u8]>).map_err(internal)?;
     }
     w.into_inner().map_err(|e| Error::Internal(format!("writing CSV: {e}")))
 }
