@@ -210,6 +210,7 @@ pub fn load(
 
     // Per-file accounting, from what each file contributed.
     let accepted_by_file = per_file_counts(&deduped)?;
+    let date_ranges = file_date_ranges(&deduped)?;
     for (k, ((file, mapping), (rejected, rows_read))) in opened.iter().zip(files).enumerate() {
         let accepted = accepted_by_file.get(&(k as u32)).copied().unwrap_or(0);
         let before = kept_before_dedupe.get(&(k as u32)).copied().unwrap_or(0);
@@ -220,7 +221,7 @@ pub fn load(
                 file.path.display()
             ))
         })?;
-        let range = file_date_range(&deduped, k as u32)?;
+        let range = date_ranges.get(&(k as u32)).copied();
         let s = summarise(
             InputKind::Tickets,
             &FileFacts {
@@ -240,25 +241,35 @@ pub fn load(
     Ok(deduped)
 }
 
+/// Rows per file index. The indices are the few files of a run: a count per index, not a hash
+/// per row (two passes over every ticket).
 fn per_file_counts(df: &DataFrame) -> Result<HashMap<u32, u64>> {
-    let mut m = HashMap::new();
+    let mut counts: Vec<u64> = Vec::new();
     for f in df.column("source_file").map_err(polars_internal)?.u32().map_err(polars_internal)?.iter().flatten() {
-        *m.entry(f).or_default() += 1;
+        let f = f as usize;
+        if f >= counts.len() {
+            counts.resize(f + 1, 0);
+        }
+        if let Some(n) = counts.get_mut(f) {
+            *n += 1;
+        }
     }
-    Ok(m)
+    Ok(counts.into_iter().enumerate().filter(|(_, n)| *n > 0).map(|(f, n)| (f as u32, n)).collect())
 }
 
-fn file_date_range(df: &DataFrame, file: u32) -> Result<Option<(i64, i64)>> {
-    let mask = df.column("source_file").map_err(polars_internal)?.u32().map_err(polars_internal)?.equal(file);
-    let opened = df
-        .column("opened_at")
-        .map_err(polars_internal)?
-        .datetime()
-        .map_err(polars_internal)?
-        .physical()
-        .filter(&mask)
-        .map_err(polars_internal)?;
-    Ok(super::date_range(&opened))
+/// The earliest and latest `opened_at` of each file's rows, in one pass (no filtered copy per
+/// file).
+fn file_date_ranges(df: &DataFrame) -> Result<HashMap<u32, (i64, i64)>> {
+    let files = df.column("source_file").map_err(polars_internal)?.u32().map_err(polars_internal)?;
+    let opened = df.column("opened_at").map_err(polars_internal)?.datetime().map_err(polars_internal)?.physical();
+    let mut ranges: HashMap<u32, (i64, i64)> = HashMap::new();
+    for (file, t) in files.iter().zip(opened.iter()) {
+        if let (Some(file), Some(t)) = (file, t) {
+            let range = ranges.entry(file).or_insert((t, t));
+            *range = (range.0.min(t), range.1.max(t));
+        }
+    }
+    Ok(ranges)
 }
 
 fn count_by_file(rejects: &[Reject], paths: &[PathBuf]) -> HashMap<usize, u64> {
