@@ -2,6 +2,8 @@
 //! 8601 UTC, floats in their shortest exact form, empty for missing), Parquet and Arrow IPC
 //! through polars, JSON as an array of objects. Pure functions from a frame to bytes.
 
+use std::borrow::Cow;
+
 use polars::prelude::*;
 
 use crate::error::{polars_internal, Error, Result};
@@ -45,33 +47,13 @@ pub fn to_bytes(df: &DataFrame, format: TableFormat) -> Result<Vec<u8>> {
 
 /// Text cells of every column, in order; `None` for missing.
 fn cells(df: &DataFrame) -> Result<Vec<Vec<Option<String>>>> {
-    let mut out = Vec::with_capacity(df.width());
-    for c in df.columns() {
-        let s = c.as_materialized_series();
-        let v: Vec<Option<String>> = match s.dtype() {
-            DataType::Datetime(_, _) => {
-                let ms = s
-                    .cast(&DataType::Datetime(TimeUnit::Milliseconds, Some(TimeZone::UTC)))
-                    .map_err(polars_internal)?;
-                ms.datetime().map_err(polars_internal)?.physical().iter().map(|v| v.map(format_utc)).collect()
-            }
-            DataType::Float64 | DataType::Float32 => {
-                let f = s.cast(&DataType::Float64).map_err(polars_internal)?;
-                f.f64()
-                    .map_err(polars_internal)?
-                    .iter()
-                    .map(|v| v.filter(|x| x.is_finite()).map(format_float))
-                    .collect()
-            }
-            DataType::String => s.str().map_err(polars_internal)?.iter().map(|v| v.map(str::to_string)).collect(),
-            _ => {
-                let t = s.cast(&DataType::String).map_err(polars_internal)?;
-                t.str().map_err(polars_internal)?.iter().map(|v| v.map(str::to_string)).collect()
-            }
-        };
-        out.push(v);
-    }
-    Ok(out)
+    df.columns()
+        .iter()
+        .map(|c| {
+            let column = TextColumn::of(c)?;
+            Ok((0..df.height()).map(|row| column.cell(row).map(Cow::into_owned)).collect())
+        })
+        .collect()
 }
 
 /// The shortest decimal that reads back as the same f64, never in exponent form.
@@ -84,19 +66,20 @@ pub fn format_float(x: f64) -> String {
     }
 }
 
-/// One column of a table as the CSV writer reads it: typed, each cell formatted as it is
-/// written, so that a table of millions of rows is never held as one string per cell.
-enum CsvColumn {
-    /// epoch milliseconds, written as ISO 8601 UTC
+/// One column of a table as text, a cell at a time: how each type is written (timestamps as
+/// ISO 8601 UTC, floats in their shortest exact form), for the CSV writer and JSON's text cells.
+/// A table of millions of rows is then never held as one string per cell.
+enum TextColumn {
+    /// epoch milliseconds
     Time(Int64Chunked),
     Float(Float64Chunked),
-    /// text written as it is (numbers, booleans: the cast's text)
+    /// the cast's text of numbers and booleans
     Plain(StringChunked),
-    /// text from the data, neutralised against spreadsheet formulas
+    /// text from the data (the CSV writer neutralises it against spreadsheet formulas)
     Text(StringChunked),
 }
 
-impl CsvColumn {
+impl TextColumn {
     fn of(column: &Column) -> Result<Self> {
         let s = column.as_materialized_series();
         let text = |s: &Series| -> Result<StringChunked> {
@@ -112,59 +95,41 @@ impl CsvColumn {
                 let ms = s
                     .cast(&DataType::Datetime(TimeUnit::Milliseconds, Some(TimeZone::UTC)))
                     .map_err(polars_internal)?;
-                CsvColumn::Time(ms.datetime().map_err(polars_internal)?.physical().rechunk().into_owned())
+                TextColumn::Time(ms.datetime().map_err(polars_internal)?.physical().rechunk().into_owned())
             }
             DataType::Float64 | DataType::Float32 => {
                 let f = s.cast(&DataType::Float64).map_err(polars_internal)?;
-                CsvColumn::Float(f.f64().map_err(polars_internal)?.rechunk().into_owned())
+                TextColumn::Float(f.f64().map_err(polars_internal)?.rechunk().into_owned())
             }
-            DataType::String => CsvColumn::Text(text(s)?),
-            _ => CsvColumn::Plain(text(s)?),
+            DataType::String => TextColumn::Text(text(s)?),
+            _ => TextColumn::Plain(text(s)?),
         })
     }
 
-    /// Row `row`'s cell into `out` (nothing for a missing value).
-    fn write(&self, row: usize, out: &mut String) {
-        use std::fmt::Write;
+    /// Row `row`'s cell; None for a missing value (and a float that is not finite).
+    fn cell(&self, row: usize) -> Option<Cow<'_, str>> {
         match self {
-            CsvColumn::Time(ca) => {
-                if let Some(ms) = ca.get(row) {
-                    out.push_str(&format_utc(ms));
-                }
-            }
-            CsvColumn::Float(ca) => {
-                if let Some(x) = ca.get(row).filter(|x| x.is_finite()) {
-                    let _ = write!(out, "{x}");
-                    if out == "-0" {
-                        out.replace_range(.., "0");
-                    }
-                }
-            }
-            CsvColumn::Plain(ca) => out.push_str(ca.get(row).unwrap_or_default()),
-            // Numbers are data, not formulas; only text is neutralised.
-            CsvColumn::Text(ca) => out.push_str(&crate::output::neutralise_cell(ca.get(row).unwrap_or_default())),
+            TextColumn::Time(ca) => ca.get(row).map(|ms| Cow::Owned(format_utc(ms))),
+            TextColumn::Float(ca) => ca.get(row).filter(|x| x.is_finite()).map(|x| Cow::Owned(format_float(x))),
+            TextColumn::Plain(ca) | TextColumn::Text(ca) => ca.get(row).map(Cow::Borrowed),
         }
     }
 }
 
 fn to_csv(df: &DataFrame) -> Result<Vec<u8>> {
-    let columns = df.columns().iter().map(CsvColumn::of).collect::<Result<Vec<_>>>()?;
+    let columns = df.columns().iter().map(TextColumn::of).collect::<Result<Vec<_>>>()?;
     let mut w = csv::Writer::from_writer(Vec::new());
     let internal = |e: csv::Error| Error::Internal(format!("writing CSV: {e}"));
     w.write_record(df.get_column_names().iter().map(|s| s.as_str())).map_err(internal)?;
-    let mut field = String::new();
     for row in 0..df.height() {
-        if let [column] = columns.as_slice() {
-            // A record of one empty field is written `""` (not an empty line) by write_record.
-            field.clear();
-            column.write(row, &mut field);
-            w.write_record([&field]).map_err(internal)?;
-            continue;
-        }
         for column in &columns {
-            field.clear();
-            column.write(row, &mut field);
-            w.write_field(&field).map_err(internal)?;
+            let value = column.cell(row).unwrap_or_default();
+            // Numbers are data, not formulas; only text is neutralised.
+            let value = match column {
+                TextColumn::Text(_) => crate::output::neutralise_cell(&value),
+                _ => Cow::Borrowed(value.as_ref()),
+            };
+            w.write_field(value.as_bytes()).map_err(internal)?;
         }
         w.write_record(None::<&[u8]>).map_err(internal)?;
     }
@@ -234,6 +199,20 @@ fn json_number(x: f64) -> serde_json::Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A table of one column whose cell is empty: the record is `""`, not a blank line a reader
+    /// would skip; text is neutralised, numbers and missing values are not.
+    #[test]
+    fn csv_cells_one_column_and_formulas() {
+        let one = DataFrame::new(2, vec![Column::new("x".into(), [Some(""), None])]).unwrap();
+        assert_eq!(String::from_utf8(to_csv(&one).unwrap()).unwrap(), "x\n\"\"\n\"\"\n");
+        let two = DataFrame::new(
+            2,
+            vec![Column::new("t".into(), [Some("=1+1"), None]), Column::new("v".into(), [Some(-0.0), Some(f64::NAN)])],
+        )
+        .unwrap();
+        assert_eq!(String::from_utf8(to_csv(&two).unwrap()).unwrap(), "t,v\n'=1+1,0\n,\n");
+    }
 
     #[test]
     fn floats_round_trip_and_missing_is_empty() {
