@@ -129,30 +129,29 @@ fn censored_medians(tickets: LazyFrame, as_of_ms: i64) -> Result<HashMap<i64, f6
             .filter_map(|((g, h), r)| Some((g?, (h?.max(0.0), r.unwrap_or(false)))))
     };
     // Each group's records side by side, placed by a counting sort on the group: one array of
-    // the samples, where sorting the table by group held it twice.
+    // the samples, where sorting the table by group held it twice. Per group: where its records
+    // start, and where the next one goes (after the placing, where they end).
     let mut place: HashMap<i64, (usize, usize)> = HashMap::new();
     for (g, _) in records() {
         place.entry(g).or_default().1 += 1;
     }
-    let mut start = 0;
-    for (first, len) in place.values_mut() {
-        *first = start;
-        start += *len;
+    let mut total = 0;
+    for (start, next) in place.values_mut() {
+        (*start, *next, total) = (total, total, total + *next);
     }
-    let mut next: HashMap<i64, usize> = place.iter().map(|(g, (first, _))| (*g, *first)).collect();
-    let mut samples = vec![(0.0, false); start];
+    let mut samples = vec![(0.0, false); total];
     for (g, record) in records() {
-        if let Some(at) = next.get_mut(&g) {
-            if let Some(slot) = samples.get_mut(*at) {
+        if let Some((_, next)) = place.get_mut(&g) {
+            if let Some(slot) = samples.get_mut(*next) {
                 *slot = record;
             }
-            *at += 1;
+            *next += 1;
         }
     }
     drop(df);
     let mut out = HashMap::new();
-    for (g, (first, len)) in place {
-        let median = samples.get(first..first + len).and_then(survival::km_median);
+    for (g, (start, end)) in place {
+        let median = samples.get(start..end).and_then(survival::km_median);
         if let Some(m) = median {
             out.insert(g, m.max(SHORTEST_HOURS).ln());
         }
