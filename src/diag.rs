@@ -15,23 +15,35 @@ pub fn timings_enabled() -> bool {
     std::env::var_os("SOP_IMPACT_TIMINGS").is_some_and(|v| v == "1")
 }
 
-/// With `SOP_IMPACT_TIMINGS=1`: the memory at a point within a step.
+/// With `SOP_IMPACT_TIMINGS=1`: the memory at a point within a step, with the peak since the
+/// last point (the kernel's peak is reset at each point, and the run's kept here).
 pub fn trace(what: &str) {
     if timings_enabled() {
         static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
         let t = START.get_or_init(std::time::Instant::now).elapsed().as_secs_f64();
-        eprintln!("memory: {t:>8.3} s {what}: {}", memory());
+        let since = status_mb("VmHWM:").map(|p| format!(", peak since the last point {p} MB")).unwrap_or_default();
+        eprintln!("memory: {t:>8.3} s {what}: {}{since}", memory());
+        // Linux: writing 5 resets the peak resident memory to the current one.
+        let _ = std::fs::write("/proc/self/clear_refs", "5");
     }
+}
+
+/// The largest peak seen before a reset.
+static RUN_PEAK_MB: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+fn status_mb(field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kb: u64 = status.lines().find(|l| l.starts_with(field))?.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024)
 }
 
 /// Resident and peak memory of this process (Linux), for the timings.
 pub fn memory() -> String {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let field = |name: &str| {
-        status.lines().find(|l| l.starts_with(name)).and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
-    };
-    match (field("VmRSS:"), field("VmHWM:")) {
-        (Some(rss), Some(peak)) => format!("RSS {} MB, peak {} MB", rss / 1024, peak / 1024),
+    match (status_mb("VmRSS:"), status_mb("VmHWM:")) {
+        (Some(rss), Some(peak)) => {
+            let peak = RUN_PEAK_MB.fetch_max(peak, std::sync::atomic::Ordering::Relaxed).max(peak);
+            format!("RSS {rss} MB, peak {peak} MB")
+        }
         _ => String::new(),
     }
 }
