@@ -11,14 +11,20 @@ SELECT
     -- runs, which moves the last binary digit; the rounding keeps the output byte-identical
     ROUND(STDDEV(analyst_median_h) / AVG(analyst_median_h), 12) AS analyst_cv
 FROM (
-    -- resolution_hours is empty exactly when a ticket is not resolved, and MEDIAN and COUNT
-    -- pass over empty values: this is the median and count of each analyst's resolved tickets
-    -- (analysts with none are dropped below), without a filtered copy of 10 million tickets
-    -- (measured: 0.3 GB more at the peak)
-    SELECT grp, assignee, MEDIAN(resolution_hours) AS analyst_median_h, COUNT(resolution_hours) AS resolved_tickets
+    -- grp_assignee numbers the pairs of grp and assignee: grouping by it is grouping by both, at
+    -- the cost of one key (measured at 10M tickets: 0.5 GB less at the peak than GROUP BY grp,
+    -- assignee). It is empty where the assignee is. resolution_hours is empty exactly when a
+    -- ticket is not resolved, and MEDIAN and COUNT pass over empty values: this is the median
+    -- and count of each analyst's resolved tickets (analysts with none are dropped below),
+    -- without a filtered copy of 10 million tickets (measured: 0.3 GB more at the peak)
+    SELECT
+        grp_assignee,
+        MIN(grp) AS grp,
+        MEDIAN(resolution_hours) AS analyst_median_h,
+        COUNT(resolution_hours) AS resolved_tickets
     FROM tickets
-    GROUP BY grp, assignee
+    GROUP BY grp_assignee
 ) AS per_analyst
-WHERE assignee IS NOT NULL AND resolved_tickets > 0 AND resolved_tickets >= :min_analyst_tickets
+WHERE grp_assignee IS NOT NULL AND resolved_tickets > 0 AND resolved_tickets >= :min_analyst_tickets
 GROUP BY grp
 HAVING COUNT(*) >= 2

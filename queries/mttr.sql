@@ -15,6 +15,8 @@ SELECT
     AVG(resolution_hours) AS mttr_mean_h,
     MEDIAN(resolution_hours) AS mttr_median_h,
     QUANTILE_CONT(resolution_hours, 0.9) AS mttr_p90_h
+-- resolution_hours is empty exactly when a ticket is open, and the aggregates pass over empty
+-- values: no WHERE is_resolved, whose filtered copy of the tickets cost 0.2 GB at the peak with
+-- 10 million of them
 FROM tickets
-WHERE is_resolved
 GROUP BY grp

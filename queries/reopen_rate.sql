@@ -12,8 +12,9 @@ SELECT grp, AVG(v) AS reopen_rate, COUNT(v) AS reopen_rate__n
 FROM (
     SELECT
         grp,
-        CASE WHEN reopen_count IS NULL THEN NULL WHEN reopen_count > 0 THEN 1.0 ELSE 0.0 END AS v
+        CASE WHEN NOT is_resolved OR reopen_count IS NULL THEN NULL WHEN reopen_count > 0 THEN 1.0 ELSE 0.0 END AS v
+    -- open tickets are empty here rather than filtered out: a filtered copy of 10 million
+    -- tickets cost 0.2 GB at the peak
     FROM tickets
-    WHERE is_resolved
 ) AS per_ticket
 GROUP BY grp

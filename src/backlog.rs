@@ -82,7 +82,11 @@ fn process_metrics(a: &Analysis) -> Result<HashMap<String, HashMap<i64, f64>>> {
     let df = run_queries(
         &a.queries,
         cfg,
-        by_process(a.attributed.tickets.clone().lazy()).collect().map_err(polars_internal)?.lazy(),
+        crate::metrics::with_pair_keys(
+            by_process(a.attributed.tickets.clone().lazy()).collect().map_err(polars_internal)?,
+            &a.queries,
+        )?
+        .lazy(),
         by_process(derive_change_columns(&a.attributed.changes, cfg)),
         by_process(a.attributed.audits.clone().lazy()),
     )?;

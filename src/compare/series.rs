@@ -95,8 +95,9 @@ pub fn weekly(att: &Attributed, cfg: &Config, queries: &[Query], as_of_ms: i64) 
         .select(super::columns_read(&att.tickets, &wanted))
         .with_column(grp.clone())
         .collect()
-        .map_err(polars_internal)?
-        .lazy();
+        .map_err(polars_internal)?;
+    let tickets = metrics::with_pair_keys(tickets, &wanted)?.lazy();
+    crate::diag::trace("weekly groups placed");
     let changes = with_grp(derive_change_columns(&att.changes, cfg));
     let audits = with_grp(att.audits.clone().lazy());
     let mut values = metrics::values_by_grp(&run_queries(&wanted, cfg, tickets.clone(), changes, audits)?)?;
