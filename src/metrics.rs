@@ -608,12 +608,18 @@ pub(crate) fn paired_columns(df: &DataFrame, queries: &[Query]) -> Vec<String> {
 /// polars groups by two columns by encoding every row's pair as bytes and hashing those (at 10M
 /// tickets, 0.5 GB more than one integer key), so the pair becomes one integer: the offsets of
 /// both values in their ranges, packed; or, when the ranges are too wide to pack into 64 bits,
-/// the pairs numbered in order of appearance.
-pub(crate) fn pair_key(grp: &Int64Chunked, values: &Column, name: &str) -> Result<Column> {
+/// the pairs numbered in order of appearance. `grp_range`: the range of `grp` to pack against
+/// when several tables' keys must not meet (the layers of windows); those must pack.
+pub(crate) fn pair_key(
+    grp: &Int64Chunked,
+    values: &Column,
+    name: &str,
+    grp_range: Option<(i64, i64)>,
+) -> Result<Column> {
     let values = values.to_physical_repr().cast(&DataType::Int64).map_err(polars_internal)?;
     let values = values.i64().map_err(polars_internal)?;
     let range = |ca: &Int64Chunked| ca.min().zip(ca.max());
-    let packing = match (range(grp), range(values)) {
+    let packing = match (grp_range.or_else(|| range(grp)), range(values)) {
         (Some((g_min, g_max)), Some((v_min, v_max))) => {
             let width = i128::from(v_max) - i128::from(v_min) + 1;
             let span = (i128::from(g_max) - i128::from(g_min) + 1).checked_mul(width);
@@ -622,11 +628,17 @@ pub(crate) fn pair_key(grp: &Int64Chunked, values: &Column, name: &str) -> Resul
         // one side is empty throughout: so is every key
         _ => Some((0, 0, 1)),
     };
+    if packing.is_none() && grp_range.is_some() {
+        return Err(Error::Internal(format!("{name}: the values span too wide a range to pack")));
+    }
+    let g_max = grp_range.map(|(_, max)| max).or_else(|| grp.max());
     let pairs = grp.iter().zip(values.iter());
     let offset = |x: i64, min: i64| (x as u64).wrapping_sub(min as u64);
     let keys = match packing {
         // most often both ranges are narrow (versions × analysts): half the memory
-        Some((g_min, v_min, width)) if (g_max_offset(grp, g_min) + 1).saturating_mul(width) <= u64::from(u32::MAX) => {
+        Some((g_min, v_min, width))
+            if (g_max.map_or(0, |g| offset(g, g_min)) + 1).saturating_mul(width) <= u64::from(u32::MAX) =>
+        {
             let packed: UInt32Chunked =
                 pairs.map(|(g, v)| Some((offset(g?, g_min) * width + offset(v?, v_min)) as u32)).collect();
             packed.into_column()
@@ -650,11 +662,6 @@ pub(crate) fn pair_key(grp: &Int64Chunked, values: &Column, name: &str) -> Resul
     Ok(keys.with_name(name.into()))
 }
 
-/// How far the largest `grp` lies above `g_min`.
-fn g_max_offset(grp: &Int64Chunked, g_min: i64) -> u64 {
-    grp.max().map_or(0, |g_max| (g_max as u64).wrapping_sub(g_min as u64))
-}
-
 /// The table with `grp_X` for every paired column (see `paired_columns`).
 pub(crate) fn with_pair_keys(mut df: DataFrame, queries: &[Query]) -> Result<DataFrame> {
     let paired = paired_columns(&df, queries);
@@ -664,7 +671,7 @@ pub(crate) fn with_pair_keys(mut df: DataFrame, queries: &[Query]) -> Result<Dat
     let grp = df.column("grp").and_then(|c| c.cast(&DataType::Int64)).map_err(polars_internal)?;
     let grp = grp.i64().map_err(polars_internal)?;
     for x in paired {
-        let key = pair_key(grp, df.column(&x).map_err(polars_internal)?, &format!("grp_{x}"))?;
+        let key = pair_key(grp, df.column(&x).map_err(polars_internal)?, &format!("grp_{x}"), None)?;
         df.with_column(key).map_err(polars_internal)?;
     }
     Ok(df)
@@ -854,7 +861,7 @@ mod tests {
     fn assert_keys_pair_up(grp: &[Option<i64>], values: &[Option<i64>], dtype: DataType) {
         let grp_ca = Int64Chunked::from_iter_options("grp".into(), grp.iter().copied());
         let values_col = Int64Chunked::from_iter_options("x".into(), values.iter().copied()).into_column();
-        let keys = pair_key(&grp_ca, &values_col, "grp_x").unwrap();
+        let keys = pair_key(&grp_ca, &values_col, "grp_x", None).unwrap();
         assert_eq!(keys.name().as_str(), "grp_x");
         assert_eq!(keys.dtype(), &dtype);
         let keys: Vec<Option<u64>> = keys.cast(&DataType::UInt64).unwrap().u64().unwrap().iter().collect();
@@ -885,6 +892,22 @@ mod tests {
         assert_keys_pair_up(&grp, &values, DataType::UInt64);
         // a side empty throughout: no key at all
         assert_keys_pair_up(&[None, None], &[Some(1), Some(2)], DataType::UInt32);
+    }
+
+    #[test]
+    fn pair_keys_of_separate_tables_meet_only_with_a_shared_range() {
+        let key = |g: i64, range: Option<(i64, i64)>| {
+            let grp = Int64Chunked::from_slice("grp".into(), &[g]);
+            let values = Int64Chunked::from_slice("x".into(), &[7]).into_column();
+            pair_key(&grp, &values, "grp_x", range).unwrap().cast(&DataType::UInt64).unwrap().u64().unwrap().get(0)
+        };
+        // each table alone starts from its own smallest grp: window 0 and window 2 meet
+        assert_eq!(key(0, None), key(2, None));
+        assert_ne!(key(0, Some((0, 4))), key(2, Some((0, 4))));
+        // a shared range too wide to pack is an error, not a silent meeting
+        let grp = Int64Chunked::from_slice("grp".into(), &[0]);
+        let values = Int64Chunked::from_slice("x".into(), &[i64::MIN, i64::MAX]).into_column();
+        assert!(pair_key(&grp, &values, "grp_x", Some((0, 4))).is_err());
     }
 
     #[test]

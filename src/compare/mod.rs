@@ -296,9 +296,9 @@ fn windowed(df: &DataFrame, changes: &[Change], queries: &[Query]) -> Result<Vec
         let grp = layer_grp(process, &attributed, layer, &format!("grp_{k}"));
         for x in &paired {
             let values = df.column(x).map_err(polars_internal)?;
-            with_grps
-                .with_column(metrics::pair_key(&grp, values, &format!("grp_{x}_{k}"))?)
-                .map_err(polars_internal)?;
+            // packed against every window's grp: keys of different layers never meet
+            let key = metrics::pair_key(&grp, values, &format!("grp_{x}_{k}"), Some((0, 2 * changes.len() as i64)))?;
+            with_grps.with_column(key).map_err(polars_internal)?;
         }
         // a window's grp is small: held as 32 bits, each layer's column is half the size
         with_grps
@@ -367,7 +367,8 @@ struct Hours(f64);
 impl Hours {
     /// `hours` at least 0.
     fn new(hours: f64, resolved: bool) -> Hours {
-        let hours = hours.max(0.0);
+        // not f64::max: it may keep a -0, which would read as open
+        let hours = if hours > 0.0 { hours } else { 0.0 };
         Hours(if resolved { hours } else { -hours })
     }
 
@@ -1082,6 +1083,8 @@ mod tests {
         // negative spans (clock skew) count as zero, as before
         assert_eq!(Hours::new(-1.0, false).pair(), (0.0, false));
         assert_eq!(Hours::new(-1.0, true).pair(), (0.0, true));
+        assert_eq!(Hours::new(-0.0, true).pair(), (0.0, true));
+        assert_eq!(Hours::new(f64::NAN, true).pair(), (0.0, true));
     }
 
     #[test]
