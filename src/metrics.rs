@@ -138,6 +138,20 @@ pub fn compared(queries: &[Query]) -> Vec<&Metric> {
     columns(queries).into_iter().filter(|m| m.compared).collect()
 }
 
+/// The files the before/after comparisons read: those returning a compared metric, the count
+/// it is over, its rate's columns, or the ticket counts (`tickets`). The others (analyst_cv)
+/// need not run on the windows and weeks.
+pub fn feeding_comparisons(queries: &[Query]) -> Vec<Query> {
+    let mut needed: Vec<&str> = vec!["tickets"];
+    for m in compared(queries) {
+        needed.extend([m.name.as_str(), m.n.as_str()]);
+        if let Some(rate) = &m.rate {
+            needed.extend([rate.events.as_str(), rate.exposure.as_str()]);
+        }
+    }
+    queries.iter().filter(|q| q.names().any(|n| needed.contains(&n))).cloned().collect()
+}
+
 /// The metrics drawn in the trend charts, in panel order.
 pub fn chart_panels(queries: &[Query]) -> Vec<&Metric> {
     let mut panels: Vec<&Metric> = columns(queries).into_iter().filter(|m| m.chart.is_some()).collect();
@@ -483,7 +497,64 @@ pub fn period_label(index: i64, period: Period) -> String {
     }
 }
 
-const PERIOD_STRIDE: i64 = 1_000_000;
+/// A process and a period as one `grp`: process_id × periods + (period − first), over the
+/// periods the records span. Compact, so that it fits 32 bits and its `grp_X` keys pack into 32
+/// bits (with a fixed stride of a million periods both took 64: 80 MB more at 10M tickets).
+#[derive(Debug, Clone, Copy)]
+struct PeriodGrp {
+    first: i64,
+    periods: i64,
+    /// process_id × periods + period offset fits 32 bits
+    narrow: bool,
+}
+
+impl PeriodGrp {
+    /// The span of periods of every record of `frames` (their `attributed_at`): the periods of
+    /// the earliest and the latest, as a period only grows with time.
+    fn of(frames: &[&LazyFrame], processes: usize, period: Period, tz: chrono_tz::Tz) -> Result<PeriodGrp> {
+        let ms = |e: Expr| e.dt().timestamp(TimeUnit::Milliseconds);
+        let ends = frames
+            .iter()
+            .map(|lf| {
+                (*lf)
+                    .clone()
+                    .select([ms(col("attributed_at")).min().alias("t"), ms(col("attributed_at")).max().alias("u")])
+            })
+            .collect::<Vec<_>>();
+        let ends = concat(ends, UnionArgs::default()).and_then(|lf| lf.collect()).map_err(polars_internal)?;
+        let at = |name: &str| -> Result<Vec<i64>> {
+            Ok(ends.column(name).map_err(polars_internal)?.i64().map_err(polars_internal)?.iter().flatten().collect())
+        };
+        let times: Vec<i64> = at("t")?.into_iter().chain(at("u")?).collect();
+        let (Some(earliest), Some(latest)) = (times.iter().min(), times.iter().max()) else {
+            return Ok(PeriodGrp { first: 0, periods: 1, narrow: true });
+        };
+        let instants = Int64Chunked::from_slice("t".into(), &[*earliest, *latest])
+            .into_datetime(TimeUnit::Milliseconds, Some(TimeZone::UTC))
+            .into_column();
+        let index = DataFrame::new(2, vec![instants])
+            .and_then(|df| df.lazy().select([period_index(col("t"), period, tz).alias("p")]).collect())
+            .map_err(polars_internal)?;
+        let index: Vec<i64> =
+            index.column("p").map_err(polars_internal)?.i64().map_err(polars_internal)?.iter().flatten().collect();
+        let (first, last) = (index.first().copied().unwrap_or(0), index.last().copied().unwrap_or(0));
+        let periods = last - first + 1;
+        let narrow = (processes as u64 + 1).saturating_mul(periods as u64) <= u64::from(u32::MAX);
+        Ok(PeriodGrp { first, periods, narrow })
+    }
+
+    fn grp(self, period: Period, tz: chrono_tz::Tz) -> Expr {
+        let grp = col("process_id").cast(DataType::Int64) * lit(self.periods)
+            + (period_index(col("attributed_at"), period, tz) - lit(self.first));
+        let dtype = if self.narrow { DataType::UInt32 } else { DataType::Int64 };
+        grp.cast(dtype).alias("grp")
+    }
+
+    /// (process_id, period index) of a `grp`.
+    fn split(self, grp: i64) -> (usize, i64) {
+        (grp.div_euclid(self.periods) as usize, grp.rem_euclid(self.periods) + self.first)
+    }
+}
 
 /// Parts of the groups the queries run on with `low_memory`.
 const LOW_MEMORY_PARTS: u32 = 4;
@@ -497,10 +568,34 @@ pub(crate) fn run_queries(
     changes: LazyFrame,
     audits: LazyFrame,
 ) -> Result<DataFrame> {
-    let contexts = query_contexts(cfg, &tickets, &changes, &audits);
+    run_queries_in(queries, cfg, &query_contexts(cfg, &tickets, &changes, &audits))
+}
+
+/// Run every query once per part of the groups, each part its (tickets, changes, audits), the
+/// results stacked: for tables whose groups come in disjoint parts (the layers of comparison
+/// windows), a query's working memory is then that of one part.
+pub(crate) fn run_queries_in_parts(
+    queries: &[Query],
+    cfg: &Config,
+    parts: Vec<(LazyFrame, LazyFrame, LazyFrame)>,
+) -> Result<DataFrame> {
+    let contexts: Vec<SQLContext> = parts
+        .into_iter()
+        .map(|(tickets, changes, audits)| {
+            let ctx = SQLContext::new();
+            ctx.register("tickets", tickets);
+            ctx.register("changes", changes);
+            ctx.register("audits", audits);
+            ctx
+        })
+        .collect();
+    run_queries_in(queries, cfg, &contexts)
+}
+
+fn run_queries_in(queries: &[Query], cfg: &Config, contexts: &[SQLContext]) -> Result<DataFrame> {
     let mut result: Option<LazyFrame> = None;
     for q in queries {
-        let lf = run_query(q, cfg, &contexts)?.lazy().with_column(col("grp").cast(DataType::Int64));
+        let lf = run_query(q, cfg, contexts)?.lazy().with_column(col("grp").cast(DataType::Int64));
         result = Some(match result {
             None => lf,
             Some(acc) => acc.join(
@@ -604,22 +699,33 @@ pub(crate) fn paired_columns(df: &DataFrame, queries: &[Query]) -> Vec<String> {
         .collect()
 }
 
+/// A column's values as 64-bit integers, whatever their width.
+type Ints<'a> = Box<dyn Iterator<Item = Option<i64>> + 'a>;
+
 /// `grp_X`: one whole number per pair of `grp` and a value of `values`, empty where either is.
 /// polars groups by two columns by encoding every row's pair as bytes and hashing those (at 10M
 /// tickets, 0.5 GB more than one integer key), so the pair becomes one integer: the offsets of
 /// both values in their ranges, packed; or, when the ranges are too wide to pack into 64 bits,
 /// the pairs numbered in order of appearance. `grp_range`: the range of `grp` to pack against
 /// when several tables' keys must not meet (the layers of windows); those must pack.
-pub(crate) fn pair_key(
-    grp: &Int64Chunked,
-    values: &Column,
-    name: &str,
-    grp_range: Option<(i64, i64)>,
-) -> Result<Column> {
+pub(crate) fn pair_key(grp: &Column, values: &Column, name: &str, grp_range: Option<(i64, i64)>) -> Result<Column> {
     let values = values.to_physical_repr().cast(&DataType::Int64).map_err(polars_internal)?;
     let values = values.i64().map_err(polars_internal)?;
     let range = |ca: &Int64Chunked| ca.min().zip(ca.max());
-    let packing = match (grp_range.or_else(|| range(grp)), range(values)) {
+    // A 32-bit grp is read as it is: a 64-bit copy of it cost 80 MB at 10M tickets.
+    let grp_as_i64;
+    let (grp_min_max, grp): (Option<(i64, i64)>, Ints<'_>) = match grp.dtype() {
+        DataType::UInt32 => {
+            let ca = grp.u32().map_err(polars_internal)?;
+            (ca.min().map(i64::from).zip(ca.max().map(i64::from)), Box::new(ca.iter().map(|g| g.map(i64::from))))
+        }
+        _ => {
+            grp_as_i64 = grp.cast(&DataType::Int64).map_err(polars_internal)?;
+            let ca = grp_as_i64.i64().map_err(polars_internal)?;
+            (range(ca), Box::new(ca.iter()))
+        }
+    };
+    let packing = match (grp_range.or(grp_min_max), range(values)) {
         (Some((g_min, g_max)), Some((v_min, v_max))) => {
             let width = i128::from(v_max) - i128::from(v_min) + 1;
             let span = (i128::from(g_max) - i128::from(g_min) + 1).checked_mul(width);
@@ -631,8 +737,8 @@ pub(crate) fn pair_key(
     if packing.is_none() && grp_range.is_some() {
         return Err(Error::Internal(format!("{name}: the values span too wide a range to pack")));
     }
-    let g_max = grp_range.map(|(_, max)| max).or_else(|| grp.max());
-    let pairs = grp.iter().zip(values.iter());
+    let g_max = grp_range.or(grp_min_max).map(|(_, max)| max);
+    let pairs = grp.zip(values.iter());
     let offset = |x: i64, min: i64| (x as u64).wrapping_sub(min as u64);
     let keys = match packing {
         // most often both ranges are narrow (versions × analysts): half the memory
@@ -668,10 +774,9 @@ pub(crate) fn with_pair_keys(mut df: DataFrame, queries: &[Query]) -> Result<Dat
     if paired.is_empty() {
         return Ok(df);
     }
-    let grp = df.column("grp").and_then(|c| c.cast(&DataType::Int64)).map_err(polars_internal)?;
-    let grp = grp.i64().map_err(polars_internal)?;
+    let grp = df.column("grp").map_err(polars_internal)?.clone();
     for x in paired {
-        let key = pair_key(grp, df.column(&x).map_err(polars_internal)?, &format!("grp_{x}"), None)?;
+        let key = pair_key(&grp, df.column(&x).map_err(polars_internal)?, &format!("grp_{x}"), None)?;
         df.with_column(key).map_err(polars_internal)?;
     }
     Ok(df)
@@ -735,8 +840,8 @@ pub fn compute(
         Ok(with_pair_keys(lf.collect().map_err(polars_internal)?, queries)?.lazy())
     };
 
-    // Per SOP version: grp = timeline id.
-    let by_version = |lf: LazyFrame| lf.with_column(col("version_id").cast(DataType::Int64).alias("grp"));
+    // Per SOP version: grp = timeline id (the column itself, not a 64-bit copy of it).
+    let by_version = |lf: LazyFrame| lf.with_column(col("version_id").alias("grp"));
     let version_metrics = run_queries(
         queries,
         cfg,
@@ -746,23 +851,19 @@ pub fn compute(
     )?;
     let sop_versions = assemble_versions(&att.timeline, version_metrics, queries)?;
 
-    // Per process and period: grp = process_id * stride + period index.
-    let by_period = |lf: LazyFrame| {
-        lf.with_column(
-            (col("process_id").cast(DataType::Int64) * lit(PERIOD_STRIDE)
-                + period_index(col("attributed_at"), period, tz))
-            .alias("grp"),
-        )
-    };
+    // Per process and period: grp = process_id × periods + (period − first period).
+    let periods = PeriodGrp::of(&[&tickets, &changes, &audits], att.processes.len(), period, tz)?;
+    let by_period = |lf: LazyFrame| lf.with_column(periods.grp(period, tz));
     let tickets = once(by_period(tickets))?;
     let period_metrics = run_queries(queries, cfg, tickets.clone(), by_period(changes), by_period(audits))?;
     // The versions in force during each period: the first and last version with tickets in it.
     let spans = tickets
         .group_by([col("grp")])
         .agg([col("version_id").min().alias("first_version"), col("version_id").max().alias("last_version")])
+        .with_column(col("grp").cast(DataType::Int64))
         .collect()
         .map_err(polars_internal)?;
-    let process_periods = assemble_periods(att, period_metrics, spans, period, queries)?;
+    let process_periods = assemble_periods(att, period_metrics, spans, periods, period, queries)?;
     Ok(MetricTables { sop_versions, process_periods })
 }
 
@@ -809,6 +910,7 @@ fn assemble_periods(
     att: &Attributed,
     metrics: DataFrame,
     spans: DataFrame,
+    periods: PeriodGrp,
     period: Period,
     queries: &[Query],
 ) -> Result<DataFrame> {
@@ -830,9 +932,9 @@ fn assemble_periods(
     let mut period_text = Vec::new();
     let mut in_force = Vec::new();
     for (k, g) in grp_joined.iter().enumerate() {
-        let pid = g.div_euclid(PERIOD_STRIDE) as usize;
+        let (pid, index) = periods.split(*g);
         process.push(att.processes.get(pid).cloned().unwrap_or_default());
-        period_text.push(period_label(g.rem_euclid(PERIOD_STRIDE), period));
+        period_text.push(period_label(index, period));
         let (f, l) = (first.get(k), last.get(k));
         sop.push(f.and_then(|i| att.timeline.get(i as usize)).map(|r| r.sop_id.clone()).unwrap_or_default());
         in_force.push(match (label(f), label(l)) {
@@ -861,7 +963,7 @@ mod tests {
     fn assert_keys_pair_up(grp: &[Option<i64>], values: &[Option<i64>], dtype: DataType) {
         let grp_ca = Int64Chunked::from_iter_options("grp".into(), grp.iter().copied());
         let values_col = Int64Chunked::from_iter_options("x".into(), values.iter().copied()).into_column();
-        let keys = pair_key(&grp_ca, &values_col, "grp_x", None).unwrap();
+        let keys = pair_key(&grp_ca.into_column(), &values_col, "grp_x", None).unwrap();
         assert_eq!(keys.name().as_str(), "grp_x");
         assert_eq!(keys.dtype(), &dtype);
         let keys: Vec<Option<u64>> = keys.cast(&DataType::UInt64).unwrap().u64().unwrap().iter().collect();
@@ -890,6 +992,12 @@ mod tests {
         let grp = [Some(i64::MIN), Some(i64::MAX), Some(i64::MIN), Some(0), None];
         let values = [Some(0), Some(1), Some(0), Some(i64::MAX), Some(1)];
         assert_keys_pair_up(&grp, &values, DataType::UInt64);
+        // a 32-bit grp is read as it is
+        let grp = UInt32Chunked::from_slice("grp".into(), &[1, 1, 2]).into_column();
+        let values = Int64Chunked::from_slice("x".into(), &[5, 6, 5]).into_column();
+        let keys = pair_key(&grp, &values, "grp_x", None).unwrap();
+        let keys: Vec<Option<u32>> = keys.u32().unwrap().iter().collect();
+        assert!(keys[0] != keys[1] && keys[0] != keys[2] && keys[1] != keys[2]);
         // a side empty throughout: no key at all
         assert_keys_pair_up(&[None, None], &[Some(1), Some(2)], DataType::UInt32);
     }
@@ -897,7 +1005,7 @@ mod tests {
     #[test]
     fn pair_keys_of_separate_tables_meet_only_with_a_shared_range() {
         let key = |g: i64, range: Option<(i64, i64)>| {
-            let grp = Int64Chunked::from_slice("grp".into(), &[g]);
+            let grp = Int64Chunked::from_slice("grp".into(), &[g]).into_column();
             let values = Int64Chunked::from_slice("x".into(), &[7]).into_column();
             pair_key(&grp, &values, "grp_x", range).unwrap().cast(&DataType::UInt64).unwrap().u64().unwrap().get(0)
         };
@@ -905,7 +1013,7 @@ mod tests {
         assert_eq!(key(0, None), key(2, None));
         assert_ne!(key(0, Some((0, 4))), key(2, Some((0, 4))));
         // a shared range too wide to pack is an error, not a silent meeting
-        let grp = Int64Chunked::from_slice("grp".into(), &[0]);
+        let grp = Int64Chunked::from_slice("grp".into(), &[0]).into_column();
         let values = Int64Chunked::from_slice("x".into(), &[i64::MIN, i64::MAX]).into_column();
         assert!(pair_key(&grp, &values, "grp_x", Some((0, 4))).is_err());
     }

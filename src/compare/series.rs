@@ -84,8 +84,7 @@ pub fn weekly(att: &Attributed, cfg: &Config, queries: &[Query], as_of_ms: i64) 
         lf.filter(t.clone().gt_eq(lit(origin_ms)).and(t.lt(lit(origin_ms + weeks * WEEK_MS)))).with_column(grp.clone())
     };
     // Only the files that hold a compared metric, and the ticket counts the weights use.
-    let wanted: Vec<Query> =
-        queries.iter().filter(|q| q.metrics.iter().any(|m| m.compared || m.name == "tickets")).cloned().collect();
+    let wanted = metrics::feeding_comparisons(queries);
     // The weeks span every ticket, so the tickets need no filter: the table gains its `grp`
     // column and is not copied (a filtered copy of 10 million tickets took 0.5 GB).
     let tickets = att
@@ -117,17 +116,19 @@ pub fn weekly(att: &Attributed, cfg: &Config, queries: &[Query], as_of_ms: i64) 
 /// `as_of_ms`; no value where half the tickets or more are still open.
 fn censored_medians(tickets: LazyFrame, as_of_ms: i64) -> Result<HashMap<i64, f64>> {
     let df = tickets
-        .select([col("grp"), col("is_resolved"), super::hours_or_open_so_far(as_of_ms)])
+        .select([col("grp"), col("is_resolved"), col("resolution_hours"), col("opened_at")])
         .collect()
         .map_err(polars_internal)?;
     let grp = df.column("grp").map_err(polars_internal)?.i64().map_err(polars_internal)?;
     let resolved = df.column("is_resolved").map_err(polars_internal)?.bool().map_err(polars_internal)?;
-    let hours = df.column("hours").map_err(polars_internal)?.f64().map_err(polars_internal)?;
+    let resolution = df.column("resolution_hours").map_err(polars_internal)?.f64().map_err(polars_internal)?;
+    let opened = super::opened_ms(&df)?;
     let records = || {
         grp.iter()
-            .zip(hours.iter())
             .zip(resolved.iter())
-            .filter_map(|((g, h), r)| Some((g?, (h?.max(0.0), r.unwrap_or(false)))))
+            .zip(resolution.iter())
+            .zip(opened.iter())
+            .filter_map(|(((g, r), h), o)| Some((g?, super::hours_or_open_so_far(r, h, o, as_of_ms)?)))
     };
     // Each group's records side by side, placed by a counting sort on the group: one array of
     // the samples, where sorting the table by group held it twice. Per group: where its records
@@ -140,7 +141,7 @@ fn censored_medians(tickets: LazyFrame, as_of_ms: i64) -> Result<HashMap<i64, f6
     for (start, next) in place.values_mut() {
         (*start, *next, total) = (total, total, total + *next);
     }
-    let mut samples = vec![(0.0, false); total];
+    let mut samples = vec![super::Hours::new(0.0, false); total];
     for (g, record) in records() {
         if let Some((_, next)) = place.get_mut(&g) {
             if let Some(slot) = samples.get_mut(*next) {
@@ -152,7 +153,8 @@ fn censored_medians(tickets: LazyFrame, as_of_ms: i64) -> Result<HashMap<i64, f6
     drop(df);
     let mut out = HashMap::new();
     for (g, (start, end)) in place {
-        let median = samples.get(start..end).and_then(survival::km_median);
+        let group: Option<Vec<(f64, bool)>> = samples.get(start..end).map(|s| s.iter().map(|h| h.pair()).collect());
+        let median = group.as_deref().and_then(survival::km_median);
         if let Some(m) = median {
             out.insert(g, m.max(SHORTEST_HOURS).ln());
         }
