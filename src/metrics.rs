@@ -979,6 +979,25 @@ mod tests {
     }
 
     #[test]
+    fn period_groups_span_the_records_periods() {
+        // months: March 2024 to May 2024 across the tickets and the audits
+        let at = |ms: &[i64]| {
+            let t = Int64Chunked::from_slice("attributed_at".into(), ms)
+                .into_datetime(TimeUnit::Milliseconds, Some(TimeZone::UTC))
+                .into_column();
+            DataFrame::new(ms.len(), vec![t]).unwrap().lazy()
+        };
+        let march = 1_709_251_200_000; // 2024-03-01
+        let may = 1_714_521_600_000; // 2024-05-01
+        let (tickets, changes, audits) = (at(&[march + 1, march + 2]), at(&[]), at(&[may + 5]));
+        let g = PeriodGrp::of(&[&tickets, &changes, &audits], 3, Period::Month, chrono_tz::UTC).unwrap();
+        assert_eq!((g.first, g.periods, g.narrow), (2024 * 12 + 2, 3, true));
+        // process 2, May: 2 × 3 + 2
+        assert_eq!(g.split(8), (2, 2024 * 12 + 4));
+        assert_eq!(period_label(g.split(8).1, Period::Month), "2024-05");
+    }
+
+    #[test]
     fn pair_keys_group_by_both_columns() {
         // narrow ranges pack into 32 bits
         let grp = [Some(1), Some(1), Some(2), Some(2), None, Some(1), Some(-3)];
