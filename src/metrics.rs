@@ -470,18 +470,15 @@ pub(crate) fn derive_change_columns(changes: &DataFrame, cfg: &Config) -> LazyFr
 /// Period index of a timestamp column: months, ISO weeks or quarters since a fixed origin, on
 /// the calendar of the run's time zone (a Berlin team's March is Berlin's March).
 fn period_index(c: Expr, period: Period, tz: chrono_tz::Tz) -> Expr {
+    // 32-bit arithmetic: every intermediate column of 10M tickets is 40 MB, not 80
     let c = c.dt().convert_time_zone(TimeZone::from_chrono(&tz));
-    let local_days = c.clone().dt().date().cast(DataType::Int64);
+    let year = || c.clone().dt().year().cast(DataType::Int32);
+    let month0 = || c.clone().dt().month().cast(DataType::Int32) - lit(1i32);
     match period {
-        Period::Month => {
-            c.clone().dt().year().cast(DataType::Int64) * lit(12i64) + c.dt().month().cast(DataType::Int64) - lit(1i64)
-        }
+        Period::Month => year() * lit(12i32) + month0(),
         // 1970-01-01 was a Thursday; weeks start on Monday (ISO).
-        Period::Week => (local_days + lit(3i64)).floor_div(lit(7i64)),
-        Period::Quarter => {
-            c.clone().dt().year().cast(DataType::Int64) * lit(4i64)
-                + (c.dt().month().cast(DataType::Int64) - lit(1i64)).floor_div(lit(3i64))
-        }
+        Period::Week => (c.clone().dt().date().cast(DataType::Int32) + lit(3i32)).floor_div(lit(7i32)),
+        Period::Quarter => year() * lit(4i32) + month0().floor_div(lit(3i32)),
     }
 }
 
@@ -533,7 +530,9 @@ impl PeriodGrp {
             .into_datetime(TimeUnit::Milliseconds, Some(TimeZone::UTC))
             .into_column();
         let index = DataFrame::new(2, vec![instants])
-            .and_then(|df| df.lazy().select([period_index(col("t"), period, tz).alias("p")]).collect())
+            .and_then(|df| {
+                df.lazy().select([period_index(col("t"), period, tz).cast(DataType::Int64).alias("p")]).collect()
+            })
             .map_err(polars_internal)?;
         let index: Vec<i64> =
             index.column("p").map_err(polars_internal)?.i64().map_err(polars_internal)?.iter().flatten().collect();
@@ -544,10 +543,13 @@ impl PeriodGrp {
     }
 
     fn grp(self, period: Period, tz: chrono_tz::Tz) -> Expr {
-        let grp = col("process_id").cast(DataType::Int64) * lit(self.periods)
-            + (period_index(col("attributed_at"), period, tz) - lit(self.first));
-        let dtype = if self.narrow { DataType::UInt32 } else { DataType::Int64 };
-        grp.cast(dtype).alias("grp")
+        let offset = period_index(col("attributed_at"), period, tz) - lit(self.first as i32);
+        let (dtype, periods) = if self.narrow {
+            (DataType::UInt32, lit(self.periods as u32))
+        } else {
+            (DataType::Int64, lit(self.periods))
+        };
+        (col("process_id").cast(dtype.clone()) * periods + offset.cast(dtype.clone())).cast(dtype).alias("grp")
     }
 
     /// (process_id, period index) of a `grp`.
