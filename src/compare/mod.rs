@@ -318,7 +318,8 @@ fn windowed(df: &DataFrame, changes: &[Change], queries: &[Query]) -> Result<Vec
             let columns: Vec<Expr> = names
                 .iter()
                 .cloned()
-                .chain([col(grp.as_str()).cast(DataType::Int64).alias("grp")])
+                // kept at 32 bits through the queries' filtered copies (their results are 64-bit)
+                .chain([col(grp.as_str()).alias("grp")])
                 .chain(pair_keys)
                 .collect();
             all.clone().filter(col(grp.as_str()).is_not_null()).select(columns)
@@ -328,7 +329,7 @@ fn windowed(df: &DataFrame, changes: &[Change], queries: &[Query]) -> Result<Vec
         let pair_keys = paired.iter().map(|x| lit(0u64).alias(format!("grp_{x}")));
         return Ok(vec![all
             .filter(lit(false))
-            .select(names.into_iter().chain([lit(0i64).alias("grp")]).chain(pair_keys).collect::<Vec<_>>())]);
+            .select(names.into_iter().chain([lit(0i32).alias("grp")]).chain(pair_keys).collect::<Vec<_>>())]);
     }
     Ok(parts)
 }
@@ -417,7 +418,13 @@ fn collect_samples(layers: &[LazyFrame], as_of_ms: i64) -> Result<Samples> {
     for layer in layers {
         let df = layer
             .clone()
-            .select([col("grp"), col("is_resolved"), col("resolution_hours"), col("opened_at"), col("priority")])
+            .select([
+                col("grp").cast(DataType::Int64),
+                col("is_resolved"),
+                col("resolution_hours"),
+                col("opened_at"),
+                col("priority"),
+            ])
             .collect()
             .map_err(polars_internal)?;
         let grp = df.column("grp").map_err(polars_internal)?.i64().map_err(polars_internal)?;
@@ -647,7 +654,7 @@ impl WindowData {
         let samples = collect_samples(&ticket_layers, as_of_ms)?;
         crate::diag::trace("comparison samples collected");
         let change_counts = change_records
-            .select([col("grp")])
+            .select([col("grp").cast(DataType::Int64)])
             .collect()
             .map_err(polars_internal)?
             .column("grp")
