@@ -41,7 +41,7 @@ ratio() { printf '%.2f' "$(echo "scale=4; $1 / $2" | bc)"; }
 
 echo "machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), $(free -g | awk '/Mem:/ {print $2}') GiB; $(uname -sm); DuckDB $("$venv/bin/python" -c 'import duckdb; print(duckdb.__version__)'); sop-impact $(git rev-parse --short HEAD); median of $reps runs"
 echo
-echo "| tickets | CSV MB | sop-impact metrics s | peak RSS MB | DuckDB s | DuckDB peak RSS MB | metrics / DuckDB | Parquet MB | metrics on Parquet s | peak RSS MB | Parquet / CSV | report s | same numbers |"
+echo "| tickets | CSV MB | sop-impact metrics s | peak RSS MiB | DuckDB s | DuckDB peak RSS MiB | metrics / DuckDB | Parquet MB | metrics on Parquet s | peak RSS MiB | Parquet / CSV | report s | same numbers |"
 echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
 growth=()
 steps=()
@@ -73,7 +73,7 @@ echo
 echo "Cost per million tickets (linear growth keeps each column flat; at small sizes the fixed start-up"
 echo "cost dominates):"
 echo
-echo "| tickets | metrics s / 1M | DuckDB s / 1M | metrics on Parquet s / 1M | report s / 1M | metrics peak MB / 1M |"
+echo "| tickets | metrics s / 1M | DuckDB s / 1M | metrics on Parquet s / 1M | report s / 1M | metrics peak MiB / 1M |"
 echo "|---:|---:|---:|---:|---:|---:|"
 printf '%s\n' "${growth[@]}"
 echo
