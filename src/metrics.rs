@@ -144,7 +144,8 @@ pub fn compared(queries: &[Query]) -> Vec<&Metric> {
 pub fn feeding_comparisons(queries: &[Query]) -> Vec<Query> {
     let mut needed: Vec<&str> = vec!["tickets"];
     for m in compared(queries) {
-        needed.extend([m.name.as_str(), m.n.as_str()]);
+        // `n` may name another file's `<metric>__n`, which `names` does not list
+        needed.extend([m.name.as_str(), m.n.as_str(), m.n.strip_suffix("__n").unwrap_or(&m.n)]);
         if let Some(rate) = &m.rate {
             needed.extend([rate.events.as_str(), rate.exposure.as_str()]);
         }
@@ -536,7 +537,9 @@ impl PeriodGrp {
             .map_err(polars_internal)?;
         let index: Vec<i64> =
             index.column("p").map_err(polars_internal)?.i64().map_err(polars_internal)?.iter().flatten().collect();
-        let (first, last) = (index.first().copied().unwrap_or(0), index.last().copied().unwrap_or(0));
+        // the earliest and latest instants' periods (min and max all the same, should a zone's
+        // calendar ever step back)
+        let (first, last) = (index.iter().copied().min().unwrap_or(0), index.iter().copied().max().unwrap_or(0));
         let periods = last - first + 1;
         let narrow = (processes as u64 + 1).saturating_mul(periods as u64) <= u64::from(u32::MAX);
         Ok(PeriodGrp { first, periods, narrow })
@@ -581,15 +584,10 @@ pub(crate) fn run_queries_in_parts(
     cfg: &Config,
     parts: Vec<(LazyFrame, LazyFrame, LazyFrame)>,
 ) -> Result<DataFrame> {
+    // with low_memory, each part is split further as `query_contexts` splits a whole table
     let contexts: Vec<SQLContext> = parts
         .into_iter()
-        .map(|(tickets, changes, audits)| {
-            let ctx = SQLContext::new();
-            ctx.register("tickets", tickets);
-            ctx.register("changes", changes);
-            ctx.register("audits", audits);
-            ctx
-        })
+        .flat_map(|(tickets, changes, audits)| query_contexts(cfg, &tickets, &changes, &audits))
         .collect();
     run_queries_in(queries, cfg, &contexts)
 }
@@ -839,7 +837,10 @@ pub fn compute(
     let changes = derive_change_columns(&att.changes, cfg);
     let audits = att.audits.clone().lazy();
     let once = |lf: LazyFrame| -> Result<LazyFrame> {
-        Ok(with_pair_keys(lf.collect().map_err(polars_internal)?, queries)?.lazy())
+        let grouped = with_pair_keys(lf.collect().map_err(polars_internal)?, queries)?;
+        crate::diag::release_freed_memory();
+        crate::diag::trace("metric groups placed");
+        Ok(grouped.lazy())
     };
 
     // Per SOP version: grp = timeline id (the column itself, not a 64-bit copy of it).
