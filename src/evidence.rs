@@ -42,7 +42,7 @@ fn window_records(a: &Analysis, process_id: u32, window: Interval) -> Result<Vec
             .clone()
             .lazy()
             .filter(crate::compare::in_window(process_id, window))
-            .select([col(id_col).alias("id"), t.alias("t"), col("source_line")])
+            .select([col(id_col).alias("id"), t.alias("t"), col("source_line").cast(DataType::UInt64)])
             .sort(["t", "id"], SortMultipleOptions::default())
             .collect()
             .map_err(polars_internal)?;

@@ -112,8 +112,19 @@ fn check_block(
         cols.push(mod_count.into_column());
     }
     cols.push(UInt32Chunked::full("source_file".into(), file_idx, n).into_column());
+    // 32 bits, half the memory of 64 (40 MB at 10M tickets): a file of over 4 billion lines
+    // (hundreds of GB) is refused rather than numbered wrong
+    let last_line = n.checked_sub(1).map_or(0, |last| table.lines.line(last as u64));
+    if u32::try_from(last_line).is_err() {
+        return Err(Error::invalid(
+            &table.path,
+            format!("has more than {} lines", u32::MAX),
+            "split the export into files of fewer lines and pass them all",
+        ));
+    }
     cols.push(
-        UInt64Chunked::from_iter_values("source_line".into(), (0..n as u64).map(|i| table.lines.line(i))).into_column(),
+        UInt32Chunked::from_iter_values("source_line".into(), (0..n as u64).map(|i| table.lines.line(i) as u32))
+            .into_column(),
     );
     let mut frame = DataFrame::new(n, cols).map_err(polars_internal)?;
     if !problems.list.is_empty() {
@@ -372,7 +383,8 @@ fn resolve_duplicates(df: &DataFrame, paths: &[PathBuf]) -> Result<(DataFrame, V
     }
     let id_ca = dups.column("ticket_id").map_err(polars_internal)?.str().map_err(polars_internal)?.clone();
     let files = dups.column("source_file").map_err(polars_internal)?.u32().map_err(polars_internal)?.clone();
-    let lines = dups.column("source_line").map_err(polars_internal)?.u64().map_err(polars_internal)?.clone();
+    let lines = dups.column("source_line").and_then(|c| c.cast(&DataType::UInt64)).map_err(polars_internal)?;
+    let lines = lines.u64().map_err(polars_internal)?.clone();
     let mut groups: BTreeMap<String, Vec<usize>> = BTreeMap::new();
     for (j, id) in id_ca.iter().enumerate() {
         groups.entry(id.unwrap_or_default().to_string()).or_default().push(j);
