@@ -59,8 +59,13 @@ pub struct Attributed {
 /// The `attributed_at` of an attributed table (tickets, change requests or audit findings) as
 /// UTC epoch milliseconds.
 pub fn attributed_ms(df: &DataFrame) -> Result<Int64Chunked> {
+    timestamp_ms(df, "attributed_at")
+}
+
+/// A timestamp column as UTC epoch milliseconds (the column itself when it is stored so).
+pub fn timestamp_ms(df: &DataFrame, name: &str) -> Result<Int64Chunked> {
     let ms = DataType::Datetime(TimeUnit::Milliseconds, Some(TimeZone::UTC));
-    let column = df.column("attributed_at").and_then(|c| c.cast(&ms)).map_err(polars_internal)?;
+    let column = df.column(name).and_then(|c| c.cast(&ms)).map_err(polars_internal)?;
     Ok(column.datetime().map_err(polars_internal)?.physical().clone())
 }
 

@@ -82,11 +82,7 @@ fn process_metrics(a: &Analysis) -> Result<HashMap<String, HashMap<i64, f64>>> {
     let df = run_queries(
         &a.queries,
         cfg,
-        crate::metrics::with_pair_keys(
-            by_process(a.attributed.tickets.clone().lazy()).collect().map_err(polars_internal)?,
-            &a.queries,
-        )?
-        .lazy(),
+        crate::metrics::grouped_tickets(by_process(a.attributed.tickets.clone().lazy()), &a.queries)?,
         by_process(derive_change_columns(&a.attributed.changes, cfg)),
         by_process(a.attributed.audits.clone().lazy()),
     )?;

@@ -768,8 +768,17 @@ pub(crate) fn pair_key(grp: &Column, values: &Column, name: &str, grp_range: Opt
     Ok(keys.with_name(name.into()))
 }
 
+/// The tickets of one grouping (with their `grp`) as the queries read them: computed once, not
+/// once per query, with the `grp_X` pair keys the queries name. Every grouping's tickets go
+/// through here, so that no grouping lacks a key a query uses.
+pub(crate) fn grouped_tickets(tickets: LazyFrame, queries: &[Query]) -> Result<LazyFrame> {
+    let grouped = with_pair_keys(tickets.collect().map_err(polars_internal)?, queries)?;
+    crate::diag::release_freed_memory();
+    Ok(grouped.lazy())
+}
+
 /// The table with `grp_X` for every paired column (see `paired_columns`).
-pub(crate) fn with_pair_keys(mut df: DataFrame, queries: &[Query]) -> Result<DataFrame> {
+fn with_pair_keys(mut df: DataFrame, queries: &[Query]) -> Result<DataFrame> {
     let paired = paired_columns(&df, queries);
     if paired.is_empty() {
         return Ok(df);
@@ -837,10 +846,9 @@ pub fn compute(
     let changes = derive_change_columns(&att.changes, cfg);
     let audits = att.audits.clone().lazy();
     let once = |lf: LazyFrame| -> Result<LazyFrame> {
-        let grouped = with_pair_keys(lf.collect().map_err(polars_internal)?, queries)?;
-        crate::diag::release_freed_memory();
+        let grouped = grouped_tickets(lf, queries)?;
         crate::diag::trace("metric groups placed");
-        Ok(grouped.lazy())
+        Ok(grouped)
     };
 
     // Per SOP version: grp = timeline id (the column itself, not a 64-bit copy of it).

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use polars::prelude::*;
 use statrs::distribution::{ChiSquared, ContinuousCDF};
 
-use crate::attribute::{attributed_ms, Attributed, NO_SOP};
+use crate::attribute::{attributed_ms, timestamp_ms, Attributed, NO_SOP};
 use crate::config::Config;
 use crate::error::{polars_internal, Result};
 use crate::metrics::{self, derive_change_columns, Better, Kind, Metric, Query, RateOf};
@@ -402,13 +402,6 @@ fn hours_or_open_so_far(
     Some(Hours::new(hours, resolved))
 }
 
-/// `opened_at` in milliseconds (the column as it is when it is already so).
-fn opened_ms(df: &DataFrame) -> Result<Int64Chunked> {
-    let ms = DataType::Datetime(TimeUnit::Milliseconds, Some(TimeZone::UTC));
-    let opened = df.column("opened_at").and_then(|c| c.cast(&ms)).map_err(polars_internal)?;
-    Ok(opened.datetime().map_err(polars_internal)?.physical().clone())
-}
-
 /// The samples of every window, one layer of windows at a time (a window lies in one layer),
 /// each window's durations allocated at their final size: at 10M tickets, all layers at once
 /// and vectors grown by doubling held 0.25 GB more.
@@ -430,7 +423,7 @@ fn collect_samples(layers: &[LazyFrame], as_of_ms: i64) -> Result<Samples> {
         let grp = df.column("grp").map_err(polars_internal)?.i64().map_err(polars_internal)?;
         let resolved = df.column("is_resolved").map_err(polars_internal)?.bool().map_err(polars_internal)?;
         let resolution = df.column("resolution_hours").map_err(polars_internal)?.f64().map_err(polars_internal)?;
-        let opened = opened_ms(&df)?;
+        let opened = timestamp_ms(&df, "opened_at")?;
         let prio = df.column("priority").map_err(polars_internal)?.i32().map_err(polars_internal)?;
         let hours = || {
             resolved

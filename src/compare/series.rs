@@ -87,15 +87,9 @@ pub fn weekly(att: &Attributed, cfg: &Config, queries: &[Query], as_of_ms: i64) 
     let wanted = metrics::feeding_comparisons(queries);
     // The weeks span every ticket, so the tickets need no filter: the table gains its `grp`
     // column and is not copied (a filtered copy of 10 million tickets took 0.5 GB).
-    let tickets = att
-        .tickets
-        .clone()
-        .lazy()
-        .select(super::columns_read(&att.tickets, &wanted))
-        .with_column(grp.clone())
-        .collect()
-        .map_err(polars_internal)?;
-    let tickets = metrics::with_pair_keys(tickets, &wanted)?.lazy();
+    let tickets =
+        att.tickets.clone().lazy().select(super::columns_read(&att.tickets, &wanted)).with_column(grp.clone());
+    let tickets = metrics::grouped_tickets(tickets, &wanted)?;
     crate::diag::trace("weekly groups placed");
     let changes = with_grp(derive_change_columns(&att.changes, cfg));
     let audits = with_grp(att.audits.clone().lazy());
@@ -122,7 +116,7 @@ fn censored_medians(tickets: LazyFrame, as_of_ms: i64) -> Result<HashMap<i64, f6
     let grp = df.column("grp").map_err(polars_internal)?.i64().map_err(polars_internal)?;
     let resolved = df.column("is_resolved").map_err(polars_internal)?.bool().map_err(polars_internal)?;
     let resolution = df.column("resolution_hours").map_err(polars_internal)?.f64().map_err(polars_internal)?;
-    let opened = super::opened_ms(&df)?;
+    let opened = crate::attribute::timestamp_ms(&df, "opened_at")?;
     let records = || {
         grp.iter()
             .zip(resolved.iter())
