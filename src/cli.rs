@@ -318,6 +318,7 @@ impl AnalysisArgs {
             by: self.by.map(Into::into),
             queries: self.queries.clone(),
             low_memory: self.low_memory,
+            record_ids: false,
         }
     }
 }

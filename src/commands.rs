@@ -130,7 +130,8 @@ pub fn evidence(
         publish::precheck(out)?;
     }
     let progress = Progress::new(quiet);
-    let a = pipeline::analyse(inputs, options, &progress)?;
+    let options = AnalysisOptions { record_ids: true, ..options.clone() };
+    let a = pipeline::analyse(inputs, &options, &progress)?;
     progress.step("writing the evidence pack");
     let dir = crate::evidence::write_evidence(&a, sop, version, out, &command_line())?;
     progress.finish();

@@ -6,7 +6,7 @@ use std::io::IsTerminal;
 use std::time::Duration;
 
 use chrono_tz::Tz;
-use polars::prelude::ChunkAgg;
+use polars::prelude::{ChunkAgg, DataFrame, PlSmallStr};
 
 use std::path::PathBuf;
 
@@ -80,6 +80,8 @@ pub struct AnalysisOptions {
     pub by: Option<Stratify>,
     pub queries: Option<PathBuf>,
     pub low_memory: bool,
+    /// keep each ticket's id and source line after attribution (the evidence pack lists them)
+    pub record_ids: bool,
 }
 
 /// An [`InputRequest`] checked: the paths, how to read them, and "today" if it was given.
@@ -196,7 +198,7 @@ pub fn analyse(inputs: &InputRequest, analysis: &AnalysisOptions, progress: &Pro
     let window = resolve_window(analysis, &config)?;
     let queries = metrics::load_queries(metrics::query_dir(analysis.queries.as_deref()).as_deref())?;
     progress.step("reading and validating inputs");
-    let data = validate::load(&paths, &opts)?;
+    let mut data = validate::load(&paths, &opts)?;
     if data.tickets.height() == 0 {
         let first = paths.tickets.first().cloned().unwrap_or_default();
         return Err(Error::invalid(
@@ -208,8 +210,12 @@ pub fn analyse(inputs: &InputRequest, analysis: &AnalysisOptions, progress: &Pro
     let as_of_ms = as_of_ms(as_of, opts.tz, &data)?;
     progress.step("attributing records to SOP versions");
     let mut attributed = attribute::attribute(&data, analysis.attribute_by)?;
-    attributed.tickets =
-        metrics::derive_ticket_columns(&attributed.tickets, &config).collect().map_err(polars_internal)?;
+    metrics::derive_ticket_columns(&mut attributed.tickets, &config)?;
+    let read = columns_read_later(&attributed.tickets, &queries, analysis);
+    attributed.tickets = attributed.tickets.select(read.iter().cloned()).map_err(polars_internal)?;
+    // the validated table shares its columns with the attributed one: both let go of them
+    data.tickets =
+        data.tickets.select(read.into_iter().filter(|c| data.tickets.column(c).is_ok())).map_err(polars_internal)?;
     if diag::timings_enabled() {
         for c in attributed.tickets.columns() {
             let mb = c.as_materialized_series().estimated_size() / (1 << 20);
@@ -247,6 +253,25 @@ pub fn analyse(inputs: &InputRequest, analysis: &AnalysisOptions, progress: &Pro
         comparisons,
         strata,
     })
+}
+
+/// The ticket columns some later step reads: the ones the comparisons read themselves, the
+/// ones a query names, the `--by` column, and with `record_ids` each ticket's id and line. The
+/// rest (at 10M tickets: ids, states, groups, the resolved and closed times, where they came
+/// from; ~0.4 GB) are dropped once the derived columns exist.
+fn columns_read_later(tickets: &DataFrame, queries: &[Query], analysis: &AnalysisOptions) -> Vec<PlSmallStr> {
+    let mut always: Vec<&str> = compare::READ_BY_COMPARISONS.to_vec();
+    always.push("version_id");
+    always.extend(analysis.by.map(Stratify::column));
+    if analysis.record_ids {
+        always.extend(["ticket_id", "source_line"]);
+    }
+    tickets
+        .get_column_names()
+        .into_iter()
+        .filter(|n| always.contains(&n.as_str()) || metrics::reads_column(queries, n.as_str()))
+        .cloned()
+        .collect()
 }
 
 /// The command line's --window, else the config's window_days.

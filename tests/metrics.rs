@@ -485,3 +485,45 @@ fn a_new_metric_is_one_sql_file() {
         .unwrap();
     assert!(std::fs::read_to_string(trend).unwrap().contains("First-touch resolution"));
 }
+
+/// Columns no bundled query reads are let go after attribution, but never one a query reads:
+/// a query over the ticket id and the status (and mentioning another column only in a comment)
+/// still finds them.
+#[test]
+fn a_query_reads_columns_the_bundled_queries_do_not() {
+    let edge = fixture("metrics_edge");
+    let queries = tempfile::tempdir().unwrap();
+    for e in std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("queries")).unwrap() {
+        let p = e.unwrap().path();
+        std::fs::copy(&p, queries.path().join(p.file_name().unwrap())).unwrap();
+    }
+    std::fs::write(
+        queries.path().join("ids.sql"),
+        "-- metric: distinct_ids, closed_status\n\
+         -- better: none\n\
+         -- kind: count\n\
+         -- (closed_at is not read here)\n\
+         SELECT grp, COUNT(DISTINCT ticket_id) AS distinct_ids, SUM(CASE WHEN status = 'Closed' THEN 1 ELSE 0 END) AS closed_status\n\
+         FROM tickets GROUP BY grp\n",
+    )
+    .unwrap();
+    let out = tempfile::tempdir().unwrap();
+    run_ok(&[
+        "metrics",
+        "--tickets",
+        edge.join("tickets.csv").to_str().unwrap(),
+        "--sops",
+        edge.join("sops.csv").to_str().unwrap(),
+        "--queries",
+        queries.path().to_str().unwrap(),
+        "--out",
+        out.path().to_str().unwrap(),
+    ]);
+    let rows = read_csv(&out.path().join("metrics/sop_version_metrics.csv"));
+    let tickets_csv = std::fs::read_to_string(edge.join("tickets.csv")).unwrap();
+    let closed_in_file = tickets_csv.lines().filter(|l| l.contains(",Closed,")).count() as f64;
+    let sum = |name: &str| rows.iter().map(|r| num(r, name).unwrap_or(0.0)).sum::<f64>();
+    assert_eq!(sum("distinct_ids"), sum("tickets"), "every ticket's id, once");
+    assert!(sum("tickets") > 0.0);
+    assert_eq!(sum("closed_status"), closed_in_file, "the status of every ticket");
+}

@@ -202,19 +202,18 @@ pub fn changes(att: &Attributed, window: Window) -> Result<Vec<Change>> {
 /// the duration samples read. The windowed copy of a large table then holds a few columns, not
 /// all of them.
 fn columns_read(tickets: &DataFrame, queries: &[Query]) -> Vec<Expr> {
-    const ALWAYS: &[&str] =
-        &["process_id", "attributed_at", "opened_at", "is_resolved", "resolution_hours", "priority"];
     tickets
         .get_column_names()
         .into_iter()
-        .filter(|n| {
-            ALWAYS.contains(&n.as_str())
-                || metrics::named(queries, n.as_str())
-                || metrics::named(queries, &format!("grp_{n}"))
-        })
+        .filter(|n| READ_BY_COMPARISONS.contains(&n.as_str()) || metrics::reads_column(queries, n.as_str()))
         .map(|n| col(n.clone()))
         .collect()
 }
+
+/// The ticket columns the comparisons, the weekly series and the backlog read themselves,
+/// whatever the queries.
+pub(crate) const READ_BY_COMPARISONS: &[&str] =
+    &["process_id", "attributed_at", "opened_at", "is_resolved", "resolution_hours", "priority"];
 
 /// The records of `process_id` attributed within `window`.
 pub fn in_window(process_id: u32, window: Interval) -> Expr {

@@ -40,9 +40,36 @@ pub fn bind_parameters(sql: &str, params: &[(&str, String)]) -> Result<String, S
     Ok(out)
 }
 
+/// `sql` without its `-- comments` (a `--` inside a `'string'` is not one), lines kept: what the
+/// query reads, not what its documentation mentions.
+pub fn without_comments(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len());
+    for line in sql.lines() {
+        let mut in_string = false;
+        let mut end = line.len();
+        for (i, c) in line.char_indices() {
+            if c == '\'' {
+                in_string = !in_string;
+            } else if !in_string && line.get(i..).is_some_and(|rest| rest.starts_with("--")) {
+                end = i;
+                break;
+            }
+        }
+        out.push_str(line.get(..end).unwrap_or(line));
+        out.push('\n');
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn comments_are_left_out_and_strings_kept() {
+        let sql = "-- reads resolved_at\nSELECT grp, '--x' AS s -- closed_at\nFROM tickets";
+        assert_eq!(without_comments(sql), "\nSELECT grp, '--x' AS s \nFROM tickets\n");
+    }
 
     #[test]
     fn parameters_are_bound_outside_comments_strings_and_casts() {
