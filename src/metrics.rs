@@ -785,9 +785,26 @@ pub(crate) fn pair_key(grp: &Column, values: &Column, name: &str, grp_range: Opt
 /// once per query, with the `grp_X` pair keys the queries name. Every grouping's tickets go
 /// through here, so that no grouping lacks a key a query uses.
 pub(crate) fn grouped_tickets(tickets: LazyFrame, queries: &[Query]) -> Result<LazyFrame> {
-    let grouped = with_pair_keys(tickets.collect().map_err(polars_internal)?, queries)?;
+    let mut grouped = with_pair_keys(tickets.collect().map_err(polars_internal)?, queries)?;
+    mark_runs(&mut grouped)?;
     crate::diag::release_freed_memory();
     Ok(grouped.lazy())
+}
+
+/// Marks `grp` as sorted when its values rise run by run, as they do for groupings of the
+/// tickets in process and time order (see `attribute::in_process_time_order`): polars' group-by
+/// then takes each group as a slice of rows. Checked, never assumed: a grouping whose groups
+/// interleave is grouped by hashing, as before.
+fn mark_runs(df: &mut DataFrame) -> Result<()> {
+    let Ok(grp) = df.column("grp") else { return Ok(()) };
+    let rising = grp.null_count() == 0
+        && grp.as_materialized_series().is_sorted(SortOptions::default()).map_err(polars_internal)?;
+    if rising {
+        let mut grp = grp.clone();
+        grp.set_sorted_flag(polars::series::IsSorted::Ascending);
+        df.with_column(grp).map_err(polars_internal)?;
+    }
+    Ok(())
 }
 
 /// The table with `grp_X` for every paired column (see `paired_columns`).
@@ -1092,6 +1109,20 @@ mod tests {
         let grp = Int64Chunked::from_slice("grp".into(), &[0]).into_column();
         let values = Int64Chunked::from_slice("x".into(), &[i64::MIN, i64::MAX]).into_column();
         assert!(pair_key(&grp, &values, "grp_x", Some((0, 4))).is_err());
+    }
+
+    #[test]
+    fn groups_in_rising_runs_are_marked_sorted_and_interleaved_ones_not() {
+        let flag = |grp: &[i64]| {
+            let mut df = df!("grp" => grp).unwrap();
+            mark_runs(&mut df).unwrap();
+            df.column("grp").unwrap().is_sorted_flag()
+        };
+        assert_eq!(flag(&[1, 1, 2, 5, 5]), polars::series::IsSorted::Ascending);
+        assert_eq!(flag(&[1, 2, 1]), polars::series::IsSorted::Not);
+        let mut with_null = DataFrame::new(2, vec![Column::new("grp".into(), [Some(1i64), None])]).unwrap();
+        mark_runs(&mut with_null).unwrap();
+        assert_eq!(with_null.column("grp").unwrap().is_sorted_flag(), polars::series::IsSorted::Not);
     }
 
     #[test]

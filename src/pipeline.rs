@@ -212,10 +212,13 @@ pub fn analyse(inputs: &InputRequest, analysis: &AnalysisOptions, progress: &Pro
     let mut attributed = attribute::attribute(&data, analysis.attribute_by)?;
     metrics::derive_ticket_columns(&mut attributed.tickets, &config)?;
     let read = columns_read_later(&attributed.tickets, &queries, analysis);
-    attributed.tickets = attributed.tickets.select(read.iter().cloned()).map_err(polars_internal)?;
-    // the validated table shares its columns with the attributed one: both let go of them
-    data.tickets =
-        data.tickets.select(read.into_iter().filter(|c| data.tickets.column(c).is_ok())).map_err(polars_internal)?;
+    let validated: Vec<PlSmallStr> = read.iter().filter(|c| data.tickets.column(c).is_ok()).cloned().collect();
+    // The validated table shares its columns with the attributed one: it lets go of them while
+    // they are put in order, and takes the ordered ones.
+    data.tickets = DataFrame::empty();
+    let read = std::mem::take(&mut attributed.tickets).select(read).map_err(polars_internal)?;
+    attributed.tickets = attribute::in_process_time_order(read)?;
+    data.tickets = attributed.tickets.select(validated).map_err(polars_internal)?;
     if diag::timings_enabled() {
         for c in attributed.tickets.columns() {
             let mb = c.as_materialized_series().estimated_size() / (1 << 20);
