@@ -359,8 +359,8 @@ fn collect_values(df: &DataFrame) -> Result<WindowValues> {
 
 /// Per window: the hours of its tickets (see `Hours`) and ticket counts per priority.
 struct Samples {
-    durations: HashMap<i64, Vec<Hours>>,
-    priorities: HashMap<i64, [u64; 6]>,
+    durations: PlHashMap<i64, Vec<Hours>>,
+    priorities: PlHashMap<i64, [u64; 6]>,
 }
 
 /// A resolved ticket's hours to resolve, or an open one's hours so far, in 8 bytes: the sign
@@ -405,8 +405,9 @@ fn hours_or_open_so_far(
 /// each window's durations allocated at their final size: at 10M tickets, all layers at once
 /// and vectors grown by doubling held 0.25 GB more.
 fn collect_samples(layers: &[LazyFrame], as_of_ms: i64) -> Result<Samples> {
-    let mut durations: HashMap<i64, Vec<Hours>> = HashMap::new();
-    let mut priorities: HashMap<i64, [u64; 6]> = HashMap::new();
+    // looked up once per record or more: a fast hash, not the default's DoS-resistant one
+    let mut durations: PlHashMap<i64, Vec<Hours>> = PlHashMap::new();
+    let mut priorities: PlHashMap<i64, [u64; 6]> = PlHashMap::new();
     for layer in layers {
         let df = layer
             .clone()
@@ -431,7 +432,7 @@ fn collect_samples(layers: &[LazyFrame], as_of_ms: i64) -> Result<Samples> {
                 .zip(opened.iter())
                 .map(|((r, h), o)| hours_or_open_so_far(r, h, o, as_of_ms))
         };
-        let mut sizes: HashMap<i64, usize> = HashMap::new();
+        let mut sizes: PlHashMap<i64, usize> = PlHashMap::new();
         for (g, h) in grp.iter().zip(hours()) {
             if let (Some(g), Some(_)) = (g, h) {
                 *sizes.entry(g).or_default() += 1;
