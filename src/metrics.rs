@@ -475,19 +475,70 @@ pub(crate) fn derive_change_columns(changes: &DataFrame, cfg: &Config) -> LazyFr
     changes.clone().lazy().with_column(failed.fill_null(lit(false)).alias("failed"))
 }
 
-/// Period index of a timestamp column: months, ISO weeks or quarters since a fixed origin, on
-/// the calendar of the run's time zone (a Berlin team's March is Berlin's March).
-fn period_index(c: Expr, period: Period, tz: chrono_tz::Tz) -> Expr {
-    // 32-bit arithmetic: every intermediate column of 10M tickets is 40 MB, not 80
-    let c = c.dt().convert_time_zone(TimeZone::from_chrono(&tz));
-    let year = || c.clone().dt().year().cast(DataType::Int32);
-    let month0 = || c.clone().dt().month().cast(DataType::Int32) - lit(1i32);
-    match period {
-        Period::Month => year() * lit(12i32) + month0(),
-        // 1970-01-01 was a Thursday; weeks start on Monday (ISO).
-        Period::Week => (c.clone().dt().date().cast(DataType::Int32) + lit(3i32)).floor_div(lit(7i32)),
-        Period::Quarter => year() * lit(4i32) + month0().floor_div(lit(3i32)),
+/// A time zone's calendar: the local date of a UTC instant. Zones of one offset (UTC, Etc/…)
+/// by arithmetic; the others through the zone's rules, instant by instant.
+#[derive(Debug, Clone, Copy)]
+enum Calendar {
+    /// the offset from UTC in ms
+    Fixed(i64),
+    Zone(chrono_tz::Tz),
+}
+
+impl Calendar {
+    fn of(tz: chrono_tz::Tz) -> Calendar {
+        use chrono::{Offset, TimeZone as _};
+        let name = tz.name();
+        if name == "UTC" || name.starts_with("Etc/") {
+            let offset = tz.offset_from_utc_datetime(&chrono::NaiveDateTime::default()).fix().local_minus_utc();
+            Calendar::Fixed(i64::from(offset) * 1000)
+        } else {
+            Calendar::Zone(tz)
+        }
     }
+
+    fn local_date(self, ms: i64) -> Option<chrono::NaiveDate> {
+        match self {
+            Calendar::Fixed(offset) => chrono::DateTime::from_timestamp_millis(ms.checked_add(offset)?),
+            Calendar::Zone(tz) => {
+                chrono::DateTime::from_timestamp_millis(ms).map(|utc| utc.with_timezone(&tz).naive_local().and_utc())
+            }
+        }
+        .map(|local| local.date_naive())
+    }
+}
+
+/// Period index of a UTC instant: months, ISO weeks or quarters since a fixed origin, on the
+/// calendar of the run's time zone (a Berlin team's March is Berlin's March).
+fn period_index(ms: i64, period: Period, calendar: Calendar) -> Option<i32> {
+    use chrono::Datelike;
+    let date = calendar.local_date(ms)?;
+    let (year, month0) = (date.year(), date.month0() as i32);
+    Some(match period {
+        Period::Month => year * 12 + month0,
+        // 1970-01-01 (day 719,163 of the common era) was a Thursday; weeks start on Monday (ISO).
+        Period::Week => (date.num_days_from_ce() - 719_163 + 3).div_euclid(7),
+        Period::Quarter => year * 4 + month0.div_euclid(3),
+    })
+}
+
+/// The period index of every record of `df` (its `attributed_at`), on every core.
+fn period_indices(df: &DataFrame, period: Period, calendar: Calendar) -> Result<Vec<Option<i32>>> {
+    let times = crate::attribute::attributed_ms(df)?;
+    let times: Vec<Option<i64>> = times.iter().collect();
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let per_core = times.len().div_ceil(cores).max(1);
+    let parts: Vec<Vec<Option<i32>>> = std::thread::scope(|scope| {
+        let workers: Vec<_> = times
+            .chunks(per_core)
+            .map(|part| scope.spawn(move || part.iter().map(|t| period_index((*t)?, period, calendar)).collect()))
+            .collect();
+        workers.into_iter().map(|w| w.join().unwrap_or_default()).collect()
+    });
+    let indices: Vec<Option<i32>> = parts.into_iter().flatten().collect();
+    if indices.len() != times.len() {
+        return Err(Error::Internal("a period index was lost".into()));
+    }
+    Ok(indices)
 }
 
 /// The label of a period index: `2024-03`, `2024-W09`, `2024-Q1`.
@@ -514,52 +565,40 @@ struct PeriodGrp {
 }
 
 impl PeriodGrp {
-    /// The span of periods of every record of `frames` (their `attributed_at`): the periods of
-    /// the earliest and the latest, as a period only grows with time.
-    fn of(frames: &[&LazyFrame], processes: usize, period: Period, tz: chrono_tz::Tz) -> Result<PeriodGrp> {
-        let ms = |e: Expr| e.dt().timestamp(TimeUnit::Milliseconds);
-        let ends = frames
-            .iter()
-            .map(|lf| {
-                (*lf)
-                    .clone()
-                    .select([ms(col("attributed_at")).min().alias("t"), ms(col("attributed_at")).max().alias("u")])
-            })
-            .collect::<Vec<_>>();
-        let ends = concat(ends, UnionArgs::default()).and_then(|lf| lf.collect()).map_err(polars_internal)?;
-        let at = |name: &str| -> Result<Vec<i64>> {
-            Ok(ends.column(name).map_err(polars_internal)?.i64().map_err(polars_internal)?.iter().flatten().collect())
-        };
-        let times: Vec<i64> = at("t")?.into_iter().chain(at("u")?).collect();
-        let (Some(earliest), Some(latest)) = (times.iter().min(), times.iter().max()) else {
-            return Ok(PeriodGrp { first: 0, periods: 1, narrow: true });
-        };
-        let instants = Int64Chunked::from_slice("t".into(), &[*earliest, *latest])
-            .into_datetime(TimeUnit::Milliseconds, Some(TimeZone::UTC))
-            .into_column();
-        let index = DataFrame::new(2, vec![instants])
-            .and_then(|df| {
-                df.lazy().select([period_index(col("t"), period, tz).cast(DataType::Int64).alias("p")]).collect()
-            })
-            .map_err(polars_internal)?;
-        let index: Vec<i64> =
-            index.column("p").map_err(polars_internal)?.i64().map_err(polars_internal)?.iter().flatten().collect();
-        // the earliest and latest instants' periods (min and max all the same, should a zone's
-        // calendar ever step back)
-        let (first, last) = (index.iter().copied().min().unwrap_or(0), index.iter().copied().max().unwrap_or(0));
+    /// The `grp` column of each frame (its `process_id` and `attributed_at`), over the span of
+    /// the periods of all their records.
+    fn columns(
+        frames: &[&DataFrame],
+        processes: usize,
+        period: Period,
+        calendar: Calendar,
+    ) -> Result<(PeriodGrp, Vec<Column>)> {
+        let indices = frames.iter().map(|df| period_indices(df, period, calendar)).collect::<Result<Vec<_>>>()?;
+        let all = || indices.iter().flatten().flatten().copied();
+        let (first, last) = (i64::from(all().min().unwrap_or(0)), i64::from(all().max().unwrap_or(0)));
         let periods = last - first + 1;
         let narrow = (processes as u64 + 1).saturating_mul(periods as u64) <= u64::from(u32::MAX);
-        Ok(PeriodGrp { first, periods, narrow })
-    }
-
-    fn grp(self, period: Period, tz: chrono_tz::Tz) -> Expr {
-        let offset = period_index(col("attributed_at"), period, tz) - lit(self.first as i32);
-        let (dtype, periods) = if self.narrow {
-            (DataType::UInt32, lit(self.periods as u32))
-        } else {
-            (DataType::Int64, lit(self.periods))
-        };
-        (col("process_id").cast(dtype.clone()) * periods + offset.cast(dtype.clone())).cast(dtype).alias("grp")
+        let g = PeriodGrp { first, periods, narrow };
+        let columns = frames
+            .iter()
+            .zip(&indices)
+            .map(|(df, index)| {
+                let process =
+                    df.column("process_id").and_then(|c| c.cast(&DataType::UInt32)).map_err(polars_internal)?;
+                let grp = process
+                    .u32()
+                    .map_err(polars_internal)?
+                    .iter()
+                    .zip(index)
+                    .map(|(p, i)| Some(i64::from(p?) * g.periods + (i64::from((*i)?) - g.first)));
+                Ok(if g.narrow {
+                    UInt32Chunked::from_iter_options("grp".into(), grp.map(|v| v.map(|v| v as u32))).into_column()
+                } else {
+                    Int64Chunked::from_iter_options("grp".into(), grp).into_column()
+                })
+            })
+            .collect::<Result<Vec<Column>>>()?;
+        Ok((g, columns))
     }
 
     /// (process_id, period index) of a `grp`.
@@ -873,7 +912,8 @@ pub fn compute(
     // The tickets carry the derived columns (see `derive_ticket_columns`); each grouping's `grp`
     // is computed once, not once per query.
     let tickets = att.tickets.clone().lazy();
-    let changes = derive_change_columns(&att.changes, cfg);
+    let change_records = derive_change_columns(&att.changes, cfg).collect().map_err(polars_internal)?;
+    let changes = change_records.clone().lazy();
     let audits = att.audits.clone().lazy();
     let once = |lf: LazyFrame| -> Result<LazyFrame> {
         let grouped = grouped_tickets(lf, queries)?;
@@ -893,10 +933,18 @@ pub fn compute(
     let sop_versions = assemble_versions(&att.timeline, version_metrics, queries)?;
 
     // Per process and period: grp = process_id × periods + (period − first period).
-    let periods = PeriodGrp::of(&[&tickets, &changes, &audits], att.processes.len(), period, tz)?;
-    let by_period = |lf: LazyFrame| lf.with_column(periods.grp(period, tz));
-    let tickets = once(by_period(tickets))?;
-    let period_metrics = run_queries(queries, cfg, tickets.clone(), by_period(changes), by_period(audits))?;
+    let frames = [&att.tickets, &change_records, &att.audits];
+    let (periods, grps) = PeriodGrp::columns(&frames, att.processes.len(), period, Calendar::of(tz))?;
+    let [tickets_grp, changes_grp, audits_grp]: [Column; 3] =
+        grps.try_into().map_err(|_| Error::Internal("a period grouping is missing".into()))?;
+    let with_grp = |df: &DataFrame, grp: Column| -> Result<LazyFrame> {
+        let mut df = df.clone();
+        df.with_column(grp).map_err(polars_internal)?;
+        Ok(df.lazy())
+    };
+    let tickets = once(with_grp(&att.tickets, tickets_grp)?)?;
+    let changes = with_grp(&change_records, changes_grp)?;
+    let period_metrics = run_queries(queries, cfg, tickets.clone(), changes, with_grp(&att.audits, audits_grp)?)?;
     // The versions in force during each period: the first and last version with tickets in it.
     let spans = tickets
         .group_by([col("grp")])
@@ -1055,20 +1103,51 @@ mod tests {
     #[test]
     fn period_groups_span_the_records_periods() {
         // months: March 2024 to May 2024 across the tickets and the audits
-        let at = |ms: &[i64]| {
-            let t = Int64Chunked::from_slice("attributed_at".into(), ms)
+        let at = |rows: &[(u32, i64)]| {
+            let t = Int64Chunked::from_iter_values("attributed_at".into(), rows.iter().map(|r| r.1))
                 .into_datetime(TimeUnit::Milliseconds, Some(TimeZone::UTC))
                 .into_column();
-            DataFrame::new(ms.len(), vec![t]).unwrap().lazy()
+            let p = UInt32Chunked::from_iter_values("process_id".into(), rows.iter().map(|r| r.0)).into_column();
+            DataFrame::new(rows.len(), vec![p, t]).unwrap()
         };
         let march = 1_709_251_200_000; // 2024-03-01
         let may = 1_714_521_600_000; // 2024-05-01
-        let (tickets, changes, audits) = (at(&[march + 1, march + 2]), at(&[]), at(&[may + 5]));
-        let g = PeriodGrp::of(&[&tickets, &changes, &audits], 3, Period::Month, chrono_tz::UTC).unwrap();
+        let (tickets, changes, audits) = (at(&[(0, march + 1), (2, march + 2)]), at(&[]), at(&[(2, may + 5)]));
+        let (g, grps) =
+            PeriodGrp::columns(&[&tickets, &changes, &audits], 3, Period::Month, Calendar::of(chrono_tz::UTC)).unwrap();
         assert_eq!((g.first, g.periods, g.narrow), (2024 * 12 + 2, 3, true));
-        // process 2, May: 2 × 3 + 2
+        let values = |c: &Column| c.u32().unwrap().iter().collect::<Vec<_>>();
+        // process 0 and 2 in March (0 × 3 + 0, 2 × 3 + 0); process 2 in May: 2 × 3 + 2
+        assert_eq!(values(&grps[0]), [Some(0), Some(6)]);
+        assert_eq!(values(&grps[2]), [Some(8)]);
         assert_eq!(g.split(8), (2, 2024 * 12 + 4));
         assert_eq!(period_label(g.split(8).1, Period::Month), "2024-05");
+    }
+
+    #[test]
+    fn periods_on_the_local_calendar() {
+        let ms = |s: &str| chrono::DateTime::parse_from_rfc3339(s).unwrap().timestamp_millis();
+        let berlin = Calendar::of("Europe/Berlin".parse().unwrap());
+        let month =
+            |t: &str, c: Calendar| period_index(ms(t), Period::Month, c).map(|i| period_label(i.into(), Period::Month));
+        // 22:30 UTC on 31 March 2024 is 00:30 on 1 April in Berlin (summer time, +2), and
+        // 23:30 UTC on 31 January is 00:30 on 1 February (winter time, +1)
+        assert_eq!(month("2024-03-31T22:30:00Z", berlin).as_deref(), Some("2024-04"));
+        assert_eq!(month("2024-03-31T21:30:00Z", berlin).as_deref(), Some("2024-03"));
+        assert_eq!(month("2024-01-31T23:30:00Z", berlin).as_deref(), Some("2024-02"));
+        assert_eq!(month("2024-01-31T23:30:00Z", Calendar::of(chrono_tz::UTC)).as_deref(), Some("2024-01"));
+        // Etc/GMT+5 is five hours behind UTC (the sign is POSIX's)
+        let gmt_plus_5 = Calendar::of("Etc/GMT+5".parse().unwrap());
+        assert!(matches!(gmt_plus_5, Calendar::Fixed(-18_000_000)));
+        assert_eq!(month("2024-04-01T04:59:00Z", gmt_plus_5).as_deref(), Some("2024-03"));
+        // ISO weeks start on Monday: Sunday 31 March 2024 is 2024-W13, Monday 1 April 2024-W14;
+        // 29 December 2025 (a Monday) starts 2026-W01; quarters
+        let week = |t: &str| period_index(ms(t), Period::Week, berlin).map(|i| period_label(i.into(), Period::Week));
+        assert_eq!(week("2024-03-31T12:00:00Z").as_deref(), Some("2024-W13"));
+        assert_eq!(week("2024-03-31T22:30:00Z").as_deref(), Some("2024-W14"));
+        assert_eq!(week("2025-12-29T00:00:00Z").as_deref(), Some("2026-W01"));
+        let quarter = period_index(ms("2024-06-30T22:30:00Z"), Period::Quarter, berlin);
+        assert_eq!(quarter.map(|i| period_label(i.into(), Period::Quarter)).as_deref(), Some("2024-Q3"));
     }
 
     #[test]
