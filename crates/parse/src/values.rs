@@ -104,7 +104,9 @@ pub fn parse_count(s: &str) -> Result<i64, String> {
 /// ServiceNow `escalation`: `Normal` (0) is not escalated; `Moderate`, `High`, `Overdue` (1-3) are.
 pub fn parse_escalation_level(s: &str) -> Result<bool, String> {
     let t = s.trim();
-    let word = t.rsplit(" - ").next().unwrap_or(t).trim();
+    // `2 - High`: the word after the last " - " (most values have no dash to split at, and a
+    // string pattern costs a searcher per value)
+    let word = if t.contains('-') { t.rsplit(" - ").next().unwrap_or(t).trim() } else { t };
     let is = |words: &[&str]| words.iter().any(|w| word.eq_ignore_ascii_case(w));
     if t == "0" || is(&["normal"]) {
         Ok(false)
@@ -237,6 +239,8 @@ mod tests {
         assert_eq!(parse_escalation_level("Normal"), Ok(false));
         assert_eq!(parse_escalation_level("Overdue"), Ok(true));
         assert_eq!(parse_escalation_level("2"), Ok(true));
+        assert_eq!(parse_escalation_level("0 - Normal"), Ok(false));
+        assert_eq!(parse_escalation_level("2 - High"), Ok(true));
         assert!(parse_escalation_level("Maybe").is_err());
         assert!(has_escalated_label("vpn escalated"));
         assert!(!has_escalated_label("not-escalated-yet"));
