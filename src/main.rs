@@ -9,6 +9,7 @@ use clap::Parser;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
+    sop_impact::diag::tune_allocator();
     // A bug must not show a user a backtrace: one line saying where, and the internal-error code.
     std::panic::set_hook(Box::new(|info| {
         let message = info
