@@ -263,15 +263,19 @@ fn window_layers(changes: &[Change]) -> Vec<Vec<CutWindow>> {
 /// The `grp` of every record in one layer's windows (null outside them): per record, a binary
 /// search among its process's windows in the layer, which do not overlap.
 fn layer_grp(process: &UInt32Chunked, at: &Int64Chunked, layer: &[CutWindow], name: &str) -> Int64Chunked {
-    let mut by_process: HashMap<u32, Vec<CutWindow>> = HashMap::new();
+    // by process id (dense), not hashed: one lookup per record and layer
+    let processes = layer.iter().map(|w| w.process_id as usize + 1).max().unwrap_or(0);
+    let mut by_process: Vec<Vec<CutWindow>> = vec![Vec::new(); processes];
     for w in layer {
-        by_process.entry(w.process_id).or_default().push(*w);
+        if let Some(windows) = by_process.get_mut(w.process_id as usize) {
+            windows.push(*w);
+        }
     }
-    for windows in by_process.values_mut() {
+    for windows in &mut by_process {
         windows.sort_by_key(|w| w.span.start.unwrap_or(i64::MIN));
     }
     let grp = process.iter().zip(at.iter()).map(|(p, t)| {
-        let (windows, t) = (by_process.get(&p?)?, t?);
+        let (windows, t) = (by_process.get(p? as usize)?, t?);
         let after_start = windows.partition_point(|w| w.span.start.is_none_or(|s| s <= t));
         let w = windows.get(after_start.checked_sub(1)?)?;
         w.span.end.is_none_or(|e| t < e).then_some(w.grp)

@@ -273,14 +273,20 @@ fn per_file_counts(df: &DataFrame) -> Result<HashMap<u32, u64>> {
 fn file_date_ranges(df: &DataFrame) -> Result<HashMap<u32, (i64, i64)>> {
     let files = df.column("source_file").map_err(polars_internal)?.u32().map_err(polars_internal)?;
     let opened = df.column("opened_at").map_err(polars_internal)?.datetime().map_err(polars_internal)?.physical();
-    let mut ranges: HashMap<u32, (i64, i64)> = HashMap::new();
+    // by file index (the few files of a run), not hashed per row
+    let mut ranges: Vec<Option<(i64, i64)>> = Vec::new();
     for (file, t) in files.iter().zip(opened.iter()) {
         if let (Some(file), Some(t)) = (file, t) {
-            let range = ranges.entry(file).or_insert((t, t));
-            *range = (range.0.min(t), range.1.max(t));
+            let file = file as usize;
+            if file >= ranges.len() {
+                ranges.resize(file + 1, None);
+            }
+            if let Some(range) = ranges.get_mut(file) {
+                *range = Some(range.map_or((t, t), |(lo, hi)| (lo.min(t), hi.max(t))));
+            }
         }
     }
-    Ok(ranges)
+    Ok(ranges.into_iter().enumerate().filter_map(|(f, r)| Some((f as u32, r?))).collect())
 }
 
 fn count_by_file(rejects: &[Reject], paths: &[PathBuf]) -> HashMap<usize, u64> {
