@@ -388,8 +388,7 @@ pub fn in_process_time_order(mut tickets: DataFrame) -> Result<DataFrame> {
     };
     let rows = IdxCa::from_vec("row".into(), process_time_order(process, times));
     // a few columns at a time, each on a core
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    for names in tickets.get_column_names_owned().chunks(cores) {
+    for names in tickets.get_column_names_owned().chunks(crate::cores::count()) {
         let ordered = tickets.select(names.iter().cloned()).and_then(|df| df.take(&rows)).map_err(polars_internal)?;
         for column in ordered.into_columns() {
             tickets.with_column(column).map_err(polars_internal)?;
@@ -420,7 +419,7 @@ fn process_time_order(process: &[u32], times: &[i64]) -> Vec<IdxSize> {
         rows[next[p as usize]] = i as IdxSize;
         next[p as usize] += 1;
     }
-    // one slice per process, the largest first, each to the core with the least rows so far
+    // one slice per process, the slices shared among the cores
     let mut segments: Vec<&mut [IdxSize]> = Vec::with_capacity(processes);
     let mut rest = rows.as_mut_slice();
     let mut start = 0;
@@ -430,29 +429,18 @@ fn process_time_order(process: &[u32], times: &[i64]) -> Vec<IdxSize> {
         rest = tail;
         start = end;
     }
-    segments.sort_by_key(|s| std::cmp::Reverse(s.len()));
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let mut shares: Vec<(usize, Vec<&mut [IdxSize]>)> = (0..cores).map(|_| (0, Vec::new())).collect();
-    for segment in segments {
-        if let Some(least) = shares.iter_mut().min_by_key(|(rows, _)| *rows) {
-            least.0 += segment.len();
-            least.1.push(segment);
-        }
-    }
-    std::thread::scope(|scope| {
-        for (_, share) in shares {
-            scope.spawn(move || {
-                for segment in share {
-                    // (time, row) pairs are distinct: sorted unstably, ties stay in row order
-                    let mut by_time: Vec<(i64, IdxSize)> = segment.iter().map(|&i| (times[i as usize], i)).collect();
-                    by_time.sort_unstable();
-                    for (slot, (_, i)) in segment.iter_mut().zip(by_time) {
-                        *slot = i;
-                    }
-                }
-            });
-        }
-    });
+    crate::cores::share(
+        segments,
+        |s| s.len(),
+        |segment| {
+            // (time, row) pairs are distinct: sorted unstably, ties stay in row order
+            let mut by_time: Vec<(i64, IdxSize)> = segment.iter().map(|&i| (times[i as usize], i)).collect();
+            by_time.sort_unstable();
+            for (slot, (_, i)) in segment.iter_mut().zip(by_time) {
+                *slot = i;
+            }
+        },
+    );
     rows
 }
 

@@ -10,6 +10,7 @@ pub mod cli;
 pub mod commands;
 pub mod compare;
 pub mod config;
+pub mod cores;
 pub mod diag;
 pub mod error;
 pub mod evidence;

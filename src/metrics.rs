@@ -525,8 +525,7 @@ fn period_index(ms: i64, period: Period, calendar: Calendar) -> Option<i32> {
 fn period_indices(df: &DataFrame, period: Period, calendar: Calendar) -> Result<Vec<Option<i32>>> {
     let times = crate::attribute::attributed_ms(df)?;
     let times: Vec<Option<i64>> = times.iter().collect();
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let per_core = times.len().div_ceil(cores).max(1);
+    let per_core = times.len().div_ceil(crate::cores::count()).max(1);
     let parts: Vec<Vec<Option<i32>>> = std::thread::scope(|scope| {
         let workers: Vec<_> = times
             .chunks(per_core)

@@ -146,15 +146,18 @@ fn censored_medians(tickets: LazyFrame, as_of_ms: i64) -> Result<HashMap<i64, f6
         }
     }
     drop(df);
-    let mut out = HashMap::new();
-    for (g, (start, end)) in place {
-        let group: Option<Vec<(f64, bool)>> = samples.get(start..end).map(|s| s.iter().map(|h| h.pair()).collect());
-        let median = group.as_deref().and_then(survival::km_median);
-        if let Some(m) = median {
-            out.insert(g, m.max(SHORTEST_HOURS).ln());
-        }
-    }
-    Ok(out)
+    // each group's median on one of the cores (a sort of its records each)
+    let groups: Vec<(i64, &[super::Hours])> =
+        place.into_iter().filter_map(|(g, (start, end))| Some((g, samples.get(start..end)?))).collect();
+    let medians = crate::cores::share(
+        groups,
+        |(_, records)| records.len(),
+        |(g, records)| {
+            let pairs: Vec<(f64, bool)> = records.iter().map(|h| h.pair()).collect();
+            Some((g, survival::km_median(&pairs)?.max(SHORTEST_HOURS).ln()))
+        },
+    );
+    Ok(medians.into_iter().flatten().collect())
 }
 
 #[cfg(test)]
