@@ -859,22 +859,35 @@ fn parse_plain_block(
         }
         fields.clear();
     }
+    Ok(spans_block(opened, spans, text, lines, (rows_read, kept as usize, ragged), rejects))
+}
+
+/// A parsed block: its kept columns as spans of `arena`; `counts` are the records read, the
+/// rows kept and the ragged records.
+fn spans_block(
+    opened: &Opened,
+    spans: Vec<Option<Vec<(u32, u32)>>>,
+    arena: String,
+    lines: LineMap,
+    (rows_read, rows, ragged): (u64, usize, u64),
+    rejects: Vec<Reject>,
+) -> Block {
     let columns = spans.into_iter().map(|s| s.map_or(RawColumn::Skipped, RawColumn::Spans)).collect::<Vec<RawColumn>>();
-    Ok(Block {
+    Block {
         table: RawTable {
-            path: path.to_path_buf(),
+            path: opened.path.clone(),
             format: opened.format,
             encoding: opened.encoding,
             headers: opened.headers.clone(),
             columns,
-            arena: text,
+            arena,
+            rows,
             lines,
             rows_read,
             rejects,
-            rows: kept as usize,
         },
         ragged,
-    })
+    }
 }
 
 /// The positions of two bytes in a text, in order, found eight bytes at a time. Delimiters
@@ -999,22 +1012,7 @@ fn parse_block(
             }
         }
     }
-    let columns = spans.into_iter().map(|s| s.map_or(RawColumn::Skipped, RawColumn::Spans)).collect::<Vec<RawColumn>>();
-    Ok(Block {
-        table: RawTable {
-            path: path.to_path_buf(),
-            format: opened.format,
-            encoding: opened.encoding,
-            headers: opened.headers.clone(),
-            columns,
-            arena,
-            lines,
-            rows_read,
-            rejects,
-            rows: kept as usize,
-        },
-        ragged,
-    })
+    Ok(spans_block(opened, spans, arena, lines, (rows_read, kept as usize, ragged), rejects))
 }
 
 /// Rows of a Parquet/IPC input per part: typed columns hold no text to keep in cache, and
