@@ -15,13 +15,14 @@ pub fn release_freed_memory() {
 const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 
 /// Freed memory stays committed for 100 ms (mimalloc v3's default is 1 s), unless
-/// `MIMALLOC_PURGE_DELAY` says otherwise: memory a step has freed leaves sooner, while a
-/// column freed and the next one allocated right after still share pages. Measured at 10M
-/// tickets (`metrics`, release): peak 1.25-1.30 GB with 1 s, 1.13 GB with 100 ms, in every
-/// one of 11 runs; wall times within the machine's noise (8.1-10.4 s against 8.7-10.0 s);
-/// 10 ms was slower (9.1-9.4 s).
+/// `MIMALLOC_PURGE_DELAY` (or `MIMALLOC_RESET_DELAY`) says otherwise: memory a step has freed
+/// leaves sooner, while a column freed and the next one allocated right after still share
+/// pages. Measured at 10M tickets (`metrics`, release): peak 1.25-1.30 GB with 1 s, 1.13 GB
+/// with 100 ms, in every one of 11 runs; wall times within the machine's noise (8.1-10.4 s
+/// against 8.7-10.0 s); 10 ms was slower (9.1-9.4 s).
 pub fn tune_allocator() {
-    if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
+    // (RESET_DELAY: the option's older name, which mimalloc still reads)
+    if ["MIMALLOC_PURGE_DELAY", "MIMALLOC_RESET_DELAY"].iter().all(|name| std::env::var_os(name).is_none()) {
         // SAFETY: setting an option is allowed at any time; it only changes when freed pages
         // are decommitted.
         unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 100) };
@@ -72,7 +73,8 @@ mod tests {
     fn the_purge_delay_option_is_the_one_set() {
         // mimalloc v3's default purge delay is 1000 ms; its neighbours in the enum default to
         // 1 (eager_commit_delay, deprecated) and 0 (use_numa_nodes)
-        if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
+        // (RESET_DELAY: the option's older name, which mimalloc still reads)
+        if ["MIMALLOC_PURGE_DELAY", "MIMALLOC_RESET_DELAY"].iter().all(|name| std::env::var_os(name).is_none()) {
             // SAFETY: reading an option.
             let delay = unsafe { libmimalloc_sys::mi_option_get(super::MI_OPTION_PURGE_DELAY) };
             assert_eq!(delay, 1000);

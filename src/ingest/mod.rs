@@ -753,8 +753,11 @@ fn parse_any_block(
     has_header: bool,
     scratch: Scratch,
 ) -> (Result<Block>, Vec<u8>) {
+    // (the csv reader also drops a byte-order mark at the start of a block: such a block, rare
+    // after the one the block reader drops, takes the csv reader)
     let plain = memchr::memchr(b'"', &block).is_none()
-        && memchr::memchr_iter(b'\r', &block).all(|i| block.get(i + 1) == Some(&b'\n'));
+        && memchr::memchr_iter(b'\r', &block).all(|i| block.get(i + 1) == Some(&b'\n'))
+        && !block.starts_with(b"\xEF\xBB\xBF");
     let block = if plain {
         match String::from_utf8(block) {
             Ok(text) => {
@@ -1219,6 +1222,20 @@ mod tests {
             };
             assert_eq!(summary(&a), summary(&b), "case {case}: {text:?}");
         }
+        // a block that starts with a byte-order mark (then a blank line, then the header): the
+        // csv reader drops the mark, so such a block is not read as plain text
+        let opened = Opened {
+            path: PathBuf::from("t.csv"),
+            format: Format::Csv { delimiter: b',' },
+            encoding: "UTF-8",
+            headers: vec!["c0".into()],
+            body: Body::Csv { delimiter: b',', keep: vec![true] },
+            decoded: None,
+        };
+        let text = "\u{feff}\nc0\nv\n";
+        let any = parse_any_block(&opened, b',', &[true], text.as_bytes().to_vec(), 1, true, Scratch::default());
+        let table = any.0.unwrap().table;
+        assert_eq!((table.rows, table.values(0).unwrap().collect::<Vec<_>>()), (1, vec![Some("v")]));
     }
 
     #[test]
