@@ -1,8 +1,9 @@
 //! Work shared among the machine's cores. A leaf: any step may use it, it uses none.
 
-/// How many cores the machine has (1 when it cannot tell).
+/// How many cores the machine has (2 when it cannot tell: reading a file then still overlaps
+/// with parsing it).
 pub fn count() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
+    std::thread::available_parallelism().map_or(2, |n| n.get()).max(1)
 }
 
 /// `work` done on every item, one thread per core: the items dealt largest first (by `size`),

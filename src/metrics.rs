@@ -524,12 +524,13 @@ fn period_index(ms: i64, period: Period, calendar: Calendar) -> Option<i32> {
 /// The period index of every record of `df` (its `attributed_at`), on every core.
 fn period_indices(df: &DataFrame, period: Period, calendar: Calendar) -> Result<Vec<Option<i32>>> {
     let times = crate::attribute::attributed_ms(df)?;
-    let times: Vec<Option<i64>> = times.iter().collect();
     let per_core = times.len().div_ceil(crate::cores::count()).max(1);
     let parts: Vec<Vec<Option<i32>>> = std::thread::scope(|scope| {
-        let workers: Vec<_> = times
-            .chunks(per_core)
-            .map(|part| scope.spawn(move || part.iter().map(|t| period_index((*t)?, period, calendar)).collect()))
+        // each core a slice of the column as it is (a copy of the times was 160 MB at 10M)
+        let workers: Vec<_> = (0..times.len())
+            .step_by(per_core)
+            .map(|start| times.slice(start as i64, per_core))
+            .map(|part| scope.spawn(move || part.iter().map(|t| period_index(t?, period, calendar)).collect()))
             .collect();
         workers.into_iter().map(|w| w.join().unwrap_or_default()).collect()
     });

@@ -327,11 +327,6 @@ pub fn block_bytes() -> usize {
 /// file.
 const BYTES_PER_TICKET: usize = 160;
 
-/// Threads that parse blocks: one per core.
-fn cores() -> usize {
-    std::thread::available_parallelism().map_or(2, |n| n.get()).max(1)
-}
-
 /// Detect the format of `path`, read its header and choose the columns to read with `select`
 /// (real exports carry dozens of columns the analysis never reads).
 /// What the user says about a CSV file where detection could be wrong.
@@ -493,7 +488,7 @@ impl Opened {
         let path = &self.path;
         let unreadable = |source| Error::Unreadable { path: path.to_path_buf(), source };
         let mut file = File::open(self.data_path()).map_err(unreadable)?;
-        let workers = cores();
+        let workers = crate::cores::count();
         type Done<T> = (usize, Result<(T, u64, u64)>);
         let mut complete = true;
         let mut in_order = InOrder { next: 0, waiting: BTreeMap::new(), rows_read: 0, ragged: 0 };
@@ -1056,7 +1051,7 @@ impl Opened {
             }
             return Ok((0, true));
         }
-        let run_rows = frame_rows() * cores();
+        let run_rows = frame_rows() * crate::cores::count();
         // A byte limit (the first blocks of a CSV file) as rows.
         let row_limit = limit.map(|bytes| (bytes / BYTES_PER_TICKET).max(1));
         let (mut start, mut len) = (0usize, 0usize);
@@ -1090,7 +1085,7 @@ impl Opened {
         let path = &self.path;
         let rows = frame_rows();
         let slices = df.height().div_ceil(rows).max(1);
-        let workers = cores().min(slices);
+        let workers = crate::cores::count().min(slices);
         let mut done: Vec<(usize, Result<T>)> = std::thread::scope(|scope| {
             let handles: Vec<_> = (0..workers)
                 .map(|w| {
