@@ -189,6 +189,7 @@ pub fn load(
     crate::diag::trace("ticket files opened");
     // The checked blocks go straight into one table sized for every file.
     let mut table = FrameStack::with_capacity(opened.iter().map(|(file, _)| file.estimated_rows()).sum());
+    let kept = crate::diag::KeepFreedMemory::now();
     for (k, (file, mapping)) in opened.iter().enumerate() {
         let order = file_date_order(file, mapping, opts)?;
         crate::diag::trace("date order settled");
@@ -207,6 +208,7 @@ pub fn load(
         }
         files.push((rejected, rows_read));
     }
+    drop(kept);
     let all = table.finish()?.ok_or_else(|| Error::Internal("no ticket file was read".into()))?;
     crate::diag::trace("ticket table assembled");
     let kept_before_dedupe = per_file_counts(&all)?;
@@ -344,21 +346,53 @@ fn keep_latest_events(mut df: DataFrame) -> Result<DataFrame> {
 
 /// Rows whose ticket_id occurs more than once. Sorting 8-byte hashes of the ids takes a fraction
 /// of the memory of a hash table of 10 million strings; only rows whose hash repeats are then
-/// compared by their text.
+/// compared by their text. The ids are hashed on every core, each part's hashes dealt into
+/// buckets by their top byte (a repeated hash lands in one bucket), and the buckets sorted on
+/// every core: each fits in a core's cache, where one sort of all the hashes did not (10M
+/// tickets: 0.5 s on one core before).
 fn repeated_ids(ids: &StringChunked) -> BooleanChunked {
-    use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
-    let hasher = BuildHasherDefault::<DefaultHasher>::default();
-    let mut hashes: Vec<u64> = ids.iter().map(|id| hasher.hash_one(id.unwrap_or_default())).collect();
-    hashes.sort_unstable();
-    let repeated: HashSet<u64> = hashes.windows(2).filter(|w| w[0] == w[1]).map(|w| w[0]).collect();
-    drop(hashes);
+    use std::hash::BuildHasher;
+    // Fixed, so that a run never depends on a random seed; a collision only costs a comparison.
+    let hasher = PlFixedStateQuality::default();
+    let hash = |id: Option<&str>| hasher.hash_one(id.unwrap_or_default());
+    let per_core = ids.len().div_ceil(crate::cores::count()).max(1);
+    let parts: Vec<StringChunked> =
+        (0..ids.len()).step_by(per_core).map(|start| ids.slice(start as i64, per_core)).collect();
+    let bucketed: Vec<Vec<Vec<u64>>> = crate::cores::share(
+        parts,
+        |p| p.len(),
+        |part| {
+            // hashes spread evenly: a bucket's share and some room, so that few grow
+            let room = part.len() / HASH_BUCKETS + part.len() / HASH_BUCKETS / 16 + 64;
+            let mut buckets: Vec<Vec<u64>> = (0..HASH_BUCKETS).map(|_| Vec::with_capacity(room)).collect();
+            for id in part.iter() {
+                let h = hash(id);
+                if let Some(bucket) = buckets.get_mut((h >> 56) as usize) {
+                    bucket.push(h);
+                }
+            }
+            buckets
+        },
+    );
+    let repeated: HashSet<u64> = crate::cores::share(
+        (0..HASH_BUCKETS).collect(),
+        |_| 1,
+        |b| {
+            let mut hashes: Vec<u64> = bucketed.iter().filter_map(|part| part.get(b)).flatten().copied().collect();
+            hashes.sort_unstable();
+            hashes.windows(2).filter(|w| w[0] == w[1]).map(|w| w[0]).collect::<Vec<u64>>()
+        },
+    )
+    .into_iter()
+    .flatten()
+    .collect();
+    drop(bucketed);
     let mut flags = vec![false; ids.len()];
     if !repeated.is_empty() {
         let mut by_text: HashMap<&str, Vec<usize>> = HashMap::new();
         for (i, id) in ids.iter().enumerate() {
-            let id = id.unwrap_or_default();
-            if repeated.contains(&hasher.hash_one(id)) {
-                by_text.entry(id).or_default().push(i);
+            if repeated.contains(&hash(id)) {
+                by_text.entry(id.unwrap_or_default()).or_default().push(i);
             }
         }
         for rows in by_text.values().filter(|rows| rows.len() > 1) {
@@ -369,6 +403,9 @@ fn repeated_ids(ids: &StringChunked) -> BooleanChunked {
     }
     BooleanChunked::from_iter_values("repeated".into(), flags.into_iter())
 }
+
+/// Buckets of ticket-id hashes, by their top byte.
+const HASH_BUCKETS: usize = 256;
 
 /// A repeated ticket id outside an event log: rows identical in content are duplicates (the
 /// first is kept, the others rejected); rows that differ conflict, and all of them are rejected,
@@ -437,6 +474,19 @@ fn resolve_duplicates(df: &DataFrame, paths: &[PathBuf]) -> Result<(DataFrame, V
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Repeats are found wherever they are, across the parts the cores hash and across buckets.
+    #[test]
+    fn repeated_ids_are_flagged_wherever_they_are() {
+        let ids: Vec<String> = (0..5000).map(|i| format!("INC{:07}", i % 4000)).collect();
+        let flags = repeated_ids(&StringChunked::from_iter_values("id".into(), ids.iter().map(String::as_str)));
+        let flags: Vec<bool> = flags.iter().map(|f| f == Some(true)).collect();
+        // ids 0..1000 occur at rows i and 4000 + i; the others once
+        let expected: Vec<bool> = (0..5000).map(|i| i % 4000 < 1000).collect();
+        assert_eq!(flags, expected);
+        let none = repeated_ids(&StringChunked::from_iter_values("id".into(), ["a", "b", "c"].into_iter()));
+        assert!(!none.any());
+    }
 
     /// The latest event of each ticket: by sys_updated_at (a missing one is the earliest), then
     /// sys_mod_count, then the later line; the kept rows in file order.
