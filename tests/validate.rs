@@ -373,7 +373,18 @@ fn tickets_as_csv_and_typed_parquet(dir: &Path, n: i64) -> (std::path::PathBuf, 
     let category: Vec<&str> = (0..n).map(|i| ["Access", "Network"][(i % 2) as usize]).collect();
     let subcategory: Vec<&str> = (0..n).map(|i| ["", "VPN"][(i % 2) as usize]).collect();
     let assignee: Vec<String> = (0..n).map(|i| format!("Analyst {}", i % 6)).collect();
-    let ids: Vec<String> = (0..n).map(|i| format!("T-{i}")).collect();
+    // One id with spaces around it (trimmed); the others taken as they are.
+    let ids: Vec<String> = (0..n).map(|i| if i == 3 { " T-3 ".to_string() } else { format!("T-{i}") }).collect();
+    // Text that is trimmed, a missing marker, and a yes/no column with one value that is neither.
+    let status: Vec<&str> = (0..n)
+        .map(|i| match i {
+            _ if i % 7 == 0 => " Closed ",
+            _ if i % 11 == 0 => "NULL",
+            _ => ["Resolved", "Closed", "In Progress"][(i % 3) as usize],
+        })
+        .collect();
+    let handling_error: Vec<&str> =
+        (0..n).map(|i| if i == 23 { "maybe" } else { ["no", "yes"][(i % 5 == 0) as usize] }).collect();
     let day = |us: i64| us.div_euclid(86_400_000_000) as i32;
     let us_text = |us: i64| chrono::DateTime::from_timestamp_micros(us).unwrap().naive_utc().to_string();
 
@@ -391,6 +402,8 @@ fn tickets_as_csv_and_typed_parquet(dir: &Path, n: i64) -> (std::path::PathBuf, 
         "reopen_count",
         "escalated",
         "made_sla",
+        "status",
+        "handling_error",
     ])
     .unwrap();
     for i in 0..n as usize {
@@ -409,6 +422,8 @@ fn tickets_as_csv_and_typed_parquet(dir: &Path, n: i64) -> (std::path::PathBuf, 
             opt(reopens[i].map(|v| v.to_string())),
             escalated[i].to_string(),
             opt(made_sla[i].map(|v| v.to_string())),
+            status[i].to_string(),
+            handling_error[i].to_string(),
         ])
         .unwrap();
     }
@@ -434,6 +449,8 @@ fn tickets_as_csv_and_typed_parquet(dir: &Path, n: i64) -> (std::path::PathBuf, 
             Column::new("reopen_count".into(), reopens),
             Column::new("escalated".into(), escalated),
             Column::new("made_sla".into(), made_sla),
+            Column::new("status".into(), status),
+            Column::new("handling_error".into(), handling_error),
         ],
     )
     .unwrap();
@@ -466,8 +483,10 @@ fn typed_parquet_reads_as_its_csv_twin() {
     assert_eq!(dates(&pq_out), dates(&csv_out));
     // The same rejects, at the Parquet row that is the CSV line less the header.
     let (r_csv, r_pq) = (rejects(csv_dir.path()), rejects(pq_dir.path()));
-    // priority 9, a count of -1 and opened at 02:22 on the day clocks went forward (at least)
-    assert!(r_csv.len() >= 3 && r_csv.len() == r_pq.len(), "{r_csv:?} {r_pq:?}");
+    // priority 9, a count of -1, a handling error of 'maybe' and opened at 02:22 on the day
+    // clocks went forward (at least)
+    assert!(r_csv.len() >= 4 && r_csv.len() == r_pq.len(), "{r_csv:?} {r_pq:?}");
+    assert!(r_pq.iter().any(|r| &r[1] == "24" && &r[2] == "handling_error"), "{r_pq:?}");
     assert!(
         r_csv.iter().any(|r| &r[4] == "invalid timestamp '2025-03-30 02:22:00': 2025-03-30 02:22:00 does not exist in Europe/Berlin (clocks went forward)"),
         "{r_csv:?}"
@@ -476,7 +495,22 @@ fn typed_parquet_reads_as_its_csv_twin() {
         assert_eq!(p[1].parse::<u64>().unwrap() + 1, c[1].parse::<u64>().unwrap(), "{c:?} {p:?}");
         assert_eq!((&p[2], &p[3], &p[4]), (&c[2], &c[3], &c[4]), "column, value and reason");
     }
-    // And the same metric tables.
+    // And the same metric tables, with a query over the text columns (trimmed, missing markers
+    // empty) and the ids.
+    let queries = tempfile::tempdir().unwrap();
+    for e in std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("queries")).unwrap() {
+        let p = e.unwrap().path();
+        std::fs::copy(&p, queries.path().join(p.file_name().unwrap())).unwrap();
+    }
+    std::fs::write(
+        queries.path().join("text.sql"),
+        "-- metric: closed_status, with_status, distinct_ids\n\
+         -- better: none\n\
+         -- kind: count\n\
+         SELECT grp, SUM(CASE WHEN status = 'Closed' THEN 1 ELSE 0 END) AS closed_status,\n\
+         COUNT(status) AS with_status, COUNT(DISTINCT ticket_id) AS distinct_ids FROM tickets GROUP BY grp\n",
+    )
+    .unwrap();
     let tables = |tickets: &Path| {
         let out = tempfile::tempdir().unwrap();
         let o = run(&[
@@ -487,6 +521,8 @@ fn typed_parquet_reads_as_its_csv_twin() {
             sops.to_str().unwrap(),
             "--timezone",
             "Europe/Berlin",
+            "--queries",
+            queries.path().to_str().unwrap(),
             "--out",
             out.path().to_str().unwrap(),
         ]);
@@ -494,5 +530,7 @@ fn typed_parquet_reads_as_its_csv_twin() {
         ["sop_version_metrics.csv", "process_period_metrics.csv"]
             .map(|f| std::fs::read_to_string(out.path().join("metrics").join(f)).unwrap())
     };
-    assert_eq!(tables(&pq), tables(&csv));
+    let (from_csv, from_pq) = (tables(&csv), tables(&pq));
+    assert_eq!(from_pq, from_csv);
+    assert!(from_pq[0].lines().next().unwrap().contains("closed_status"), "{}", from_pq[0]);
 }

@@ -135,6 +135,14 @@ impl RawTable {
         }
     }
 
+    /// Column `i` when the file stored it as text (Parquet/IPC): one array of string views.
+    pub fn stored_text(&self, i: usize) -> Option<&StringChunked> {
+        match self.columns.get(i)? {
+            RawColumn::Text(ca) if ca.chunks().len() == 1 => Some(ca),
+            _ => None,
+        }
+    }
+
     /// Column `i` typed as stored, when the file stored it typed (Parquet/IPC timestamps, dates,
     /// integers and booleans).
     pub fn typed(&self, i: usize) -> Option<&Series> {

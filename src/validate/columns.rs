@@ -37,8 +37,60 @@ fn raw<'t>(table: &'t RawTable, src: &'t Source) -> Option<Values<'t>> {
     }
 }
 
+/// The column of a mapping that reads a column's values as they are, when the file stored it as
+/// text (Parquet/IPC).
+fn stored_text<'t>(table: &'t RawTable, src: &Source) -> Option<&'t StringChunked> {
+    match src {
+        Source::Column(i) | Source::EscalationLevel(i) | Source::StationsMinusOne(i) | Source::SlaText(i) => {
+            table.stored_text(*i)
+        }
+        _ => None,
+    }
+}
+
+/// Distinct values worked on before a column is given up on as too varied for it.
+const DISTINCT_LIMIT: usize = 1 << 12;
+
+/// `work` on each value of a stored text column, but once per distinct value as far as
+/// possible: a Parquet file stores a column of few values (priorities, states, groups) as a
+/// dictionary and its pages as indices into it, and polars reads every repeat of a dictionary
+/// value as the same 16-byte view, so a repeat is found by its view without reading its text.
+/// (Two views of one text are two entries; no wrong value can come of it.) Empty for an empty
+/// value. Columns of more than a few thousand distinct views are worked on value by value.
+fn per_distinct<V: Clone>(ca: &StringChunked, mut work: impl FnMut(&str) -> V) -> Vec<Option<V>> {
+    let mut out = Vec::with_capacity(ca.len());
+    let mut seen: PlHashMap<u128, V> = PlHashMap::new();
+    for arr in ca.downcast_iter() {
+        for (view, value) in arr.views().iter().zip(arr.iter()) {
+            let Some(value) = value else {
+                out.push(None);
+                continue;
+            };
+            let key = view.as_u128();
+            if let Some(v) = seen.get(&key) {
+                out.push(Some(v.clone()));
+                continue;
+            }
+            let v = work(value);
+            if seen.len() < DISTINCT_LIMIT {
+                seen.insert(key, v.clone());
+            }
+            out.push(Some(v));
+        }
+    }
+    out
+}
+
 /// A text column, trimmed, with missing markers as nulls.
 pub fn text(table: &RawTable, src: &Source, name: &str) -> StringChunked {
+    // A stored text column whose values need no trimming is taken as it is (ticket ids).
+    if let Some(ca) = stored_text(table, src) {
+        if ca.iter().all(|v| v.is_none_or(|s| clean(Some(s)).is_some_and(|c| std::ptr::eq(c, s)))) {
+            let mut out = ca.clone();
+            out.rename(name.into());
+            return out;
+        }
+    }
     match raw(table, src) {
         Some(values) => {
             let mut out: StringChunked = values.map(clean).collect();
@@ -52,6 +104,16 @@ pub fn text(table: &RawTable, src: &Source, name: &str) -> StringChunked {
 /// A text column straight to categorical codes (trimmed, missing markers as nulls): no string
 /// column is built on the way.
 pub fn categorical_text(table: &RawTable, src: &Source, name: &str, dtype: &DataType) -> Result<Column> {
+    if let (Some(ca), DataType::Categorical(_, mapping)) = (stored_text(table, src), dtype) {
+        let codes = per_distinct(ca, |s| clean(Some(s)).map(|c| mapping.insert_cat(c).map_err(|e| e.to_string())));
+        let codes = codes
+            .into_iter()
+            .map(|code| code.flatten().transpose())
+            .collect::<std::result::Result<UInt32Chunked, String>>()
+            .map_err(|e| Error::Internal(format!("categorical column {name}: {e}")))?;
+        let ca = Categorical32Chunked::from_cats_and_dtype(codes.with_name(name.into()), dtype.clone());
+        return Ok(ca.into_series().into_column());
+    }
     let ca = match raw(table, src) {
         Some(values) => Categorical32Chunked::from_str_iter(name.into(), dtype.clone(), values.map(clean)),
         None => Ok(Categorical32Chunked::full_null_with_dtype(name.into(), table.height(), dtype.clone())),
@@ -332,11 +394,32 @@ pub fn bools(table: &RawTable, src: &Source, name: &str, problems: &mut RowProbl
 }
 
 /// Parse every value of a column; a missing column gives all nulls.
-fn parse_each<V, F>(table: &RawTable, src: &Source, name: &str, problems: &mut RowProblems, parse: F) -> Vec<Option<V>>
+fn parse_each<V: Clone, F>(
+    table: &RawTable,
+    src: &Source,
+    name: &str,
+    problems: &mut RowProblems,
+    parse: F,
+) -> Vec<Option<V>>
 where
     F: Fn(&str) -> std::result::Result<V, String>,
 {
     let n = table.height();
+    if let Some(ca) = stored_text(table, src) {
+        let parsed = per_distinct(ca, |s| clean(Some(s)).map(&parse));
+        return parsed
+            .into_iter()
+            .enumerate()
+            .map(|(i, v)| match v.flatten()? {
+                Ok(x) => Some(x),
+                Err(reason) => {
+                    let s = ca.get(i).and_then(|s| clean(Some(s))).unwrap_or_default();
+                    problems.add(i, name, s, reason);
+                    None
+                }
+            })
+            .collect();
+    }
     let Some(values) = raw(table, src) else {
         return (0..n).map(|_| None).collect();
     };
