@@ -32,20 +32,25 @@ const SHORT_PURGE_DELAY_MS: std::ffi::c_long = 100;
 /// usual 100 ms, a block's freed buffers went back to the system and the next blocks faulted
 /// fresh, zeroed pages in. Measured at 10M tickets: ~11,000 faults (most of them 2 MB pages)
 /// against ~1,000, and 1.3-1.6 s less in the kernel, with the same peak (1.01-1.02 GB).
-pub struct KeepFreedMemory(());
+pub struct KeepFreedMemory {
+    /// the delay before, set again when the guard is dropped
+    delay_before: std::ffi::c_long,
+}
 
 impl KeepFreedMemory {
     pub fn now() -> Self {
+        // SAFETY: reading an option is allowed at any time.
+        let delay_before = unsafe { libmimalloc_sys::mi_option_get(MI_OPTION_PURGE_DELAY) };
         // a long delay, not a negative one: a negative delay never hands memory back, not even
         // when asked to
         set_purge_delay(600_000);
-        KeepFreedMemory(())
+        KeepFreedMemory { delay_before }
     }
 }
 
 impl Drop for KeepFreedMemory {
     fn drop(&mut self) {
-        set_purge_delay(SHORT_PURGE_DELAY_MS);
+        set_purge_delay(self.delay_before);
         release_freed_memory();
     }
 }

@@ -59,8 +59,9 @@ const DISTINCT_LIMIT: usize = 1 << 12;
 /// value. Columns of more than a few thousand distinct views are worked on value by value.
 fn per_distinct<V: Clone>(ca: &StringChunked, mut work: impl FnMut(&str) -> V) -> Vec<Option<V>> {
     let mut out = Vec::with_capacity(ca.len());
-    let mut seen: PlHashMap<u128, V> = PlHashMap::new();
     for arr in ca.downcast_iter() {
+        // a view's buffer index and offset mean something within its own array only
+        let mut seen: PlHashMap<u128, V> = PlHashMap::new();
         for (view, value) in arr.views().iter().zip(arr.iter()) {
             let Some(value) = value else {
                 out.push(None);
