@@ -32,7 +32,7 @@ pub struct OrderEvidence {
 
 impl OrderEvidence {
     pub fn observe(&mut self, s: &str) {
-        let b = s.trim().as_bytes();
+        let b = crate::values::trim(s).as_bytes();
         let (first, rest) = take_digits(b);
         let Some((&sep, after)) = rest.split_first() else { return };
         if first.is_empty() || first.len() > 2 || !matches!(sep, b'/' | b'.' | b'-') {
@@ -64,7 +64,7 @@ impl OrderEvidence {
 /// Parse one timestamp into UTC epoch milliseconds. `order` decides `a/b/yyyy` dates; when it is
 /// `None`, such dates are an error (the caller settles the order per column beforehand).
 pub fn parse_timestamp(s: &str, order: Option<DateOrder>, tz: Tz) -> Result<i64, String> {
-    let s = s.trim();
+    let s = crate::values::trim(s);
     match fixed_layout_local_ms(s.as_bytes(), order) {
         Some(local_ms) => local_to_utc_millis(local_ms, tz).map_err(|why| format!("invalid timestamp '{s}': {why}")),
         None => parse_any_form(s, order, tz),
