@@ -7,7 +7,10 @@
 # a typed Parquet file (timestamps as timestamps, counts as integers; written by DuckDB), and time
 # `report` end to end. Prints Markdown tables (medians of REPS runs): the comparison, the cost per
 # million tickets at each size, and the cost of each step per million tickets
-# (SOP_IMPACT_TIMINGS=1, one run).
+# (SOP_IMPACT_TIMINGS=1, one run). The four commands take turns (metrics, DuckDB, Parquet,
+# report, then again), after one untimed run of each: on a shared virtual machine a slow spell
+# then falls on all of them, and the first run after a pause (which faults its memory in
+# afresh, often 30-40% slower) is not counted.
 #   bench/compare.sh [SIZES...]     default: 100000 1000000 10000000
 # Environment: REPS (default 3), WORK (scratch directory, default bench/work; inputs are reused),
 # CARGO_TARGET_DIR (default ~/.cache/sop-impact-release: a release build kept apart from the debug
@@ -29,13 +32,10 @@ bin="$CARGO_TARGET_DIR/release/sop-impact"
 mkdir -p "$work"
 
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
-measure() {
-  local walls=() rss=()
-  for _ in $(seq "${times:-$reps}"); do
-    /usr/bin/time -f '%e %M' -o "$work/time.txt" "$@" >"$work/stdout.txt" 2>"$work/stderr.txt" || { cat "$work/stderr.txt" >&2; exit 1; }
-    read -r w r <"$work/time.txt"; walls+=("$w"); rss+=("$((r / 1024))")
-  done
-  echo "$(median "${walls[@]}") $(median "${rss[@]}")"
+# One run of a command: "wall-seconds peak-MiB"; its stdout kept in $work/stdout.txt.
+once() {
+  /usr/bin/time -f '%e %M' -o "$work/time.txt" "$@" >"$work/stdout.txt" 2>"$work/stderr.txt" || { cat "$work/stderr.txt" >&2; exit 1; }
+  read -r w r <"$work/time.txt"; echo "$w $((r / 1024))"
 }
 ratio() { printf '%.2f' "$(echo "scale=4; $1 / $2" | bc)"; }
 
@@ -54,14 +54,26 @@ for n in "${sizes[@]}"; do
   # metrics gets what DuckDB gets (tickets and SOPs); report also changes and audit findings
   inputs=(--sops "$dir/sops.csv")
   all=(--sops "$dir/sops.csv" --changes "$dir/changes.csv" --audits "$dir/audits.csv")
-  read -r mw mr <<<"$(measure "$bin" metrics --quiet --tickets "$dir/tickets.csv" "${inputs[@]}" --out "$dir/metrics")"
-  read -r dw dr <<<"$(measure "$venv/bin/python" bench/duckdb_metrics.py "$dir/tickets.csv" "$dir/sops.csv")"
+  # DuckDB's numbers are written out once, then compared with those of metrics
+  once "$venv/bin/python" bench/duckdb_metrics.py "$dir/tickets.csv" "$dir/sops.csv" >/dev/null
   cp "$work/stdout.txt" "$dir/duckdb.csv"
+  metrics_csv=("$bin" metrics --quiet --tickets "$dir/tickets.csv" "${inputs[@]}" --out "$dir/metrics")
+  duckdb=("$venv/bin/python" bench/duckdb_metrics.py "$dir/tickets.csv" "$dir/sops.csv")
+  metrics_parquet=("$bin" metrics --quiet --tickets "$dir/tickets.parquet" "${inputs[@]}" --out "$dir/metrics-parquet")
+  report=("$bin" report --quiet --tickets "$dir/tickets.csv" "${all[@]}" --out "$dir/report")
+  once "${metrics_csv[@]}" >/dev/null; once "${metrics_parquet[@]}" >/dev/null; once "${report[@]}" >/dev/null
+  mws=() mrs=() dws=() drs=() pws=() prs=() rws=()
+  for _ in $(seq "$reps"); do
+    read -r w r <<<"$(once "${metrics_csv[@]}")"; mws+=("$w"); mrs+=("$r")
+    read -r w r <<<"$(once "${duckdb[@]}")"; dws+=("$w"); drs+=("$r")
+    read -r w r <<<"$(once "${metrics_parquet[@]}")"; pws+=("$w"); prs+=("$r")
+    read -r w _ <<<"$(once "${report[@]}")"; rws+=("$w")
+  done
+  mw=$(median "${mws[@]}"); mr=$(median "${mrs[@]}"); dw=$(median "${dws[@]}"); dr=$(median "${drs[@]}")
+  pw=$(median "${pws[@]}"); pr=$(median "${prs[@]}"); rw=$(median "${rws[@]}")
   same=$("$venv/bin/python" bench/check_same.py "$dir/metrics/metrics/sop_version_metrics.csv" "$dir/duckdb.csv" | tail -1)
-  read -r pw pr <<<"$(measure "$bin" metrics --quiet --tickets "$dir/tickets.parquet" "${inputs[@]}" --out "$dir/metrics-parquet")"
   cmp -s "$dir/metrics/metrics/sop_version_metrics.csv" "$dir/metrics-parquet/metrics/sop_version_metrics.csv" \
     || same="$same; PARQUET DIFFERS"
-  read -r rw _ <<<"$(measure "$bin" report --quiet --tickets "$dir/tickets.csv" "${all[@]}" --out "$dir/report")"
   echo "| $n | $mb | $mw | $mr | $dw | $dr | $(ratio "$mw" "$dw") | $pmb | $pw | $pr | $(ratio "$pw" "$mw") | $rw | $same |"
   per() { printf "%.${2:-2}f" "$(echo "scale=4; $1 * 1000000 / $n" | bc)"; }
   growth+=("| $n | $(per "$mw") | $(per "$dw") | $(per "$pw") | $(per "$rw") | $(per "$mr" 0) |")
