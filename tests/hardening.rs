@@ -233,10 +233,7 @@ fn a_query_file_with_non_ascii_text_binds_its_parameters() {
     let dir = tempfile::tempdir().unwrap();
     let queries = dir.path().join("queries");
     std::fs::create_dir(&queries).unwrap();
-    for e in std::fs::read_dir(common::root().join("queries")).unwrap() {
-        let p = e.unwrap().path();
-        std::fs::copy(&p, queries.join(p.file_name().unwrap())).unwrap();
-    }
+    common::copy_bundled_queries(&queries);
     let cv = queries.join("analyst_cv.sql");
     let sql = std::fs::read_to_string(&cv).unwrap();
     let sql = sql

@@ -4,12 +4,11 @@
 mod common;
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::Path;
 use std::process::Command;
 
 use chrono::{DateTime, NaiveDate};
 
-use common::{bin, fixture, read_csv, run_ok, Row};
+use common::{bin, fixture, queries_with, read_csv, run_ok, Row};
 
 fn num(row: &Row, col: &str) -> Option<f64> {
     let v = &row[col];
@@ -306,11 +305,7 @@ fn edited_queries_change_the_tables_and_broken_ones_name_the_file() {
     let edge = fixture("metrics_edge");
     let t = edge.join("tickets.csv");
     let s = edge.join("sops.csv");
-    let queries = tempfile::tempdir().unwrap();
-    for e in std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("queries")).unwrap() {
-        let p = e.unwrap().path();
-        std::fs::copy(&p, queries.path().join(p.file_name().unwrap())).unwrap();
-    }
+    let queries = queries_with(&[]);
     // Count escalations as a share of resolved tickets only.
     let esc = queries.path().join("escalation_rate.sql");
     let text_before = std::fs::read_to_string(&esc).unwrap();
@@ -424,10 +419,7 @@ fn a_new_metric_is_one_sql_file() {
     let dir = tempfile::tempdir().unwrap();
     let queries = dir.path().join("queries");
     std::fs::create_dir(&queries).unwrap();
-    for e in std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("queries")).unwrap() {
-        let p = e.unwrap().path();
-        std::fs::copy(&p, queries.join(p.file_name().unwrap())).unwrap();
-    }
+    common::copy_bundled_queries(&queries);
     std::fs::write(
         queries.join("first_touch.sql"),
         "-- metric: first_touch_rate\n\
@@ -492,21 +484,15 @@ fn a_new_metric_is_one_sql_file() {
 #[test]
 fn a_query_reads_columns_the_bundled_queries_do_not() {
     let edge = fixture("metrics_edge");
-    let queries = tempfile::tempdir().unwrap();
-    for e in std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("queries")).unwrap() {
-        let p = e.unwrap().path();
-        std::fs::copy(&p, queries.path().join(p.file_name().unwrap())).unwrap();
-    }
-    std::fs::write(
-        queries.path().join("ids.sql"),
+    let queries = queries_with(&[(
+        "ids.sql",
         "-- metric: distinct_ids, closed_status\n\
          -- better: none\n\
          -- kind: count\n\
          -- (closed_at is not read here)\n\
          SELECT grp, COUNT(DISTINCT ticket_id) AS distinct_ids, SUM(CASE WHEN status = 'Closed' THEN 1 ELSE 0 END) AS closed_status\n\
          FROM tickets GROUP BY grp\n",
-    )
-    .unwrap();
+    )]);
     let out = tempfile::tempdir().unwrap();
     run_ok(&[
         "metrics",

@@ -8,7 +8,7 @@ use std::process::Command;
 
 use polars::prelude::*;
 
-use common::{bin, fixture, rejects, run, text};
+use common::{bin, fixture, queries_with, rejects, run, text};
 
 fn validate(tickets: &Path, sops: &Path, extra: &[&str]) -> (i32, String, String, tempfile::TempDir) {
     validate_with(tickets, sops, extra, None, None)
@@ -497,20 +497,14 @@ fn typed_parquet_reads_as_its_csv_twin() {
     }
     // And the same metric tables, with a query over the text columns (trimmed, missing markers
     // empty) and the ids.
-    let queries = tempfile::tempdir().unwrap();
-    for e in std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("queries")).unwrap() {
-        let p = e.unwrap().path();
-        std::fs::copy(&p, queries.path().join(p.file_name().unwrap())).unwrap();
-    }
-    std::fs::write(
-        queries.path().join("text.sql"),
+    let queries = queries_with(&[(
+        "text.sql",
         "-- metric: closed_status, with_status, distinct_ids\n\
          -- better: none\n\
          -- kind: count\n\
          SELECT grp, SUM(CASE WHEN status = 'Closed' THEN 1 ELSE 0 END) AS closed_status,\n\
          COUNT(status) AS with_status, COUNT(DISTINCT ticket_id) AS distinct_ids FROM tickets GROUP BY grp\n",
-    )
-    .unwrap();
+    )]);
     let tables = |tickets: &Path| {
         let out = tempfile::tempdir().unwrap();
         let o = run(&[

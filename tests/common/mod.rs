@@ -64,6 +64,25 @@ pub fn text(o: &Output) -> (String, String) {
 }
 
 /// Names in `dir`, sorted.
+/// Copies the bundled queries into `dir`, where a user's query directory starts from them.
+pub fn copy_bundled_queries(dir: &Path) {
+    for e in std::fs::read_dir(root().join("queries")).unwrap() {
+        let p = e.unwrap().path();
+        std::fs::copy(&p, dir.join(p.file_name().unwrap())).unwrap();
+    }
+}
+
+/// A query directory holding the bundled queries and `extra` (file name, SQL): a user's own
+/// queries next to the bundled ones.
+pub fn queries_with(extra: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    copy_bundled_queries(dir.path());
+    for (name, sql) in extra {
+        std::fs::write(dir.path().join(name), sql).unwrap();
+    }
+    dir
+}
+
 pub fn names(dir: &Path) -> Vec<String> {
     let mut v: Vec<String> =
         std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
