@@ -8,9 +8,10 @@
 # `report` end to end. Prints Markdown tables (medians of REPS runs): the comparison, the cost per
 # million tickets at each size, and the cost of each step per million tickets
 # (SOP_IMPACT_TIMINGS=1, one run). The four commands take turns (metrics, DuckDB, Parquet,
-# report, then again), after one untimed run of each: on a shared virtual machine a slow spell
-# then falls on all of them, and the first run after a pause (which faults its memory in
-# afresh, often 30-40% slower) is not counted.
+# report, then again), each timed run right after an untimed run of the same command: on a
+# shared virtual machine a slow spell then falls on all of them, and no command is timed just
+# after another one handed back gigabytes of memory (the next process faults its memory in
+# afresh; a run timed right after DuckDB's was up to 30-40% slower).
 #   bench/compare.sh [SIZES...]     default: 100000 1000000 10000000
 # Environment: REPS (default 3), WORK (scratch directory, default bench/work; inputs are reused),
 # CARGO_TARGET_DIR (default ~/.cache/sop-impact-release: a release build kept apart from the debug
@@ -61,13 +62,14 @@ for n in "${sizes[@]}"; do
   duckdb=("$venv/bin/python" bench/duckdb_metrics.py "$dir/tickets.csv" "$dir/sops.csv")
   metrics_parquet=("$bin" metrics --quiet --tickets "$dir/tickets.parquet" "${inputs[@]}" --out "$dir/metrics-parquet")
   report=("$bin" report --quiet --tickets "$dir/tickets.csv" "${all[@]}" --out "$dir/report")
-  once "${metrics_csv[@]}" >/dev/null; once "${metrics_parquet[@]}" >/dev/null; once "${report[@]}" >/dev/null
+  # an untimed run, then the timed one
+  warm() { once "$@" >/dev/null; once "$@"; }
   mws=() mrs=() dws=() drs=() pws=() prs=() rws=()
   for _ in $(seq "$reps"); do
-    read -r w r <<<"$(once "${metrics_csv[@]}")"; mws+=("$w"); mrs+=("$r")
-    read -r w r <<<"$(once "${duckdb[@]}")"; dws+=("$w"); drs+=("$r")
-    read -r w r <<<"$(once "${metrics_parquet[@]}")"; pws+=("$w"); prs+=("$r")
-    read -r w _ <<<"$(once "${report[@]}")"; rws+=("$w")
+    read -r w r <<<"$(warm "${metrics_csv[@]}")"; mws+=("$w"); mrs+=("$r")
+    read -r w r <<<"$(warm "${duckdb[@]}")"; dws+=("$w"); drs+=("$r")
+    read -r w r <<<"$(warm "${metrics_parquet[@]}")"; pws+=("$w"); prs+=("$r")
+    read -r w _ <<<"$(warm "${report[@]}")"; rws+=("$w")
   done
   mw=$(median "${mws[@]}"); mr=$(median "${mrs[@]}"); dw=$(median "${dws[@]}"); dr=$(median "${drs[@]}")
   pw=$(median "${pws[@]}"); pr=$(median "${prs[@]}"); rw=$(median "${rws[@]}")
