@@ -55,9 +55,6 @@ for n in "${sizes[@]}"; do
   # metrics gets what DuckDB gets (tickets and SOPs); report also changes and audit findings
   inputs=(--sops "$dir/sops.csv")
   all=(--sops "$dir/sops.csv" --changes "$dir/changes.csv" --audits "$dir/audits.csv")
-  # DuckDB's numbers are written out once, then compared with those of metrics
-  once "$venv/bin/python" bench/duckdb_metrics.py "$dir/tickets.csv" "$dir/sops.csv" >/dev/null
-  cp "$work/stdout.txt" "$dir/duckdb.csv"
   metrics_csv=("$bin" metrics --quiet --tickets "$dir/tickets.csv" "${inputs[@]}" --out "$dir/metrics")
   duckdb=("$venv/bin/python" bench/duckdb_metrics.py "$dir/tickets.csv" "$dir/sops.csv")
   metrics_parquet=("$bin" metrics --quiet --tickets "$dir/tickets.parquet" "${inputs[@]}" --out "$dir/metrics-parquet")
@@ -68,6 +65,8 @@ for n in "${sizes[@]}"; do
   for _ in $(seq "$reps"); do
     read -r w r <<<"$(warm "${metrics_csv[@]}")"; mws+=("$w"); mrs+=("$r")
     read -r w r <<<"$(warm "${duckdb[@]}")"; dws+=("$w"); drs+=("$r")
+    # DuckDB's numbers, compared with those of metrics below
+    cp "$work/stdout.txt" "$dir/duckdb.csv"
     read -r w r <<<"$(warm "${metrics_parquet[@]}")"; pws+=("$w"); prs+=("$r")
     read -r w _ <<<"$(warm "${report[@]}")"; rws+=("$w")
   done
