@@ -479,7 +479,7 @@ impl Opened {
         &self,
         limit: Option<usize>,
         process: &(dyn Fn(&RawTable) -> Result<T> + Sync),
-        consume: &mut dyn FnMut(T) -> Result<()>,
+        consume: &mut (dyn FnMut(T) -> Result<()> + Send),
     ) -> Result<(u64, bool)> {
         let (delimiter, keep) = match &self.body {
             Body::Frame { df, keep } => {
@@ -500,6 +500,7 @@ impl Opened {
         type Done<T> = (usize, Result<(T, u64, u64)>);
         let mut complete = true;
         let mut in_order = InOrder { next: 0, waiting: BTreeMap::new(), rows_read: 0, ragged: 0 };
+        let stop = std::sync::atomic::AtomicBool::new(false);
         let (block_tx, block_rx) = std::sync::mpsc::sync_channel::<(usize, Vec<u8>, u64)>(workers);
         let block_rx = std::sync::Mutex::new(block_rx);
         // Block buffers go back to the reader, and each worker keeps its parsing buffers: fresh
@@ -538,13 +539,35 @@ impl Opened {
             }
             drop(done_tx);
             drop(spare_tx);
-            // This thread reads (blocks cut after a record, in order) while the workers parse,
-            // and hands their results on in file order as they come in.
+            // The results are handed on in file order on a thread of their own, so that reading
+            // never waits for them: handing a block on (copying it into the ticket table) took
+            // longer than reading it, and the workers waited for blocks meanwhile. Measured at
+            // 10M tickets (`metrics`, 7 alternating runs, twice): median 6.84 -> 6.16 s and
+            // 7.38 -> 6.60 s; at 1M no change.
+            let stop = &stop;
+            let in_order = &mut in_order;
+            let handing_on = scope.spawn(move || {
+                let mut outcome = Ok(());
+                for done in done_rx {
+                    if outcome.is_ok() {
+                        outcome = in_order.arrive(done, consume);
+                        if outcome.is_err() {
+                            stop.store(true, std::sync::atomic::Ordering::Relaxed);
+                        }
+                    }
+                }
+                outcome
+            });
+            // This thread reads (blocks cut after a record, in order) while the workers parse.
             let mut reader = BlockReader::new(&mut file, delimiter, spare_rx);
             let mut line = 1u64;
             let mut read = 0usize;
             let mut index = 0usize;
-            let outcome = loop {
+            let reading = loop {
+                // a problem in a block handed on stops the reading
+                if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    break Ok(());
+                }
                 if limit.is_some_and(|l| read >= l) {
                     complete = reader.at_end();
                     break Ok(());
@@ -562,24 +585,12 @@ impl Opened {
                     Ok(None) => break Ok(()),
                     Err(e) => break Err(unreadable(e)),
                 }
-                let mut handed_on = Ok(());
-                while handed_on.is_ok() {
-                    let Ok(done) = done_rx.try_recv() else { break };
-                    handed_on = in_order.arrive(done, consume);
-                }
-                if handed_on.is_err() {
-                    break handed_on;
-                }
             };
-            // Stop the workers early on a problem: they finish the blocks they hold.
+            // The workers finish the blocks they hold, then the handing on ends.
             drop(block_tx);
-            let mut outcome = outcome;
-            for done in done_rx {
-                if outcome.is_ok() {
-                    outcome = in_order.arrive(done, consume);
-                }
-            }
-            outcome
+            let handed_on = handing_on.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            // a problem in the file's blocks comes before one in reading further
+            handed_on.and(reading)
         })?;
         if !in_order.waiting.is_empty() {
             return Err(Error::Internal(format!("a block of {} was never read", path.display())));
@@ -1050,7 +1061,7 @@ impl Opened {
         metadata: &Arc<FileMetadata>,
         limit: Option<usize>,
         process: &(dyn Fn(&RawTable) -> Result<T> + Sync),
-        consume: &mut dyn FnMut(T) -> Result<()>,
+        consume: &mut (dyn FnMut(T) -> Result<()> + Send),
     ) -> Result<(u64, bool)> {
         if metadata.row_groups.is_empty() {
             let df = self.read_parquet_rows(projection, metadata, None)?;
