@@ -1073,23 +1073,48 @@ impl Opened {
         let run_rows = frame_rows() * crate::cores::count();
         // A byte limit (the first blocks of a CSV file) as rows.
         let row_limit = limit.map(|bytes| (bytes / BYTES_PER_TICKET).max(1));
-        let (mut start, mut len) = (0usize, 0usize);
-        let groups = metadata.row_groups.iter().map(|g| g.num_rows());
-        for (i, rows) in groups.enumerate() {
-            len += rows;
-            if len >= run_rows || i + 1 == metadata.row_groups.len() {
-                let df = self.read_parquet_rows(projection, metadata, Some((start, len)))?;
-                for part in self.process_frame(&df, keep, start, process)? {
-                    consume(part)?;
+        // Each run's results are handed on (put in the ticket table) on a thread of their own
+        // while the next run is read and checked: one after the other, handing on left a core
+        // idle for a third of the reading.
+        std::thread::scope(|scope| {
+            let (runs_tx, runs_rx) = std::sync::mpsc::sync_channel::<Vec<T>>(1);
+            let handing_on = scope.spawn(move || -> Result<()> {
+                for parts in runs_rx {
+                    for part in parts {
+                        consume(part)?;
+                    }
                 }
-                start += len;
-                len = 0;
-                if row_limit.is_some_and(|l| start >= l) {
-                    break;
+                Ok(())
+            });
+            let reading = (|| -> Result<usize> {
+                let (mut start, mut len) = (0usize, 0usize);
+                let groups = metadata.row_groups.iter().map(|g| g.num_rows());
+                for (i, rows) in groups.enumerate() {
+                    len += rows;
+                    if len >= run_rows || i + 1 == metadata.row_groups.len() {
+                        let df = self.read_parquet_rows(projection, metadata, Some((start, len)))?;
+                        let parts = self.process_frame(&df, keep, start, process)?;
+                        drop(df);
+                        if runs_tx.send(parts).is_err() {
+                            // handing on stopped at a problem, which it reports
+                            break;
+                        }
+                        start += len;
+                        len = 0;
+                        if row_limit.is_some_and(|l| start >= l) {
+                            break;
+                        }
+                    }
                 }
-            }
-        }
-        Ok((start as u64, start >= metadata.num_rows))
+                Ok(start)
+            })();
+            drop(runs_tx);
+            let handed_on = handing_on.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            // a problem in the rows handed on comes before one in reading further
+            handed_on?;
+            let read = reading?;
+            Ok((read as u64, read >= metadata.num_rows))
+        })
     }
 
     /// A Parquet/IPC frame (whose first row is row `first_row` of the file) in slices, each
