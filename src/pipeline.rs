@@ -211,6 +211,7 @@ pub fn analyse(inputs: &InputRequest, analysis: &AnalysisOptions, progress: &Pro
     progress.step("attributing records to SOP versions");
     let mut attributed = attribute::attribute(&data, analysis.attribute_by)?;
     metrics::derive_ticket_columns(&mut attributed.tickets, &config)?;
+    diag::trace("ticket columns derived");
     let read = columns_read_later(&attributed.tickets, &queries, analysis);
     let validated: Vec<PlSmallStr> = read.iter().filter(|c| data.tickets.column(c).is_ok()).cloned().collect();
     // The validated table shares its columns with the attributed one: it lets go of them while

@@ -648,6 +648,7 @@ impl WindowData {
         // 1.51 GB in error_rate.sql).
         let parts = ticket_layers.iter().cloned().zip(change_layers).zip(audit_layers).map(|((t, c), a)| (t, c, a));
         let values = collect_values(&metrics::run_queries_in_parts(queries, cfg, parts.collect())?)?;
+        crate::diag::trace("window queries run");
         let samples = collect_samples(&ticket_layers, as_of_ms)?;
         crate::diag::trace("comparison samples collected");
         let change_counts = change_records

@@ -124,10 +124,50 @@ fn censored_medians(tickets: LazyFrame, as_of_ms: i64) -> Result<HashMap<i64, f6
             .zip(opened.iter())
             .filter_map(|(((g, r), h), o)| Some((g?, super::hours_or_open_so_far(r, h, o, as_of_ms)?)))
     };
-    // Each group's records side by side, placed by a counting sort on the group: one array of
-    // the samples, where sorting the table by group held it twice. Per group: where its records
-    // start, and where the next one goes (after the placing, where they end).
-    // looked up twice per record: a fast hash, not the default's DoS-resistant one
+    let (samples, place) = match in_runs(records(), grp.len()) {
+        Some(placed) => placed,
+        None => counting_sort(records),
+    };
+    drop(df);
+    // each group's median on one of the cores (a sort of its records each)
+    let groups: Vec<(i64, &[super::Hours])> =
+        place.into_iter().filter_map(|(g, start, end)| Some((g, samples.get(start..end)?))).collect();
+    let medians = crate::cores::share(
+        groups,
+        |(_, records)| records.len(),
+        |(g, records)| {
+            let pairs: Vec<(f64, bool)> = records.iter().map(|h| h.pair()).collect();
+            Some((g, survival::km_median(&pairs)?.max(SHORTEST_HOURS).ln()))
+        },
+    );
+    Ok(medians.into_iter().flatten().collect())
+}
+
+/// Each group's records side by side, and where each group's are (group, start, end).
+type Placed = (Vec<super::Hours>, Vec<(i64, usize, usize)>);
+
+/// The records as they come, when each group's come in one run (the tickets are in process and
+/// time order, so a process's weeks follow each other); None as soon as a group comes back.
+fn in_runs(records: impl Iterator<Item = (i64, super::Hours)>, at_most: usize) -> Option<Placed> {
+    let mut samples = Vec::with_capacity(at_most);
+    let mut place: Vec<(i64, usize, usize)> = Vec::new();
+    for (g, record) in records {
+        match place.last_mut() {
+            Some((last, _, end)) if *last == g => *end += 1,
+            Some((last, _, _)) if *last > g => return None,
+            _ => place.push((g, samples.len(), samples.len() + 1)),
+        }
+        samples.push(record);
+    }
+    Some((samples, place))
+}
+
+/// Each group's records side by side, placed by a counting sort on the group: one array of the
+/// samples, where sorting the table by group held it twice.
+fn counting_sort<I: Iterator<Item = (i64, super::Hours)>>(records: impl Fn() -> I) -> Placed {
+    // Per group: where its records start, and where the next one goes (after the placing,
+    // where they end). Looked up twice per record: a fast hash, not the default's
+    // DoS-resistant one.
     let mut place: PlHashMap<i64, (usize, usize)> = PlHashMap::new();
     for (g, _) in records() {
         place.entry(g).or_default().1 += 1;
@@ -145,19 +185,7 @@ fn censored_medians(tickets: LazyFrame, as_of_ms: i64) -> Result<HashMap<i64, f6
             *next += 1;
         }
     }
-    drop(df);
-    // each group's median on one of the cores (a sort of its records each)
-    let groups: Vec<(i64, &[super::Hours])> =
-        place.into_iter().filter_map(|(g, (start, end))| Some((g, samples.get(start..end)?))).collect();
-    let medians = crate::cores::share(
-        groups,
-        |(_, records)| records.len(),
-        |(g, records)| {
-            let pairs: Vec<(f64, bool)> = records.iter().map(|h| h.pair()).collect();
-            Some((g, survival::km_median(&pairs)?.max(SHORTEST_HOURS).ln()))
-        },
-    );
-    Ok(medians.into_iter().flatten().collect())
+    (samples, place.into_iter().map(|(g, (start, end))| (g, start, end)).collect())
 }
 
 #[cfg(test)]
@@ -177,5 +205,32 @@ impl Weekly {
             tickets_by_process.insert(*process, 100 * s.len() as u64);
         }
         Weekly { origin_ms: A_MONDAY_MS, weeks, values, tickets_by_process }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::compare::Hours;
+
+    fn groups(placed: &Placed) -> Vec<(i64, Vec<f64>)> {
+        let mut groups: Vec<(i64, Vec<f64>)> =
+            placed.1.iter().map(|&(g, start, end)| (g, placed.0[start..end].iter().map(|h| h.0).collect())).collect();
+        groups.sort_by_key(|(g, _)| *g);
+        groups
+    }
+
+    /// Records in runs are taken as they come; a group that comes back makes it a counting sort,
+    /// which places the same records in each group, in their order.
+    #[test]
+    fn groups_records_in_runs_or_by_counting() {
+        let h = |x: f64| Hours::new(x, true);
+        let runs = vec![(1, h(1.0)), (1, h(2.0)), (3, h(3.0)), (4, h(4.0)), (4, h(5.0))];
+        let placed = in_runs(runs.clone().into_iter(), runs.len()).unwrap();
+        assert_eq!(groups(&placed), vec![(1, vec![1.0, 2.0]), (3, vec![3.0]), (4, vec![4.0, 5.0])]);
+        assert_eq!(groups(&counting_sort(|| runs.clone().into_iter())), groups(&placed));
+        let back = vec![(1, h(1.0)), (3, h(3.0)), (1, h(2.0))];
+        assert!(in_runs(back.clone().into_iter(), back.len()).is_none());
+        assert_eq!(groups(&counting_sort(|| back.clone().into_iter())), vec![(1, vec![1.0, 2.0]), (3, vec![3.0])]);
     }
 }
