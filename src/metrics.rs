@@ -496,22 +496,25 @@ impl Calendar {
         }
     }
 
-    fn local_date(self, ms: i64) -> Option<chrono::NaiveDate> {
+    /// The wall-clock time at `ms` in this calendar, as ms since 1970-01-01 00:00 of that clock.
+    fn local_ms(self, ms: i64) -> Option<i64> {
         match self {
-            Calendar::Fixed(offset) => chrono::DateTime::from_timestamp_millis(ms.checked_add(offset)?),
+            Calendar::Fixed(offset) => ms.checked_add(offset),
             Calendar::Zone(tz) => {
-                chrono::DateTime::from_timestamp_millis(ms).map(|utc| utc.with_timezone(&tz).naive_local().and_utc())
+                use chrono::Offset;
+                let utc = chrono::DateTime::from_timestamp_millis(ms)?;
+                let offset = utc.with_timezone(&tz).offset().fix().local_minus_utc();
+                ms.checked_add(i64::from(offset) * 1000)
             }
         }
-        .map(|local| local.date_naive())
     }
 }
 
-/// Period index of a UTC instant: months, ISO weeks or quarters since a fixed origin, on the
-/// calendar of the run's time zone (a Berlin team's March is Berlin's March).
-fn period_index(ms: i64, period: Period, calendar: Calendar) -> Option<i32> {
+/// Period index of a wall-clock time (ms, see `Calendar::local_ms`): months, ISO weeks or
+/// quarters since a fixed origin.
+fn period_of_local(local_ms: i64, period: Period) -> Option<i32> {
     use chrono::Datelike;
-    let date = calendar.local_date(ms)?;
+    let date = chrono::DateTime::from_timestamp_millis(local_ms)?.date_naive();
     let (year, month0) = (date.year(), date.month0() as i32);
     Some(match period {
         Period::Month => year * 12 + month0,
@@ -521,23 +524,62 @@ fn period_index(ms: i64, period: Period, calendar: Calendar) -> Option<i32> {
     })
 }
 
+/// Period index of a UTC instant, on the calendar of the run's time zone (a Berlin team's March
+/// is Berlin's March).
+fn period_index(ms: i64, period: Period, calendar: Calendar) -> Option<i32> {
+    period_of_local(calendar.local_ms(ms)?, period)
+}
+
+/// Instants are looked at an hour (UTC) at a time: when the clock runs evenly through the hour
+/// (no change of offset within it) and both its ends fall in one period, so does every instant
+/// in it.
+const SLOT_MS: i64 = 3_600_000;
+
+/// The period of every instant, worked out once per hour they fall in when that hour lies in one
+/// period: the instants of a process come in time order, so that consecutive ones mostly share
+/// their hour, and the calendar is consulted for a few hours instead of every record.
+fn period_indices_into(
+    times: impl Iterator<Item = Option<i64>>,
+    period: Period,
+    calendar: Calendar,
+    out: &mut [Option<i32>],
+) {
+    // (hour, its period when the whole hour lies in one)
+    let mut last: Option<(i64, Option<i32>)> = None;
+    let whole_slot = |slot: i64| -> Option<i32> {
+        let (start, end) = (slot.checked_mul(SLOT_MS)?, slot.checked_mul(SLOT_MS)?.checked_add(SLOT_MS - 1)?);
+        let (local_start, local_end) = (calendar.local_ms(start)?, calendar.local_ms(end)?);
+        let (first, last) = (period_of_local(local_start, period)?, period_of_local(local_end, period)?);
+        (local_end - local_start == end - start && first == last).then_some(first)
+    };
+    for (t, index) in times.zip(out.iter_mut()) {
+        *index = t.and_then(|t| {
+            let slot = t.div_euclid(SLOT_MS);
+            let whole = match last {
+                Some((s, whole)) if s == slot => whole,
+                _ => {
+                    let whole = whole_slot(slot);
+                    last = Some((slot, whole));
+                    whole
+                }
+            };
+            whole.or_else(|| period_index(t, period, calendar))
+        });
+    }
+}
+
 /// The period index of every record of `df` (its `attributed_at`), on every core.
 fn period_indices(df: &DataFrame, period: Period, calendar: Calendar) -> Result<Vec<Option<i32>>> {
     let times = crate::attribute::attributed_ms(df)?;
     let per_core = times.len().div_ceil(crate::cores::count()).max(1);
-    let parts: Vec<Vec<Option<i32>>> = std::thread::scope(|scope| {
+    let mut indices: Vec<Option<i32>> = vec![None; times.len()];
+    std::thread::scope(|scope| {
         // each core a slice of the column as it is (a copy of the times was 160 MB at 10M)
-        let workers: Vec<_> = (0..times.len())
-            .step_by(per_core)
-            .map(|start| times.slice(start as i64, per_core))
-            .map(|part| scope.spawn(move || part.iter().map(|t| period_index(t?, period, calendar)).collect()))
-            .collect();
-        workers.into_iter().map(|w| w.join().unwrap_or_default()).collect()
+        for (k, out) in indices.chunks_mut(per_core).enumerate() {
+            let part = times.slice((k * per_core) as i64, per_core);
+            scope.spawn(move || period_indices_into(part.iter(), period, calendar, out));
+        }
     });
-    let indices: Vec<Option<i32>> = parts.into_iter().flatten().collect();
-    if indices.len() != times.len() {
-        return Err(Error::Internal("a period index was lost".into()));
-    }
     Ok(indices)
 }
 
@@ -1148,6 +1190,34 @@ mod tests {
         assert_eq!(week("2025-12-29T00:00:00Z").as_deref(), Some("2026-W01"));
         let quarter = period_index(ms("2024-06-30T22:30:00Z"), Period::Quarter, berlin);
         assert_eq!(quarter.map(|i| period_label(i.into(), Period::Quarter)).as_deref(), Some("2024-Q3"));
+    }
+
+    /// Worked out an hour at a time, the periods are those of every instant on its own: across
+    /// month ends, DST changes (Berlin, and Lord Howe's half-hour one) and a zone half an hour
+    /// off the hour, for instants in time order and out of it, with gaps.
+    #[test]
+    fn periods_an_hour_at_a_time_are_those_of_each_instant() {
+        let ms = |s: &str| chrono::DateTime::parse_from_rfc3339(s).unwrap().timestamp_millis();
+        let zones = ["Europe/Berlin", "Australia/Lord_Howe", "Asia/Kolkata", "America/St_Johns", "UTC"];
+        let starts = ["2024-03-30T20:00:00Z", "2024-10-26T20:00:00Z", "2024-04-06T12:00:00Z", "2023-12-31T10:00:00Z"];
+        for zone in zones {
+            let calendar = Calendar::of(zone.parse().unwrap());
+            for start in starts {
+                // every 7 minutes for two days, then the same instants shuffled, with gaps
+                let mut times: Vec<Option<i64>> =
+                    (0..2 * 24 * 60 / 7).map(|k| Some(ms(start) + k * 7 * 60_000)).collect();
+                let shuffled: Vec<Option<i64>> = (0..times.len()).map(|k| times[(k * 37) % times.len()]).collect();
+                times.extend(shuffled);
+                times[5] = None;
+                for period in [Period::Month, Period::Week, Period::Quarter] {
+                    let mut got = vec![Some(-1); times.len()];
+                    period_indices_into(times.iter().copied(), period, calendar, &mut got);
+                    let expected: Vec<Option<i32>> =
+                        times.iter().map(|t| t.and_then(|t| period_index(t, period, calendar))).collect();
+                    assert_eq!(got, expected, "{zone} from {start}");
+                }
+            }
+        }
     }
 
     #[test]
