@@ -435,6 +435,15 @@ fn bind(query: &Query, cfg: &Config) -> Result<String> {
 /// column expressions, each step's intermediate column of 10M values stood at the peak together
 /// (~0.4 GB).
 pub fn derive_ticket_columns(tickets: &mut DataFrame, cfg: &Config) -> Result<()> {
+    for c in derived_ticket_columns(tickets, cfg)? {
+        tickets.with_column(c).map_err(polars_internal)?;
+    }
+    Ok(())
+}
+
+/// The columns of [`derive_ticket_columns`], from the validated tickets alone: they can be
+/// worked out while the tickets are attributed.
+pub fn derived_ticket_columns(tickets: &DataFrame, cfg: &Config) -> Result<[Column; 3]> {
     let ms = |name: &str| crate::attribute::timestamp_ms(tickets, name);
     let (opened, resolved, closed) = (ms("opened_at")?, ms("resolved_at")?, ms("closed_at")?);
     let priority = tickets.column("priority").and_then(|c| c.cast(&DataType::Int32)).map_err(polars_internal)?;
@@ -460,10 +469,7 @@ pub fn derive_ticket_columns(tickets: &mut DataFrame, cfg: &Config) -> Result<()
         hours.append_option(h);
         sla_met.append_option(made_sla.or(if end.is_some() { h.map(|h| h <= target) } else { None }));
     }
-    for c in [is_resolved.finish().into_column(), hours.finish().into_column(), sla_met.finish().into_column()] {
-        tickets.with_column(c).map_err(polars_internal)?;
-    }
-    Ok(())
+    Ok([is_resolved.finish().into_column(), hours.finish().into_column(), sla_met.finish().into_column()])
 }
 
 pub(crate) fn derive_change_columns(changes: &DataFrame, cfg: &Config) -> LazyFrame {

@@ -209,8 +209,16 @@ pub fn analyse(inputs: &InputRequest, analysis: &AnalysisOptions, progress: &Pro
     }
     let as_of_ms = as_of_ms(as_of, opts.tz, &data)?;
     progress.step("attributing records to SOP versions");
-    let mut attributed = attribute::attribute(&data, analysis.attribute_by)?;
-    metrics::derive_ticket_columns(&mut attributed.tickets, &config)?;
+    // Both one pass over every ticket on one core: side by side.
+    let (attributed, derived) = std::thread::scope(|scope| {
+        let derived = scope.spawn(|| metrics::derived_ticket_columns(&data.tickets, &config));
+        let attributed = attribute::attribute(&data, analysis.attribute_by);
+        (attributed, derived.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+    });
+    let mut attributed = attributed?;
+    for c in derived? {
+        attributed.tickets.with_column(c).map_err(polars_internal)?;
+    }
     diag::trace("ticket columns derived");
     let read = columns_read_later(&attributed.tickets, &queries, analysis);
     let validated: Vec<PlSmallStr> = read.iter().filter(|c| data.tickets.column(c).is_ok()).cloned().collect();
