@@ -234,10 +234,15 @@ pub fn analyse(inputs: &InputRequest, analysis: &AnalysisOptions, progress: &Pro
             eprintln!("column: {:<20} {:>6} MB  {}", c.name(), mb, c.dtype());
         }
     }
-    progress.step("computing metrics");
-    let tables = metrics::compute(&attributed, &config, &queries, period, opts.tz)?;
-    progress.step("comparing before and after each SOP change");
-    let comparisons = compare::compare(&attributed, &config, &queries, window, as_of_ms)?;
+    progress.step("computing metrics and comparing before and after each SOP change");
+    // Side by side: neither reads the other's results, and each keeps a core busy with its
+    // one-core parts while the other's queries run.
+    let (tables, comparisons) = std::thread::scope(|scope| {
+        let comparisons = scope.spawn(|| compare::compare(&attributed, &config, &queries, window, as_of_ms));
+        let tables = metrics::compute(&attributed, &config, &queries, period, opts.tz);
+        (tables, comparisons.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+    });
+    let (tables, comparisons) = (tables?, comparisons?);
     let strata = match analysis.by {
         Some(by) => {
             progress.step("comparing within each stratum");
