@@ -387,15 +387,46 @@ pub fn in_process_time_order(mut tickets: DataFrame) -> Result<DataFrame> {
         return Err(Error::Internal("a ticket without a process or an attribution time".into()));
     };
     let rows = IdxCa::from_vec("row".into(), process_time_order(process, times));
+    // A column that holds the very values of one before it (the attribution time when it is
+    // the opening time) is put in order once: 80 MB less at 10M tickets.
+    let names = tickets.get_column_names_owned();
+    let column = |name: &PlSmallStr| tickets.column(name).map_err(polars_internal);
+    let mut twin_of: Vec<Option<usize>> = Vec::with_capacity(names.len());
+    for (k, name) in names.iter().enumerate() {
+        let c = column(name)?;
+        twin_of.push(names[..k].iter().position(|other| column(other).is_ok_and(|o| same_times(c, o))));
+    }
+    let firsts: Vec<usize> = (0..names.len()).filter(|&k| twin_of[k].is_none()).collect();
     // a few columns at a time, each on a core
-    for names in tickets.get_column_names_owned().chunks(crate::cores::count()) {
-        let ordered = tickets.select(names.iter().cloned()).and_then(|df| df.take(&rows)).map_err(polars_internal)?;
-        for column in ordered.into_columns() {
+    for group in firsts.chunks(crate::cores::count()) {
+        let ordered = tickets
+            .select(group.iter().map(|&k| names[k].clone()))
+            .and_then(|df| df.take(&rows))
+            .map_err(polars_internal)?;
+        for (&k, column) in group.iter().zip(ordered.into_columns()) {
+            for twin in (0..names.len()).filter(|&t| twin_of[t] == Some(k)) {
+                tickets.with_column(column.clone().with_name(names[twin].clone())).map_err(polars_internal)?;
+            }
             tickets.with_column(column).map_err(polars_internal)?;
         }
     }
     crate::diag::trace("tickets in process and time order");
     Ok(tickets)
+}
+
+/// Whether two timestamp columns hold the same values in the same memory (one made from the
+/// other by a rename).
+fn same_times(a: &Column, b: &Column) -> bool {
+    let (DataType::Datetime(..), true) = (a.dtype(), a.dtype() == b.dtype() && a.len() == b.len()) else {
+        return false;
+    };
+    let (a, b) = (a.to_physical_repr(), b.to_physical_repr());
+    let (Ok(a), Ok(b)) = (a.i64(), b.i64()) else { return false };
+    let same = a.chunks().len() == b.chunks().len()
+        && a.downcast_iter().zip(b.downcast_iter()).all(|(x, y)| {
+            x.len() == y.len() && x.values().as_ptr() == y.values().as_ptr() && x.validity() == y.validity()
+        });
+    same
 }
 
 /// Row numbers in (process, time) order, ties in row order: the rows dealt out by process in
@@ -577,11 +608,31 @@ mod tests {
         let df = df
             .lazy()
             .with_column(col("attributed_at").cast(DataType::Datetime(TimeUnit::Milliseconds, Some(TimeZone::UTC))))
+            // opened_at the very column attributed_at is (attribution by opening time); closed_at
+            // the same values in other memory
+            .with_columns([
+                col("attributed_at").alias("opened_at"),
+                (col("attributed_at").cast(DataType::Int64) + lit(0))
+                    .cast(DataType::Datetime(TimeUnit::Milliseconds, Some(TimeZone::UTC)))
+                    .alias("closed_at"),
+            ])
             .collect()
             .unwrap();
+        assert!(same_times(df.column("opened_at").unwrap(), df.column("attributed_at").unwrap()));
+        assert!(!same_times(df.column("closed_at").unwrap(), df.column("attributed_at").unwrap()));
         let ordered = in_process_time_order(df).unwrap();
         let ids: Vec<&str> = ordered.column("ticket_id").unwrap().str().unwrap().iter().flatten().collect();
         assert_eq!(ids, ["f", "b", "d", "e", "c", "a", "g"]);
+        let ms = |name: &str| {
+            attributed_ms(&ordered.clone().lazy().select([col(name).alias("attributed_at")]).collect().unwrap())
+                .unwrap()
+        };
+        let expected: Vec<Option<i64>> = [20, 30, 30, 99, 10, 50, 50].into_iter().map(Some).collect();
+        for name in ["attributed_at", "opened_at", "closed_at"] {
+            assert_eq!(ms(name).iter().collect::<Vec<_>>(), expected, "{name}");
+        }
+        assert_eq!(ordered.get_column_names(), ["ticket_id", "process_id", "attributed_at", "opened_at", "closed_at"]);
+        assert!(same_times(ordered.column("opened_at").unwrap(), ordered.column("attributed_at").unwrap()));
     }
 
     #[test]
