@@ -562,19 +562,34 @@ fn estimate_trends(
     for row in &att.timeline {
         boundaries.entry(row.process_id).or_default().extend(row.effective_from.iter().chain(&row.effective_to));
     }
-    for (c, ch) in changes.iter().enumerate() {
+    // Each change's span and control candidates, then every row's estimate on one of the cores
+    // (each a fit with its placebos).
+    let mut by_change: Vec<Vec<&mut Comparison>> = (0..changes.len()).map(|_| Vec::new()).collect();
+    // Only where the windows held enough records for a test: the trend does not make up for a
+    // process too small to compare.
+    for row in rows.iter_mut().filter(|r| r.p_value.is_some()) {
+        if let Some(rows) = by_change.get_mut(row.change) {
+            rows.push(row);
+        }
+    }
+    let mut work: Vec<(&mut Comparison, trend::Span, u32, std::sync::Arc<Vec<u32>>)> = Vec::new();
+    for (ch, rows) in changes.iter().zip(by_change) {
         let pre_start = (ch.change_date - trend::MAX_SIDE_MS).max(ch.previous_from.unwrap_or(i64::MIN));
         // The weeks after run to the next version (at most a year), whatever the window compared.
         let post_end = Some(ch.replaced_at.unwrap_or(i64::MAX).min(ch.change_date + trend::MAX_SIDE_MS));
         let Some(span) = trend::Span::of(&weekly, pre_start, ch.change_date, post_end) else { continue };
         let (from, to) = (weekly.week_start(span.first), weekly.week_start(span.last + 1));
         let changed = |p: u32| boundaries.get(&p).is_some_and(|b| b.iter().any(|t| *t > from && *t < to));
-        let candidates = trend::candidates(&weekly, ch.process_id, changed);
-        // Only where the windows held enough records for a test: the trend does not make up for a
-        // process too small to compare.
-        for row in rows.iter_mut().filter(|r| r.change == c && r.p_value.is_some()) {
-            let Some(est) = trend::estimate(&weekly, &row.metric, ch.process_id, span, &candidates, z) else {
-                continue;
+        let candidates = std::sync::Arc::new(trend::candidates(&weekly, ch.process_id, changed));
+        work.extend(rows.into_iter().map(|row| (row, span, ch.process_id, candidates.clone())));
+    }
+    let weekly = &weekly;
+    crate::cores::share(
+        work,
+        |_| 1,
+        |(row, span, process_id, candidates)| {
+            let Some(est) = trend::estimate(weekly, &row.metric, process_id, span, &candidates, z) else {
+                return;
             };
             row.p_value = Some(est.p);
             row.test = trend_test(&row.metric, &est);
@@ -586,8 +601,8 @@ fn estimate_trends(
                 .join("; ");
             row.method = est.method;
             row.trend = Some(est);
-        }
-    }
+        },
+    );
     crate::diag::trace("trend estimates fitted");
     Ok(())
 }
