@@ -288,6 +288,15 @@ fn layer_grp(process: &UInt32Chunked, at: &Int64Chunked, layer: &[CutWindow], na
 /// layer of windows is a `grp` column and a filter, which the queries apply as they read (the
 /// copies of the windowed records cost 800 MB next to a 10M-ticket table).
 fn windowed(df: &DataFrame, changes: &[Change], queries: &[Query]) -> Result<Vec<LazyFrame>> {
+    match windowed_in_runs(df, changes, queries)? {
+        Some(layers) => Ok(layers),
+        None => windowed_by_filter(df, changes, queries),
+    }
+}
+
+/// [`windowed`] for records in any order: per layer a `grp` column over the whole table and a
+/// filter on it.
+fn windowed_by_filter(df: &DataFrame, changes: &[Change], queries: &[Query]) -> Result<Vec<LazyFrame>> {
     let process = df.column("process_id").and_then(|c| c.cast(&DataType::UInt32)).map_err(polars_internal)?;
     let process = process.u32().map_err(polars_internal)?;
     let attributed = attributed_ms(df)?;
@@ -335,6 +344,74 @@ fn windowed(df: &DataFrame, changes: &[Change], queries: &[Query]) -> Result<Vec
             .select(names.into_iter().chain([lit(0i32).alias("grp")]).chain(pair_keys).collect::<Vec<_>>())]);
     }
     Ok(parts)
+}
+
+/// As [`windowed`], for records in process and time order (the tickets): each window is then a
+/// run of rows, found by binary search, and a layer is its windows' runs put one after the
+/// other (slices of the table, not a copy), each with its `grp`. The queries then read the
+/// windows' records only, where a filter read every record once per query and layer. None when
+/// the records are not in that order (checked, never assumed) or a window has none to cut.
+fn windowed_in_runs(df: &DataFrame, changes: &[Change], queries: &[Query]) -> Result<Option<Vec<LazyFrame>>> {
+    let layers = window_layers(changes);
+    if layers.is_empty() || df.height() == 0 {
+        return Ok(None);
+    }
+    let process = df.column("process_id").and_then(|c| c.cast(&DataType::UInt32)).map_err(polars_internal)?;
+    let process = process.u32().map_err(polars_internal)?.rechunk();
+    let attributed = attributed_ms(df)?;
+    let attributed = attributed.rechunk();
+    let (Ok(process), Ok(times)) = (process.cont_slice(), attributed.cont_slice()) else {
+        return Ok(None);
+    };
+    let in_order = process.windows(2).zip(times.windows(2)).all(|(p, t)| p[0] < p[1] || (p[0] == p[1] && t[0] <= t[1]));
+    if !in_order {
+        return Ok(None);
+    }
+    let paired = metrics::paired_columns(df, queries);
+    let mut parts = Vec::with_capacity(layers.len());
+    for layer in &layers {
+        // (first row, rows, grp) of each window, in the table's order
+        let mut runs: Vec<(usize, usize, i64)> = Vec::with_capacity(layer.len());
+        for w in layer {
+            let first = process.partition_point(|&p| p < w.process_id);
+            let end = process.partition_point(|&p| p <= w.process_id);
+            let of_process = times.get(first..end).unwrap_or_default();
+            let from = first + w.span.start.map_or(0, |s| of_process.partition_point(|&t| t < s));
+            let to = first + w.span.end.map_or(of_process.len(), |e| of_process.partition_point(|&t| t < e));
+            if to > from {
+                runs.push((from, to - from, w.grp));
+            }
+        }
+        runs.sort_unstable();
+        let mut frame: Option<DataFrame> = None;
+        for (from, rows, grp) in runs {
+            let mut run = df.slice(from as i64, rows);
+            // a window's grp is small: held as 32 bits
+            run.with_column(Int32Chunked::full("grp".into(), grp as i32, rows).into_column())
+                .map_err(polars_internal)?;
+            match &mut frame {
+                None => frame = Some(run),
+                Some(f) => {
+                    f.vstack_mut_owned(run).map_err(polars_internal)?;
+                }
+            }
+        }
+        let Some(mut frame) = frame else {
+            return Ok(None);
+        };
+        for x in &paired {
+            // packed against every window's grp: keys of different layers never meet
+            let key = metrics::pair_key(
+                frame.column("grp").map_err(polars_internal)?,
+                frame.column(x).map_err(polars_internal)?,
+                &format!("grp_{x}"),
+                Some((0, 2 * changes.len() as i64)),
+            )?;
+            frame.with_column(key).map_err(polars_internal)?;
+        }
+        parts.push(frame.lazy());
+    }
+    Ok(Some(parts))
 }
 
 /// The layers of windows as one table.
@@ -1124,6 +1201,98 @@ mod tests {
         assert_eq!(grps_of(2, 299), vec![5]);
         assert_eq!(grps_of(2, 300), Vec::<i64>::new());
         assert_eq!(grps_of(3, 50), Vec::<i64>::new(), "a process without changes");
+    }
+
+    /// Records in process and time order are cut into the same windows as by the filter, in the
+    /// same order, with the same `grp` and pair keys that pair the same records; records out of
+    /// order go to the filter.
+    #[test]
+    fn windows_cut_from_runs_are_those_of_the_filter() {
+        let changes = [
+            change(1, (Some(0), 100), (100, Some(200))),
+            change(1, (Some(150), 250), (250, None)),
+            change(2, (None, 100), (100, Some(300))),
+            change(4, (Some(1_000), 2_000), (2_000, Some(3_000))),
+        ];
+        // processes 0-3 (3 without changes; 4 changed but without records), times with ties
+        let mut rows: Vec<(u32, i64, i32)> = Vec::new();
+        for p in 0..4u32 {
+            for k in 0..60i64 {
+                rows.push((p, -40 + k * 7 - (k % 3), (k % 5) as i32));
+            }
+            // on every window's edge, twice
+            for (k, t) in [0i64, 100, 150, 200, 250, 300].into_iter().enumerate() {
+                rows.extend([(p, t, k as i32), (p, t, 4)]);
+            }
+        }
+        rows.sort();
+        let frame = |rows: &[(u32, i64, i32)]| {
+            let df = df!(
+                "process_id" => rows.iter().map(|r| r.0).collect::<Vec<_>>(),
+                "attributed_at" => rows.iter().map(|r| r.1).collect::<Vec<_>>(),
+                "priority" => rows.iter().map(|r| r.2).collect::<Vec<_>>(),
+            )
+            .unwrap();
+            df.lazy()
+                .with_column(col("attributed_at").cast(DataType::Datetime(TimeUnit::Milliseconds, Some(TimeZone::UTC))))
+                .collect()
+                .unwrap()
+        };
+        let queries = vec![Query {
+            path: "pairs.sql".into(),
+            metrics: Vec::new(),
+            definition: String::new(),
+            unit: String::new(),
+            better: metrics::Better::None,
+            order: None,
+            sql: "SELECT grp, COUNT(DISTINCT grp_priority) AS n FROM tickets GROUP BY grp".into(),
+        }];
+        // per layer: (grp, process, time, priority, pair key) of each record
+        type Cut = Vec<Vec<(i32, u32, i64, i32, u64)>>;
+        let cut = |layers: Vec<LazyFrame>| -> Cut {
+            layers
+                .into_iter()
+                .map(|l| {
+                    let df = l.collect().unwrap();
+                    let g = df.column("grp").unwrap().i32().unwrap().clone();
+                    let p = df.column("process_id").unwrap().u32().unwrap().clone();
+                    let t = attributed_ms(&df).unwrap();
+                    let x = df.column("priority").unwrap().i32().unwrap().clone();
+                    let k = df.column("grp_priority").unwrap().cast(&DataType::UInt64).unwrap();
+                    let k = k.u64().unwrap().clone();
+                    (0..df.height())
+                        .map(|i| {
+                            (
+                                g.get(i).unwrap(),
+                                p.get(i).unwrap(),
+                                t.get(i).unwrap(),
+                                x.get(i).unwrap(),
+                                k.get(i).unwrap(),
+                            )
+                        })
+                        .collect()
+                })
+                .collect()
+        };
+        let sorted = frame(&rows);
+        let runs = cut(windowed_in_runs(&sorted, &changes, &queries).unwrap().expect("in order"));
+        let filtered = cut(windowed_by_filter(&sorted, &changes, &queries).unwrap());
+        assert_eq!(runs.len(), filtered.len());
+        for (a, b) in runs.iter().zip(&filtered) {
+            assert!(!a.is_empty());
+            // the same records in the same order with the same grp...
+            let strip = |l: &[(i32, u32, i64, i32, u64)]| l.iter().map(|r| (r.0, r.1, r.2, r.3)).collect::<Vec<_>>();
+            assert_eq!(strip(a), strip(b));
+            // ...and keys that pair the same (grp, priority)
+            for (i, r) in a.iter().enumerate() {
+                for s in &a[i + 1..] {
+                    assert_eq!(r.4 == s.4, (r.0, r.3) == (s.0, s.3), "{r:?} {s:?}");
+                }
+            }
+        }
+        let mut shuffled = rows.clone();
+        shuffled.swap(3, 70);
+        assert!(windowed_in_runs(&frame(&shuffled), &changes, &queries).unwrap().is_none());
     }
 
     #[test]
