@@ -399,9 +399,19 @@ pub fn in_process_time_order(mut tickets: DataFrame) -> Result<DataFrame> {
     let firsts: Vec<usize> = (0..names.len()).filter(|&k| twin_of[k].is_none()).collect();
     // a few columns at a time, each on a core
     for group in firsts.chunks(crate::cores::count()) {
+        // (text read in pieces is put in one piece first: a gather from many pieces looks up
+        // each row's piece)
         let ordered = tickets
             .select(group.iter().map(|&k| names[k].clone()))
-            .and_then(|df| df.take(&rows))
+            .and_then(|mut df| {
+                let pieces: Vec<PlSmallStr> =
+                    df.columns().iter().filter(|c| c.n_chunks() > 1).map(|c| c.name().clone()).collect();
+                for name in pieces {
+                    let whole = df.column(&name)?.rechunk();
+                    df.with_column(whole)?;
+                }
+                df.take(&rows)
+            })
             .map_err(polars_internal)?;
         for (&k, column) in group.iter().zip(ordered.into_columns()) {
             for twin in (0..names.len()).filter(|&t| twin_of[t] == Some(k)) {
@@ -620,6 +630,13 @@ mod tests {
             .unwrap();
         assert!(same_times(df.column("opened_at").unwrap(), df.column("attributed_at").unwrap()));
         assert!(!same_times(df.column("closed_at").unwrap(), df.column("attributed_at").unwrap()));
+        // the ids in pieces, as the ticket files' blocks leave them
+        let mut df = df;
+        let ids = df.column("ticket_id").unwrap().clone();
+        let mut pieces = ids.slice(0, 3);
+        pieces.append(&ids.slice(3, 4)).unwrap();
+        df.with_column(pieces).unwrap();
+        assert_eq!(df.column("ticket_id").unwrap().n_chunks(), 2);
         let ordered = in_process_time_order(df).unwrap();
         let ids: Vec<&str> = ordered.column("ticket_id").unwrap().str().unwrap().iter().flatten().collect();
         assert_eq!(ids, ["f", "b", "d", "e", "c", "a", "g"]);

@@ -1,5 +1,6 @@
 //! The checked blocks of the ticket files, stacked into one table as they come in (in file
-//! order). Each column is written once into a buffer sized for the whole input: stacking the
+//! order). Each column is written once into a buffer sized for the whole input (text, the
+//! ticket ids, keeps its blocks' pieces: it is read for duplicates and evidence only): stacking the
 //! blocks first and copying them together afterwards held the table twice and touched its
 //! memory twice (measured at 10M tickets: 2.4 s, almost all of it the kernel handing out fresh
 //! pages, and a peak of 1.63 GB for a 0.94 GB table).
@@ -17,7 +18,8 @@ enum Stacked {
     U64(PrimitiveChunkedBuilder<UInt64Type>),
     Categories(PrimitiveChunkedBuilder<UInt32Type>, DataType),
     Bool(BooleanChunkedBuilder),
-    Text(StringChunkedBuilder),
+    /// text, its blocks' chunks kept as they are
+    TextPieces(Column),
     /// any other type: its blocks' chunks, put together at the end
     Chunks(Column),
 }
@@ -44,7 +46,9 @@ impl Stacked {
                 Stacked::Categories(PrimitiveChunkedBuilder::new(name, capacity), column.dtype().clone())
             }
             DataType::Boolean => Stacked::Bool(BooleanChunkedBuilder::new(name, capacity)),
-            DataType::String => Stacked::Text(StringChunkedBuilder::new(name, capacity)),
+            // Text (ticket ids) keeps its blocks as they are: a second copy of every id cost more
+            // than the ids are read for (duplicates, then only with --record-ids).
+            DataType::String => Stacked::TextPieces(column.clone().slice(0, 0)),
             other => Stacked::Chunks(Column::new_empty(name, other)),
         }
     }
@@ -65,7 +69,10 @@ impl Stacked {
             Stacked::Bool(to) => {
                 column.bool().map_err(|_| mismatch())?.iter().for_each(|v| to.append_option(v));
             }
-            Stacked::Text(to) => column.str().map_err(|_| mismatch())?.iter().for_each(|v| to.append_option(v)),
+            Stacked::TextPieces(all) => {
+                column.str().map_err(|_| mismatch())?;
+                all.append(column).map_err(polars_internal)?;
+            }
             Stacked::Chunks(all) => {
                 all.append(column).map_err(polars_internal)?;
             }
@@ -86,7 +93,7 @@ impl Stacked {
                 ca.into_series().into_column()
             }
             Stacked::Bool(b) => b.finish().into_column(),
-            Stacked::Text(b) => b.finish().into_column(),
+            Stacked::TextPieces(all) => all,
             Stacked::Chunks(all) => all.rechunk(),
         })
     }
@@ -180,7 +187,7 @@ mod tests {
             let stacked = stack.finish().unwrap().unwrap();
             assert!(stacked.equals_missing(&expected), "capacity {capacity}:\n{stacked}\n{expected}");
             assert_eq!(stacked.schema(), expected.schema());
-            assert!(stacked.columns().iter().all(|c| c.n_chunks() == 1));
+            assert!(stacked.columns().iter().all(|c| c.n_chunks() == 1 || c.dtype() == &DataType::String));
         }
         assert!(FrameStack::with_capacity(10).finish().unwrap().is_none());
     }
