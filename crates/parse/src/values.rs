@@ -98,6 +98,14 @@ pub fn parse_bool(s: &str) -> Result<bool, String> {
 /// spreadsheets write integers that way.
 pub fn parse_count(s: &str) -> Result<i64, String> {
     let t = trim(s);
+    // Plain digits (nearly every count) as an integer; the rest (`2.0`, `1e3`, signs) through
+    // the float reading, which took a twentieth of the reading time at 10M tickets.
+    if !t.is_empty() && t.len() <= 12 && t.bytes().all(|b| b.is_ascii_digit()) {
+        let v = t.bytes().fold(0i64, |v, b| v * 10 + i64::from(b - b'0'));
+        if v <= 1_000_000_000_000 {
+            return Ok(v);
+        }
+    }
     let v: f64 = t.parse().map_err(|_| format!("not a whole number: '{t}'"))?;
     if !v.is_finite() || v.fract() != 0.0 || v.abs() > 1e12 {
         return Err(format!("not a whole number: '{t}'"));
@@ -241,6 +249,13 @@ mod tests {
     #[test]
     fn counts() {
         assert_eq!(parse_count("0"), Ok(0));
+        // plain digits read as the float reading reads them, up to its limit and past it
+        for t in ["7", "007", " 42 ", "999999999999", "1000000000000", "1000000000001", "0000000000001"] {
+            let general = trim(t).parse::<f64>().ok().filter(|v| *v <= 1e12).map(|v| v as i64);
+            assert_eq!(parse_count(t).ok(), general, "{t}");
+        }
+        assert!(parse_count("1000000000001").is_err());
+        assert!(parse_count("").is_err());
         assert_eq!(parse_count("2.0"), Ok(2));
         assert!(parse_count("-1").unwrap_err().contains("negative"));
         assert!(parse_count("1.5").is_err());
