@@ -211,7 +211,7 @@ pub fn load(
     drop(kept);
     let all = table.finish()?.ok_or_else(|| Error::Internal("no ticket file was read".into()))?;
     crate::diag::trace("ticket table assembled");
-    let kept_before_dedupe = per_file_counts(&all)?;
+    let kept_before_dedupe = per_file_counts(&all, opened.len())?;
     let (mut deduped, dup_rejects) =
         if event_log { (keep_latest_events(all)?, Vec::new()) } else { resolve_duplicates(&all, paths)? };
     crate::diag::trace("duplicates resolved");
@@ -222,8 +222,8 @@ pub fn load(
     }
 
     // Per-file accounting, from what each file contributed.
-    let accepted_by_file = per_file_counts(&deduped)?;
-    let date_ranges = file_date_ranges(&deduped)?;
+    let accepted_by_file = per_file_counts(&deduped, opened.len())?;
+    let date_ranges = file_date_ranges(&deduped, opened.len())?;
     for (k, ((file, mapping), (rejected, rows_read))) in opened.iter().zip(files).enumerate() {
         let accepted = accepted_by_file.get(&(k as u32)).copied().unwrap_or(0);
         let before = kept_before_dedupe.get(&(k as u32)).copied().unwrap_or(0);
@@ -256,7 +256,11 @@ pub fn load(
 
 /// Rows per file index. The indices are the few files of a run: a count per index, not a hash
 /// per row (two passes over every ticket).
-fn per_file_counts(df: &DataFrame) -> Result<HashMap<u32, u64>> {
+fn per_file_counts(df: &DataFrame, files: usize) -> Result<HashMap<u32, u64>> {
+    // one file: every row is its (10M rows were two passes)
+    if files == 1 {
+        return Ok([(0, df.height() as u64)].into_iter().filter(|(_, n)| *n > 0).collect());
+    }
     let mut counts: Vec<u64> = Vec::new();
     for f in df.column("source_file").map_err(polars_internal)?.u32().map_err(polars_internal)?.iter().flatten() {
         let f = f as usize;
@@ -272,9 +276,12 @@ fn per_file_counts(df: &DataFrame) -> Result<HashMap<u32, u64>> {
 
 /// The earliest and latest `opened_at` of each file's rows, in one pass (no filtered copy per
 /// file).
-fn file_date_ranges(df: &DataFrame) -> Result<HashMap<u32, (i64, i64)>> {
-    let files = df.column("source_file").map_err(polars_internal)?.u32().map_err(polars_internal)?;
+fn file_date_ranges(df: &DataFrame, file_count: usize) -> Result<HashMap<u32, (i64, i64)>> {
     let opened = df.column("opened_at").map_err(polars_internal)?.datetime().map_err(polars_internal)?.physical();
+    if file_count == 1 {
+        return Ok(opened.min().zip(opened.max()).map(|range| (0, range)).into_iter().collect());
+    }
+    let files = df.column("source_file").map_err(polars_internal)?.u32().map_err(polars_internal)?;
     // by file index (the few files of a run), not hashed per row
     let mut ranges: Vec<Option<(i64, i64)>> = Vec::new();
     for (file, t) in files.iter().zip(opened.iter()) {
