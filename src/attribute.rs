@@ -403,15 +403,7 @@ pub fn in_process_time_order(mut tickets: DataFrame) -> Result<DataFrame> {
         // each row's piece)
         let ordered = tickets
             .select(group.iter().map(|&k| names[k].clone()))
-            .and_then(|mut df| {
-                let pieces: Vec<PlSmallStr> =
-                    df.columns().iter().filter(|c| c.n_chunks() > 1).map(|c| c.name().clone()).collect();
-                for name in pieces {
-                    let whole = df.column(&name)?.rechunk();
-                    df.with_column(whole)?;
-                }
-                df.take(&rows)
-            })
+            .and_then(|mut df| df.rechunk_mut().take(&rows))
             .map_err(polars_internal)?;
         for (&k, column) in group.iter().zip(ordered.into_columns()) {
             for twin in (0..names.len()).filter(|&t| twin_of[t] == Some(k)) {

@@ -428,21 +428,13 @@ fn bind(query: &Query, cfg: &Config) -> Result<String> {
     })
 }
 
-/// The columns every query may read besides the validated ones, added once per run after
-/// attribution: `is_resolved` (a resolved_at, else a closed_at), `resolution_hours` (from
+/// The columns every query may read besides the validated ones, added once per run to the
+/// attributed tickets: `is_resolved` (a resolved_at, else a closed_at), `resolution_hours` (from
 /// opened_at to that time) and `sla_met` (made_sla from the export, else for resolved tickets
-/// resolution within the target hours of their priority). One pass over the tickets: as
+/// resolution within the target hours of their priority). From the validated tickets alone, so
+/// that they are worked out while the tickets are attributed. One pass over the tickets: as
 /// column expressions, each step's intermediate column of 10M values stood at the peak together
 /// (~0.4 GB).
-pub fn derive_ticket_columns(tickets: &mut DataFrame, cfg: &Config) -> Result<()> {
-    for c in derived_ticket_columns(tickets, cfg)? {
-        tickets.with_column(c).map_err(polars_internal)?;
-    }
-    Ok(())
-}
-
-/// The columns of [`derive_ticket_columns`], from the validated tickets alone: they can be
-/// worked out while the tickets are attributed.
 pub fn derived_ticket_columns(tickets: &DataFrame, cfg: &Config) -> Result<[Column; 3]> {
     let ms = |name: &str| crate::attribute::timestamp_ms(tickets, name);
     let (opened, resolved, closed) = (ms("opened_at")?, ms("resolved_at")?, ms("closed_at")?);
@@ -957,7 +949,7 @@ pub fn compute(
     period: Period,
     tz: chrono_tz::Tz,
 ) -> Result<MetricTables> {
-    // The tickets carry the derived columns (see `derive_ticket_columns`); each grouping's `grp`
+    // The tickets carry the derived columns (see `derived_ticket_columns`); each grouping's `grp`
     // is computed once, not once per query.
     let tickets = att.tickets.clone().lazy();
     let change_records = derive_change_columns(&att.changes, cfg).collect().map_err(polars_internal)?;
@@ -1137,7 +1129,9 @@ mod tests {
             ],
         )
         .unwrap();
-        derive_ticket_columns(&mut df, &Config::default()).unwrap();
+        for c in derived_ticket_columns(&df, &Config::default()).unwrap() {
+            df.with_column(c).unwrap();
+        }
         let bools = |name: &str| df.column(name).unwrap().bool().unwrap().iter().collect::<Vec<_>>();
         let hours: Vec<Option<f64>> = df.column("resolution_hours").unwrap().f64().unwrap().iter().collect();
         assert_eq!(bools("is_resolved"), [Some(true), Some(true), Some(true), Some(false)]);

@@ -350,7 +350,7 @@ fn windowed_by_filter(df: &DataFrame, changes: &[Change], queries: &[Query]) -> 
 /// run of rows, found by binary search, and a layer is its windows' runs put one after the
 /// other (slices of the table, not a copy), each with its `grp`. The queries then read the
 /// windows' records only, where a filter read every record once per query and layer. None when
-/// the records are not in that order (checked, never assumed) or a window has none to cut.
+/// the records are not in that order (checked, never assumed).
 fn windowed_in_runs(df: &DataFrame, changes: &[Change], queries: &[Query]) -> Result<Option<Vec<LazyFrame>>> {
     let layers = window_layers(changes);
     if layers.is_empty() || df.height() == 0 {
@@ -383,22 +383,18 @@ fn windowed_in_runs(df: &DataFrame, changes: &[Change], queries: &[Query]) -> Re
             }
         }
         runs.sort_unstable();
-        let mut frame: Option<DataFrame> = None;
-        for (from, rows, grp) in runs {
+        // a window's grp is small: held as 32 bits
+        let with_grp = |from: usize, rows: usize, grp: i64| -> Result<DataFrame> {
             let mut run = df.slice(from as i64, rows);
-            // a window's grp is small: held as 32 bits
             run.with_column(Int32Chunked::full("grp".into(), grp as i32, rows).into_column())
                 .map_err(polars_internal)?;
-            match &mut frame {
-                None => frame = Some(run),
-                Some(f) => {
-                    f.vstack_mut_owned(run).map_err(polars_internal)?;
-                }
-            }
-        }
-        let Some(mut frame) = frame else {
-            return Ok(None);
+            Ok(run)
         };
+        // (a layer whose windows hold no record is the table's columns without rows)
+        let mut frame = with_grp(0, 0, 0)?;
+        for (from, rows, grp) in runs {
+            frame.vstack_mut_owned(with_grp(from, rows, grp)?).map_err(polars_internal)?;
+        }
         for x in &paired {
             // packed against every window's grp: keys of different layers never meet
             let key = metrics::pair_key(
@@ -1290,6 +1286,12 @@ mod tests {
                 }
             }
         }
+        // windows of processes without records: empty layers, as the filter's
+        let empty = [change(4, (Some(1_000), 2_000), (2_000, None)), change(5, (None, 0), (0, None))];
+        let runs = cut(windowed_in_runs(&sorted, &empty, &queries).unwrap().expect("in order"));
+        let filtered = cut(windowed_by_filter(&sorted, &empty, &queries).unwrap());
+        assert_eq!(runs, filtered);
+        assert!(runs.iter().all(Vec::is_empty));
         let mut shuffled = rows.clone();
         shuffled.swap(3, 70);
         assert!(windowed_in_runs(&frame(&shuffled), &changes, &queries).unwrap().is_none());
