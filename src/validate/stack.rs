@@ -6,50 +6,117 @@
 //! pages, and a peak of 1.63 GB for a 0.94 GB table).
 
 use polars::prelude::*;
+use polars_arrow::array::BooleanArray;
+use polars_arrow::bitmap::{Bitmap, MutableBitmap};
 
 use crate::error::{polars_internal, Error, Result};
 
 /// One column being stacked, by its physical type; logical types (timestamps, categories) keep
 /// their type to be put back on at the end.
 enum Stacked {
-    I64(PrimitiveChunkedBuilder<Int64Type>, DataType),
-    I32(PrimitiveChunkedBuilder<Int32Type>),
-    U32(PrimitiveChunkedBuilder<UInt32Type>),
-    U64(PrimitiveChunkedBuilder<UInt64Type>),
-    Categories(PrimitiveChunkedBuilder<UInt32Type>, DataType),
-    Bool(BooleanChunkedBuilder),
+    I64(Values<Int64Type>, DataType),
+    I32(Values<Int32Type>),
+    U32(Values<UInt32Type>),
+    U64(Values<UInt64Type>),
+    Categories(Values<UInt32Type>, DataType),
+    Bool(Flags),
     /// text, its blocks' chunks kept as they are
     TextPieces(Column),
     /// any other type: its blocks' chunks, put together at the end
     Chunks(Column),
 }
 
-fn append_numeric<T: PolarsNumericType>(to: &mut PrimitiveChunkedBuilder<T>, from: &ChunkedArray<T>) {
-    if from.null_count() == 0 {
-        from.downcast_iter().for_each(|arr| arr.values().iter().for_each(|&v| to.append_value(v)));
-    } else {
-        from.iter().for_each(|v| to.append_option(v));
+/// Validity of the rows stacked so far: none until the first null comes (most columns have
+/// none), then a bit per row.
+#[derive(Default)]
+struct Validity(Option<MutableBitmap>);
+
+impl Validity {
+    /// Add the validity of `len` rows (`rows` before them), `None` meaning all valid.
+    fn extend(&mut self, rows: usize, len: usize, validity: Option<&Bitmap>, capacity: usize) {
+        match (&mut self.0, validity.filter(|v| v.unset_bits() > 0)) {
+            (Some(bits), Some(v)) => bits.extend_from_bitmap(v),
+            (Some(bits), None) => bits.extend_constant(len, true),
+            (None, Some(v)) => {
+                let mut bits = MutableBitmap::with_capacity(capacity.max(rows + len));
+                bits.extend_constant(rows, true);
+                bits.extend_from_bitmap(v);
+                self.0 = Some(bits);
+            }
+            (None, None) => {}
+        }
+    }
+
+    fn finish(self) -> Option<Bitmap> {
+        self.0.map(Bitmap::from)
+    }
+}
+
+/// Values of one numeric type, copied a block's slice at a time: a builder's value-by-value
+/// appends cost as much as the page faults of the buffer they fill.
+struct Values<T: PolarsNumericType> {
+    values: Vec<T::Native>,
+    validity: Validity,
+    capacity: usize,
+}
+
+impl<T: PolarsNumericType> Values<T> {
+    fn new(capacity: usize) -> Self {
+        Values { values: Vec::with_capacity(capacity), validity: Validity::default(), capacity }
+    }
+
+    fn append(&mut self, from: &ChunkedArray<T>) {
+        for arr in from.downcast_iter() {
+            self.validity.extend(self.values.len(), arr.len(), arr.validity(), self.capacity);
+            self.values.extend_from_slice(arr.values());
+        }
+    }
+
+    fn finish(self, name: PlSmallStr) -> ChunkedArray<T> {
+        ChunkedArray::from_vec_validity(name, self.values, self.validity.finish())
+    }
+}
+
+/// Booleans, copied a block's bitmap at a time.
+struct Flags {
+    values: MutableBitmap,
+    validity: Validity,
+    capacity: usize,
+}
+
+impl Flags {
+    fn append(&mut self, from: &BooleanChunked) {
+        for arr in from.downcast_iter() {
+            self.validity.extend(self.values.len(), arr.len(), arr.validity(), self.capacity);
+            self.values.extend_from_bitmap(arr.values());
+        }
+    }
+
+    fn finish(self, name: PlSmallStr) -> BooleanChunked {
+        let arr = BooleanArray::new(ArrowDataType::Boolean, self.values.into(), self.validity.finish());
+        BooleanChunked::with_chunk(name, arr)
     }
 }
 
 impl Stacked {
     fn new(column: &Column, capacity: usize) -> Self {
-        let name = column.name().clone();
         match column.dtype() {
-            DataType::Int64 | DataType::Datetime(..) => {
-                Stacked::I64(PrimitiveChunkedBuilder::new(name, capacity), column.dtype().clone())
-            }
-            DataType::Int32 => Stacked::I32(PrimitiveChunkedBuilder::new(name, capacity)),
-            DataType::UInt32 => Stacked::U32(PrimitiveChunkedBuilder::new(name, capacity)),
-            DataType::UInt64 => Stacked::U64(PrimitiveChunkedBuilder::new(name, capacity)),
+            DataType::Int64 | DataType::Datetime(..) => Stacked::I64(Values::new(capacity), column.dtype().clone()),
+            DataType::Int32 => Stacked::I32(Values::new(capacity)),
+            DataType::UInt32 => Stacked::U32(Values::new(capacity)),
+            DataType::UInt64 => Stacked::U64(Values::new(capacity)),
             DataType::Categorical(..) if column.cat32().is_ok() => {
-                Stacked::Categories(PrimitiveChunkedBuilder::new(name, capacity), column.dtype().clone())
+                Stacked::Categories(Values::new(capacity), column.dtype().clone())
             }
-            DataType::Boolean => Stacked::Bool(BooleanChunkedBuilder::new(name, capacity)),
+            DataType::Boolean => Stacked::Bool(Flags {
+                values: MutableBitmap::with_capacity(capacity),
+                validity: Validity::default(),
+                capacity,
+            }),
             // Text (ticket ids) keeps its blocks as they are: a second copy of every id cost more
             // than the ids are read for (duplicates, then only with --record-ids).
             DataType::String => Stacked::TextPieces(column.clone().slice(0, 0)),
-            other => Stacked::Chunks(Column::new_empty(name, other)),
+            other => Stacked::Chunks(Column::new_empty(column.name().clone(), other)),
         }
     }
 
@@ -58,17 +125,15 @@ impl Stacked {
         match self {
             Stacked::I64(to, dtype) if column.dtype() == dtype => {
                 let physical = column.to_physical_repr();
-                append_numeric(to, physical.i64().map_err(polars_internal)?);
+                to.append(physical.i64().map_err(polars_internal)?);
             }
-            Stacked::I32(to) => append_numeric(to, column.i32().map_err(|_| mismatch())?),
-            Stacked::U32(to) => append_numeric(to, column.u32().map_err(|_| mismatch())?),
-            Stacked::U64(to) => append_numeric(to, column.u64().map_err(|_| mismatch())?),
+            Stacked::I32(to) => to.append(column.i32().map_err(|_| mismatch())?),
+            Stacked::U32(to) => to.append(column.u32().map_err(|_| mismatch())?),
+            Stacked::U64(to) => to.append(column.u64().map_err(|_| mismatch())?),
             Stacked::Categories(to, dtype) if column.dtype() == dtype => {
-                append_numeric(to, column.cat32().map_err(polars_internal)?.physical());
+                to.append(column.cat32().map_err(polars_internal)?.physical());
             }
-            Stacked::Bool(to) => {
-                column.bool().map_err(|_| mismatch())?.iter().for_each(|v| to.append_option(v));
-            }
+            Stacked::Bool(to) => to.append(column.bool().map_err(|_| mismatch())?),
             Stacked::TextPieces(all) => {
                 column.str().map_err(|_| mismatch())?;
                 all.append(column).map_err(polars_internal)?;
@@ -81,18 +146,18 @@ impl Stacked {
         Ok(())
     }
 
-    fn finish(self) -> Result<Column> {
+    fn finish(self, name: PlSmallStr) -> Result<Column> {
         Ok(match self {
-            Stacked::I64(b, dtype) => b.finish().into_series().cast(&dtype).map_err(polars_internal)?.into_column(),
-            Stacked::I32(b) => b.finish().into_column(),
-            Stacked::U32(b) => b.finish().into_column(),
-            Stacked::U64(b) => b.finish().into_column(),
+            Stacked::I64(b, dtype) => b.finish(name).into_series().cast(&dtype).map_err(polars_internal)?.into_column(),
+            Stacked::I32(b) => b.finish(name).into_column(),
+            Stacked::U32(b) => b.finish(name).into_column(),
+            Stacked::U64(b) => b.finish(name).into_column(),
             Stacked::Categories(b, dtype) => {
                 // SAFETY: every code was copied from a column of this very categorical type.
-                let ca = unsafe { Categorical32Chunked::from_cats_and_dtype_unchecked(b.finish(), dtype) };
+                let ca = unsafe { Categorical32Chunked::from_cats_and_dtype_unchecked(b.finish(name), dtype) };
                 ca.into_series().into_column()
             }
-            Stacked::Bool(b) => b.finish().into_column(),
+            Stacked::Bool(b) => b.finish(name).into_column(),
             Stacked::TextPieces(all) => all,
             Stacked::Chunks(all) => all.rechunk(),
         })
@@ -102,7 +167,7 @@ impl Stacked {
 /// Frames of one schema stacked in the order they are pushed.
 pub(crate) struct FrameStack {
     capacity: usize,
-    columns: Vec<Stacked>,
+    columns: Vec<(PlSmallStr, Stacked)>,
     height: usize,
 }
 
@@ -114,12 +179,13 @@ impl FrameStack {
 
     pub fn push(&mut self, frame: &DataFrame) -> Result<()> {
         if self.columns.is_empty() {
-            self.columns = frame.columns().iter().map(|c| Stacked::new(c, self.capacity.max(frame.height()))).collect();
+            let capacity = self.capacity.max(frame.height());
+            self.columns = frame.columns().iter().map(|c| (c.name().clone(), Stacked::new(c, capacity))).collect();
         }
         if frame.width() != self.columns.len() {
             return Err(Error::Internal("a block has other columns than the first".into()));
         }
-        for (to, column) in self.columns.iter_mut().zip(frame.columns()) {
+        for ((_, to), column) in self.columns.iter_mut().zip(frame.columns()) {
             to.append(column)?;
         }
         self.height += frame.height();
@@ -131,7 +197,7 @@ impl FrameStack {
         if self.columns.is_empty() {
             return Ok(None);
         }
-        let columns = self.columns.into_iter().map(Stacked::finish).collect::<Result<Vec<Column>>>()?;
+        let columns = self.columns.into_iter().map(|(name, c)| c.finish(name)).collect::<Result<Vec<Column>>>()?;
         DataFrame::new(self.height, columns).map(Some).map_err(polars_internal)
     }
 }
@@ -175,19 +241,33 @@ mod tests {
             block(&[], &[], &[], &[]),
             block(&["A-4", "A-5"], &[None, Some(5)], &[Some("x"), Some("z")], &[None, Some(true)]),
         ];
-        let mut expected = blocks[0].clone();
-        for b in &blocks[1..] {
-            expected.vstack_mut(b).unwrap();
-        }
-        for capacity in [0, 1, 100] {
-            let mut stack = FrameStack::with_capacity(capacity);
-            for b in &blocks {
-                stack.push(b).unwrap();
+        // in these orders the nulls come in the first block, after blocks without any (a
+        // validity started part way), and in a block of several chunks
+        let mut chunked = blocks[3].clone();
+        chunked.vstack_mut(&blocks[0]).unwrap();
+        let orders: [Vec<DataFrame>; 3] = [
+            blocks.to_vec(),
+            vec![blocks[1].clone(), blocks[2].clone(), blocks[3].clone(), blocks[0].clone()],
+            vec![blocks[1].clone(), chunked, blocks[1].clone()],
+        ];
+        for (k, order) in orders.iter().enumerate() {
+            let mut expected = order[0].clone();
+            for b in &order[1..] {
+                expected.vstack_mut(b).unwrap();
             }
-            let stacked = stack.finish().unwrap().unwrap();
-            assert!(stacked.equals_missing(&expected), "capacity {capacity}:\n{stacked}\n{expected}");
-            assert_eq!(stacked.schema(), expected.schema());
-            assert!(stacked.columns().iter().all(|c| c.n_chunks() == 1 || c.dtype() == &DataType::String));
+            for capacity in [0, 1, 100] {
+                let mut stack = FrameStack::with_capacity(capacity);
+                for b in order {
+                    stack.push(b).unwrap();
+                }
+                let stacked = stack.finish().unwrap().unwrap();
+                assert!(stacked.equals_missing(&expected), "order {k}, capacity {capacity}:\n{stacked}\n{expected}");
+                assert_eq!(stacked.schema(), expected.schema());
+                assert!(stacked.columns().iter().all(|c| c.n_chunks() == 1 || c.dtype() == &DataType::String));
+                // a column with no null carries no validity
+                let line = stacked.column("line").unwrap().u64().unwrap().rechunk();
+                assert!(line.downcast_iter().all(|a| a.validity().is_none()));
+            }
         }
         assert!(FrameStack::with_capacity(10).finish().unwrap().is_none());
     }
