@@ -2,6 +2,7 @@
 //! cannot be parsed rejects its row (first problem wins) and becomes null.
 
 use polars::prelude::*;
+use polars_arrow::bitmap::MutableBitmap;
 
 use super::{LoadOptions, RowProblems};
 use crate::error::{Error, Result};
@@ -13,6 +14,44 @@ use sop_impact_parse::values::{
 };
 
 type Values<'t> = Box<dyn Iterator<Item = Option<&'t str>> + 't>;
+
+/// A column written value by value: the values in one buffer, a validity only from the first
+/// null on (most columns have none). A `Vec<Option<_>>` turned into a column afterwards was two
+/// passes and twice the memory (a quarter of checking a Parquet file's typed columns).
+pub(crate) struct Nullable<T: PolarsNumericType> {
+    values: Vec<T::Native>,
+    validity: Option<MutableBitmap>,
+}
+
+impl<T: PolarsNumericType> Nullable<T> {
+    pub fn with_capacity(n: usize) -> Self {
+        Nullable { values: Vec::with_capacity(n), validity: None }
+    }
+
+    #[inline]
+    pub fn push(&mut self, value: Option<T::Native>) {
+        match (value, &mut self.validity) {
+            (Some(v), None) => self.values.push(v),
+            (Some(v), Some(bits)) => {
+                self.values.push(v);
+                bits.push(true);
+            }
+            (None, validity) => {
+                let bits = validity.get_or_insert_with(|| {
+                    let mut bits = MutableBitmap::with_capacity(self.values.capacity());
+                    bits.extend_constant(self.values.len(), true);
+                    bits
+                });
+                bits.push(false);
+                self.values.push(T::Native::default());
+            }
+        }
+    }
+
+    pub fn finish(self, name: &str) -> ChunkedArray<T> {
+        ChunkedArray::from_vec_validity(name.into(), self.values, self.validity.map(Into::into))
+    }
+}
 
 fn raw<'t>(table: &'t RawTable, src: &'t Source) -> Option<Values<'t>> {
     match src {
@@ -57,29 +96,27 @@ const DISTINCT_LIMIT: usize = 1 << 12;
 /// value as the same 16-byte view, so a repeat is found by its view without reading its text.
 /// (Two views of one text are two entries; no wrong value can come of it.) Empty for an empty
 /// value. Columns of more than a few thousand distinct views are worked on value by value.
-fn per_distinct<V: Clone>(ca: &StringChunked, mut work: impl FnMut(&str) -> V) -> Vec<Option<V>> {
-    let mut out = Vec::with_capacity(ca.len());
+fn per_distinct<V: Clone>(ca: &StringChunked, mut work: impl FnMut(&str) -> V, mut each: impl FnMut(Option<V>)) {
     for arr in ca.downcast_iter() {
         // a view's buffer index and offset mean something within its own array only
         let mut seen: PlHashMap<u128, V> = PlHashMap::new();
         for (view, value) in arr.views().iter().zip(arr.iter()) {
             let Some(value) = value else {
-                out.push(None);
+                each(None);
                 continue;
             };
             let key = view.as_u128();
             if let Some(v) = seen.get(&key) {
-                out.push(Some(v.clone()));
+                each(Some(v.clone()));
                 continue;
             }
             let v = work(value);
             if seen.len() < DISTINCT_LIMIT {
                 seen.insert(key, v.clone());
             }
-            out.push(Some(v));
+            each(Some(v));
         }
     }
-    out
 }
 
 /// A text column, trimmed, with missing markers as nulls.
@@ -106,13 +143,18 @@ pub fn text(table: &RawTable, src: &Source, name: &str) -> StringChunked {
 /// column is built on the way.
 pub fn categorical_text(table: &RawTable, src: &Source, name: &str, dtype: &DataType) -> Result<Column> {
     if let (Some(ca), DataType::Categorical(_, mapping)) = (stored_text(table, src), dtype) {
-        let codes = per_distinct(ca, |s| clean(Some(s)).map(|c| mapping.insert_cat(c).map_err(|e| e.to_string())));
-        let codes = codes
-            .into_iter()
-            .map(|code| code.flatten().transpose())
-            .collect::<std::result::Result<UInt32Chunked, String>>()
-            .map_err(|e| Error::Internal(format!("categorical column {name}: {e}")))?;
-        let ca = Categorical32Chunked::from_cats_and_dtype(codes.with_name(name.into()), dtype.clone());
+        let mut codes = Nullable::<UInt32Type>::with_capacity(ca.len());
+        let mut failed = None;
+        per_distinct(
+            ca,
+            |s| clean(Some(s)).and_then(|c| mapping.insert_cat(c).map_err(|e| failed = Some(e)).ok()),
+            |code| codes.push(code.flatten()),
+        );
+        if let Some(e) = failed {
+            return Err(Error::Internal(format!("categorical column {name}: {e}")));
+        }
+        // SAFETY: every code was handed out by this very mapping for its text.
+        let ca = unsafe { Categorical32Chunked::from_cats_and_dtype_unchecked(codes.finish(name), dtype.clone()) };
         return Ok(ca.into_series().into_column());
     }
     let (Some(values), DataType::Categorical(_, mapping)) = (raw(table, src), dtype) else {
@@ -124,9 +166,9 @@ pub fn categorical_text(table: &RawTable, src: &Source, name: &str, dtype: &Data
     // reading a 10M-ticket export).
     let mut codes: PlHashMap<&str, u32> = PlHashMap::new();
     let mut failed = None;
-    let cats: UInt32Chunked = values
-        .map(|value| {
-            let text = clean(value)?;
+    let mut cats = Nullable::<UInt32Type>::with_capacity(table.height());
+    for value in values {
+        cats.push(clean(value).and_then(|text| {
             if let Some(&code) = codes.get(text) {
                 return Some(code);
             }
@@ -140,13 +182,13 @@ pub fn categorical_text(table: &RawTable, src: &Source, name: &str, dtype: &Data
                     None
                 }
             }
-        })
-        .collect();
+        }));
+    }
     if let Some(e) = failed {
         return Err(Error::Internal(format!("categorical column {name}: {e}")));
     }
     // SAFETY: every code was handed out by this very mapping for its text.
-    let ca = unsafe { Categorical32Chunked::from_cats_and_dtype_unchecked(cats.with_name(name.into()), dtype.clone()) };
+    let ca = unsafe { Categorical32Chunked::from_cats_and_dtype_unchecked(cats.finish(name), dtype.clone()) };
     Ok(ca.into_series().into_column())
 }
 
@@ -239,7 +281,7 @@ pub fn timestamps(
         Source::Dated(_, f) => Some(&**f),
         _ => None,
     };
-    let mut out: Vec<Option<i64>> = Vec::with_capacity(n);
+    let mut out = Nullable::<Int64Type>::with_capacity(n);
     for (i, v) in values.enumerate() {
         match clean(v) {
             None => {
@@ -257,7 +299,7 @@ pub fn timestamps(
             },
         }
     }
-    Int64Chunked::from_iter_options(name.into(), out.into_iter())
+    out.finish(name)
 }
 
 /// The column of a plain mapping, when the file stored it typed (Parquet/IPC): its values are
@@ -289,7 +331,7 @@ fn typed_timestamps(
     };
     let physical = s.to_physical_repr().cast(&DataType::Int64).ok()?;
     let days = matches!(s.dtype(), DataType::Date);
-    let mut out: Vec<Option<i64>> = Vec::with_capacity(s.len());
+    let mut out = Nullable::<Int64Type>::with_capacity(s.len());
     for (i, v) in physical.i64().ok()?.iter().enumerate() {
         let Some(v) = v else {
             if required {
@@ -313,22 +355,22 @@ fn typed_timestamps(
             }
         }
     }
-    Some(Int64Chunked::from_iter_options(name.into(), out.into_iter()))
+    Some(out.finish(name))
 }
 
 /// Stored integers checked as the text parser checks them (`check` gives the value or the
 /// reason); None when the column is not an integer column.
-fn typed_integers<V>(
+fn typed_integers<T: PolarsNumericType>(
     s: &Series,
     name: &str,
     problems: &mut RowProblems,
-    check: impl Fn(i64) -> std::result::Result<V, String>,
-) -> Option<Vec<Option<V>>> {
+    check: impl Fn(i64) -> std::result::Result<T::Native, String>,
+) -> Option<ChunkedArray<T>> {
     if !s.dtype().is_integer() {
         return None;
     }
     let ints = s.cast(&DataType::Int64).ok()?;
-    let mut out = Vec::with_capacity(s.len());
+    let mut out = Nullable::<T>::with_capacity(s.len());
     for (i, v) in ints.i64().ok()?.iter().enumerate() {
         out.push(v.and_then(|v| match check(v) {
             Ok(x) => Some(x),
@@ -338,7 +380,7 @@ fn typed_integers<V>(
             }
         }));
     }
-    Some(out)
+    Some(out.finish(name))
 }
 
 /// A timestamp in the configuration's format (a date and time, or a date alone at midnight), in
@@ -370,8 +412,11 @@ pub fn priorities(table: &RawTable, src: &Source, name: &str, problems: &mut Row
             _ => parse_priority(&v.to_string()),
         })
     });
-    let vals = stored.unwrap_or_else(|| parse_each(table, src, name, problems, parse_priority));
-    Int32Chunked::from_iter_options(name.into(), vals.into_iter())
+    stored.unwrap_or_else(|| {
+        let mut out = Nullable::with_capacity(table.height());
+        parse_each(table, src, name, problems, parse_priority, |v| out.push(v));
+        out.finish(name)
+    })
 }
 
 pub fn counts(table: &RawTable, src: &Source, name: &str, problems: &mut RowProblems) -> Int64Chunked {
@@ -383,17 +428,18 @@ pub fn counts(table: &RawTable, src: &Source, name: &str, problems: &mut RowProb
             _ => parse_count(&v.to_string()),
         })
     });
-    if let Some(vals) = stored {
-        return Int64Chunked::from_iter_options(name.into(), vals.into_iter());
+    if let Some(ca) = stored {
+        return ca;
     }
-    let vals = match src {
+    let mut out = Nullable::with_capacity(table.height());
+    match src {
         // Zendesk counts the groups that held a ticket; one group means no reassignment.
         Source::StationsMinusOne(_) => {
-            parse_each(table, src, name, problems, |s| parse_count(s).map(|v| (v - 1).max(0)))
+            parse_each(table, src, name, problems, |s| parse_count(s).map(|v| (v - 1).max(0)), |v| out.push(v))
         }
-        _ => parse_each(table, src, name, problems, parse_count),
+        _ => parse_each(table, src, name, problems, parse_count, |v| out.push(v)),
     };
-    Int64Chunked::from_iter_options(name.into(), vals.into_iter())
+    out.finish(name)
 }
 
 pub fn bools(table: &RawTable, src: &Source, name: &str, problems: &mut RowProblems) -> BooleanChunked {
@@ -402,22 +448,23 @@ pub fn bools(table: &RawTable, src: &Source, name: &str, problems: &mut RowProbl
         out.rename(name.into());
         return out;
     }
-    let vals = match src {
+    let mut vals = Vec::with_capacity(table.height());
+    let mut push = |v| vals.push(v);
+    match src {
         Source::HasLabel(cols) => {
-            let mut out = vec![Some(false); table.height()];
+            vals = vec![Some(false); table.height()];
             for &c in cols {
                 for (i, v) in table.values(c).into_iter().flatten().enumerate() {
                     if v.is_some_and(has_escalated_label) {
-                        out[i] = Some(true);
+                        vals[i] = Some(true);
                     }
                 }
             }
-            out
         }
-        Source::EscalationLevel(_) => parse_each(table, src, name, problems, parse_escalation_level),
-        Source::SlaText(_) => parse_each(table, src, name, problems, parse_sla_text),
-        _ => parse_each(table, src, name, problems, parse_bool),
-    };
+        Source::EscalationLevel(_) => parse_each(table, src, name, problems, parse_escalation_level, &mut push),
+        Source::SlaText(_) => parse_each(table, src, name, problems, parse_sla_text, &mut push),
+        _ => parse_each(table, src, name, problems, parse_bool, &mut push),
+    }
     BooleanChunked::from_iter_options(name.into(), vals.into_iter())
 }
 
@@ -428,32 +475,36 @@ fn parse_each<V: Clone, F>(
     name: &str,
     problems: &mut RowProblems,
     parse: F,
-) -> Vec<Option<V>>
-where
+    mut each: impl FnMut(Option<V>),
+) where
     F: Fn(&str) -> std::result::Result<V, String>,
 {
-    let n = table.height();
     if let Some(ca) = stored_text(table, src) {
-        let parsed = per_distinct(ca, |s| clean(Some(s)).map(&parse));
-        return parsed
-            .into_iter()
-            .enumerate()
-            .map(|(i, v)| match v.flatten()? {
-                Ok(x) => Some(x),
-                Err(reason) => {
-                    let s = ca.get(i).and_then(|s| clean(Some(s))).unwrap_or_default();
-                    problems.add(i, name, s, reason);
-                    None
-                }
-            })
-            .collect();
+        let mut i = 0;
+        per_distinct(
+            ca,
+            |s| clean(Some(s)).map(&parse),
+            |v| {
+                each(match v.flatten() {
+                    None => None,
+                    Some(Ok(x)) => Some(x),
+                    Some(Err(reason)) => {
+                        let s = ca.get(i).and_then(|s| clean(Some(s))).unwrap_or_default();
+                        problems.add(i, name, s, reason);
+                        None
+                    }
+                });
+                i += 1;
+            },
+        );
+        return;
     }
     let Some(values) = raw(table, src) else {
-        return (0..n).map(|_| None).collect();
+        (0..table.height()).for_each(|_| each(None));
+        return;
     };
-    let mut out = Vec::with_capacity(n);
     for (i, v) in values.enumerate() {
-        out.push(match clean(v) {
+        each(match clean(v) {
             None => None,
             Some(s) => match parse(s) {
                 Ok(x) => Some(x),
@@ -464,7 +515,6 @@ where
             },
         });
     }
-    out
 }
 
 /// A UTC timestamp column as polars Datetime(ms, UTC).
