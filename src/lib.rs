@@ -4,6 +4,7 @@
 //! ingest (read exports) → validate (canonical frames + rejects) → attribute → metrics →
 //! compare → render. `run` wires the subcommands onto it.
 
+pub mod arrays;
 pub mod attribute;
 pub mod backlog;
 pub mod cli;

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use polars::prelude::*;
 use polars::sql::SQLContext;
 
+use crate::arrays::{Bits, Dense, Nullable};
 use crate::attribute::{Attributed, TimelineRow};
 use crate::config::Config;
 use crate::error::{polars_internal, Error, Result};
@@ -436,32 +437,40 @@ fn bind(query: &Query, cfg: &Config) -> Result<String> {
 /// column expressions, each step's intermediate column of 10M values stood at the peak together
 /// (~0.4 GB).
 pub fn derived_ticket_columns(tickets: &DataFrame, cfg: &Config) -> Result<[Column; 3]> {
-    let ms = |name: &str| crate::attribute::timestamp_ms(tickets, name);
+    let ms = |name: &str| crate::attribute::timestamp_ms(tickets, name).map(|ca| ca.rechunk().into_owned());
     let (opened, resolved, closed) = (ms("opened_at")?, ms("resolved_at")?, ms("closed_at")?);
     let priority = tickets.column("priority").and_then(|c| c.cast(&DataType::Int32)).map_err(polars_internal)?;
-    let priority = priority.i32().map_err(polars_internal)?;
-    let made_sla = tickets.column("made_sla").map_err(polars_internal)?.bool().map_err(polars_internal)?.clone();
+    let priority = priority.i32().map_err(polars_internal)?.rechunk();
+    let made_sla = tickets.column("made_sla").map_err(polars_internal)?.bool().map_err(polars_internal)?.rechunk();
     let t = cfg.sla.target_hours;
     let n = tickets.height();
-    let mut is_resolved = BooleanChunkedBuilder::new("is_resolved".into(), n);
-    let mut hours = PrimitiveChunkedBuilder::<Float64Type>::new("resolution_hours".into(), n);
-    let mut sla_met = BooleanChunkedBuilder::new("sla_met".into(), n);
-    let times = opened.iter().zip(resolved.iter()).zip(closed.iter());
-    for (((opened, resolved), closed), (priority, made_sla)) in times.zip(priority.iter().zip(made_sla.iter())) {
-        let end = resolved.or(closed);
-        let h = end.zip(opened).map(|(end, opened)| (end - opened) as f64 / 3_600_000.0);
-        let target = match priority {
+    // Each column as one slice of values and its validity, read row by row by index: taken as
+    // options through iterators the pass took 0.35-0.38 s at 10M tickets, longer than the
+    // attribution it runs beside.
+    let (opened, resolved, closed, priority, made_sla) =
+        (Dense::of(&opened), Dense::of(&resolved), Dense::of(&closed), Dense::of(&priority), Bits::of(&made_sla));
+    let mut is_resolved = Vec::with_capacity(n);
+    let mut hours = Nullable::<Float64Type>::with_capacity(n);
+    let mut sla_met: Vec<Option<bool>> = Vec::with_capacity(n);
+    for i in 0..n {
+        let end = resolved.get(i).or_else(|| closed.get(i));
+        let h = end.zip(opened.get(i)).map(|(end, opened)| (end - opened) as f64 / 3_600_000.0);
+        let target = match priority.get(i) {
             Some(1) => t[0],
             Some(2) => t[1],
             Some(4) => t[3],
             Some(5) => t[4],
             _ => t[2],
         };
-        is_resolved.append_value(end.is_some());
-        hours.append_option(h);
-        sla_met.append_option(made_sla.or(if end.is_some() { h.map(|h| h <= target) } else { None }));
+        is_resolved.push(end.is_some());
+        hours.push(h);
+        sla_met.push(made_sla.get(i).or(if end.is_some() { h.map(|h| h <= target) } else { None }));
     }
-    Ok([is_resolved.finish().into_column(), hours.finish().into_column(), sla_met.finish().into_column()])
+    Ok([
+        BooleanChunked::from_slice("is_resolved".into(), &is_resolved).into_column(),
+        hours.finish("resolution_hours").into_column(),
+        BooleanChunked::from_iter_options("sla_met".into(), sla_met.into_iter()).into_column(),
+    ])
 }
 
 pub(crate) fn derive_change_columns(changes: &DataFrame, cfg: &Config) -> LazyFrame {

@@ -1,8 +1,8 @@
 //! Column-at-a-time parsing of raw string columns into typed canonical columns. A value that
 //! cannot be parsed rejects its row (first problem wins) and becomes null.
 
+use crate::arrays::Nullable;
 use polars::prelude::*;
-use polars_arrow::bitmap::MutableBitmap;
 
 use super::{LoadOptions, RowProblems};
 use crate::error::{Error, Result};
@@ -14,44 +14,6 @@ use sop_impact_parse::values::{
 };
 
 type Values<'t> = Box<dyn Iterator<Item = Option<&'t str>> + 't>;
-
-/// A column written value by value: the values in one buffer, a validity only from the first
-/// null on (most columns have none). A `Vec<Option<_>>` turned into a column afterwards was two
-/// passes and twice the memory (a quarter of checking a Parquet file's typed columns).
-pub(crate) struct Nullable<T: PolarsNumericType> {
-    values: Vec<T::Native>,
-    validity: Option<MutableBitmap>,
-}
-
-impl<T: PolarsNumericType> Nullable<T> {
-    pub fn with_capacity(n: usize) -> Self {
-        Nullable { values: Vec::with_capacity(n), validity: None }
-    }
-
-    #[inline]
-    pub fn push(&mut self, value: Option<T::Native>) {
-        match (value, &mut self.validity) {
-            (Some(v), None) => self.values.push(v),
-            (Some(v), Some(bits)) => {
-                self.values.push(v);
-                bits.push(true);
-            }
-            (None, validity) => {
-                let bits = validity.get_or_insert_with(|| {
-                    let mut bits = MutableBitmap::with_capacity(self.values.capacity());
-                    bits.extend_constant(self.values.len(), true);
-                    bits
-                });
-                bits.push(false);
-                self.values.push(T::Native::default());
-            }
-        }
-    }
-
-    pub fn finish(self, name: &str) -> ChunkedArray<T> {
-        ChunkedArray::from_vec_validity(name.into(), self.values, self.validity.map(Into::into))
-    }
-}
 
 fn raw<'t>(table: &'t RawTable, src: &'t Source) -> Option<Values<'t>> {
     match src {
