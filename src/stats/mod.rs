@@ -34,7 +34,7 @@ mod properties {
 
     use super::proportions::{newcombe, wilson};
     use super::ranks::{hodges_lehmann, mann_whitney};
-    use super::survival::{km_median, log_rank};
+    use super::survival::{km_median, km_median_by_pairs, log_rank};
 
     fn hours() -> impl Strategy<Value = Vec<f64>> {
         prop::collection::vec((0u32..3000).prop_map(|m| f64::from(m) / 60.0), 1..40)
@@ -111,6 +111,8 @@ mod properties {
                 prop_assert!(close(c1, c3));
             }
             prop_assert_eq!(km_median(&a), km_median(&reordered(&a, seed)));
+            // the sort by integer keys walks as the sort by pairs does
+            prop_assert_eq!(km_median(&a), km_median_by_pairs(&a));
         }
     }
 }
