@@ -591,6 +591,29 @@ fn attribute_records(
 mod tests {
     use super::*;
 
+    /// The order is that of (process, time, row) triples, for a process of most rows, many ties
+    /// and times across the whole range of i64.
+    #[test]
+    fn process_time_order_is_that_of_the_triples() {
+        use rand::{RngExt, SeedableRng};
+        let mut rng = rand_pcg::Pcg64Mcg::seed_from_u64(3);
+        for case in 0..60 {
+            let n = rng.random_range(0..3000usize);
+            let process: Vec<u32> =
+                (0..n).map(|_| if rng.random_bool(0.8) { 0 } else { rng.random_range(1..6) }).collect();
+            let times: Vec<i64> = (0..n)
+                .map(|_| match case % 3 {
+                    0 => rng.random_range(0..50),
+                    1 => rng.random_range(-1_000_000_000_000..1_000_000_000_000),
+                    _ => [i64::MIN, i64::MAX, 0, 7][rng.random_range(0..4usize)],
+                })
+                .collect();
+            let mut expected: Vec<IdxSize> = (0..n as IdxSize).collect();
+            expected.sort_by_key(|&i| (process[i as usize], times[i as usize], i));
+            assert_eq!(process_time_order(&process, &times), expected, "case {case}");
+        }
+    }
+
     #[test]
     fn tickets_go_in_process_then_time_order_ties_in_row_order() {
         // rows:        0   1   2   3   4   5   6
