@@ -124,14 +124,14 @@ impl RawTable {
     }
 
     /// The values of column `i` in row order, or None when the column was not read.
-    pub fn values(&self, i: usize) -> Option<Box<dyn Iterator<Item = Option<&str>> + '_>> {
+    pub fn values(&self, i: usize) -> Option<ColumnValues<'_>> {
         match self.columns.get(i)? {
             RawColumn::Skipped => None,
-            RawColumn::Text(ca) => Some(Box::new(ca.iter())),
-            RawColumn::Typed { column, text } => Some(Box::new(text.get_or_init(|| as_text(column)).iter())),
-            RawColumn::Spans(spans) => {
-                Some(Box::new(spans.iter().map(|&(s, e)| self.arena.get(s as usize..e as usize))))
+            RawColumn::Text(ca) => Some(ColumnValues::Other(Box::new(ca.iter()))),
+            RawColumn::Typed { column, text } => {
+                Some(ColumnValues::Other(Box::new(text.get_or_init(|| as_text(column)).iter())))
             }
+            RawColumn::Spans(spans) => Some(ColumnValues::Spans { spans: spans.iter(), arena: &self.arena }),
         }
     }
 
@@ -149,6 +149,33 @@ impl RawTable {
         match self.columns.get(i)? {
             RawColumn::Typed { column, .. } => Some(column),
             _ => None,
+        }
+    }
+}
+
+/// A column's values in row order, missing ones as None. A CSV block's spans are read in place
+/// (and inlined into the loops that check them: behind a boxed iterator every value of a
+/// 10M-row file went through a call it could not see into); other columns through polars.
+pub enum ColumnValues<'a> {
+    Spans { spans: std::slice::Iter<'a, (u32, u32)>, arena: &'a str },
+    Other(Box<dyn Iterator<Item = Option<&'a str>> + 'a>),
+}
+
+impl<'a> Iterator for ColumnValues<'a> {
+    type Item = Option<&'a str>;
+
+    #[inline]
+    fn next(&mut self) -> Option<Self::Item> {
+        match self {
+            ColumnValues::Spans { spans, arena } => spans.next().map(|&(s, e)| arena.get(s as usize..e as usize)),
+            ColumnValues::Other(values) => values.next(),
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        match self {
+            ColumnValues::Spans { spans, .. } => spans.size_hint(),
+            ColumnValues::Other(values) => values.size_hint(),
         }
     }
 }

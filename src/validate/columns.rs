@@ -7,15 +7,13 @@ use polars::prelude::*;
 use super::{LoadOptions, RowProblems};
 use crate::error::{Error, Result};
 use crate::ingest::profile::Source;
-use crate::ingest::RawTable;
+use crate::ingest::{ColumnValues, RawTable};
 use sop_impact_parse::time::{local_to_utc_millis, parse_timestamp, DateOrder, OrderEvidence};
 use sop_impact_parse::values::{
     clean, has_escalated_label, parse_bool, parse_count, parse_escalation_level, parse_priority, parse_sla_text,
 };
 
-type Values<'t> = Box<dyn Iterator<Item = Option<&'t str>> + 't>;
-
-fn raw<'t>(table: &'t RawTable, src: &'t Source) -> Option<Values<'t>> {
+fn raw<'t>(table: &'t RawTable, src: &'t Source) -> Option<ColumnValues<'t>> {
     match src {
         Source::Column(i)
         | Source::EscalationLevel(i)
@@ -23,17 +21,17 @@ fn raw<'t>(table: &'t RawTable, src: &'t Source) -> Option<Values<'t>> {
         | Source::SlaText(i)
         | Source::Dated(i, _) => table.values(*i),
         // One part of a value split once at a separator; a value without it is its first part.
-        Source::Part(i, separator, level) => Some(Box::new(table.values(*i)?.map(move |v| {
+        Source::Part(i, separator, level) => Some(ColumnValues::Other(Box::new(table.values(*i)?.map(move |v| {
             v.and_then(|s| match *level {
                 0 => s.split(*separator).next(),
                 _ => s.split_once(*separator).map(|(_, rest)| rest),
             })
-        }))),
+        })))),
         // The configuration's value map: a value in it becomes its canonical value; any other
         // is read as it is (and rejected by the column's own rules if it does not parse).
-        Source::Mapped(i, map) => {
-            Some(Box::new(table.values(*i)?.map(move |v| v.map(|s| map.get(s.trim()).map_or(s, String::as_str)))))
-        }
+        Source::Mapped(i, map) => Some(ColumnValues::Other(Box::new(
+            table.values(*i)?.map(move |v| v.map(|s| map.get(s.trim()).map_or(s, String::as_str))),
+        ))),
         _ => None,
     }
 }
