@@ -51,11 +51,12 @@ pub struct Dense<'a, T: PolarsNumericType> {
 }
 
 impl<'a, T: PolarsNumericType> Dense<'a, T> {
-    /// `ca` must be in one chunk (rechunked): an empty column otherwise.
-    pub fn of(ca: &'a ChunkedArray<T>) -> Self {
+    /// None unless `ca` is in one chunk (rechunk it first) or empty.
+    pub fn of(ca: &'a ChunkedArray<T>) -> Option<Self> {
         match ca.downcast_iter().next() {
-            Some(arr) if ca.chunks().len() == 1 => Dense { values: arr.values(), validity: arr.validity() },
-            _ => Dense { values: &[], validity: None },
+            Some(arr) if ca.chunks().len() == 1 => Some(Dense { values: arr.values(), validity: arr.validity() }),
+            None => Some(Dense { values: &[], validity: None }),
+            Some(_) => None,
         }
     }
 
@@ -73,10 +74,12 @@ pub struct Bits<'a> {
 }
 
 impl<'a> Bits<'a> {
-    pub fn of(ca: &'a BooleanChunked) -> Self {
+    /// None unless `ca` is in one chunk (rechunk it first) or empty.
+    pub fn of(ca: &'a BooleanChunked) -> Option<Self> {
         match ca.downcast_iter().next() {
-            Some(arr) if ca.chunks().len() == 1 => Bits { values: Some(arr.values()), validity: arr.validity() },
-            _ => Bits { values: None, validity: None },
+            Some(arr) if ca.chunks().len() == 1 => Some(Bits { values: Some(arr.values()), validity: arr.validity() }),
+            None => Some(Bits { values: None, validity: None }),
+            Some(_) => None,
         }
     }
 
@@ -84,5 +87,51 @@ impl<'a> Bits<'a> {
     pub fn get(&self, i: usize) -> Option<bool> {
         let values = self.values.filter(|v| i < v.len())?;
         self.validity.is_none_or(|b| b.get_bit(i)).then(|| values.get_bit(i))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A column built value by value equals polars' own from the same options: no null, nulls
+    /// first, in the middle, last, only nulls.
+    #[test]
+    fn nullable_columns_equal_polars_own() {
+        let cases: [&[Option<i64>]; 6] = [
+            &[],
+            &[Some(1), Some(2)],
+            &[None, Some(2), Some(3)],
+            &[Some(1), None, Some(3)],
+            &[Some(1), Some(2), None],
+            &[None, None],
+        ];
+        for values in cases {
+            let mut built = Nullable::<Int64Type>::with_capacity(1);
+            values.iter().for_each(|v| built.push(*v));
+            let built = built.finish("x");
+            assert_eq!(built.iter().collect::<Vec<_>>(), values);
+            assert_eq!(built.null_count(), values.iter().filter(|v| v.is_none()).count());
+            // and read back by row
+            let dense = Dense::of(&built).unwrap();
+            assert_eq!((0..values.len()).map(|i| dense.get(i)).collect::<Vec<_>>(), values);
+            assert_eq!(dense.get(values.len()), None);
+        }
+    }
+
+    /// Booleans by row; a column in several pieces is refused rather than read as empty.
+    #[test]
+    fn bits_by_row_and_pieces_refused() {
+        let values = [Some(true), None, Some(false)];
+        let ca = BooleanChunked::from_iter_options("b".into(), values.into_iter());
+        let bits = Bits::of(&ca).unwrap();
+        assert_eq!((0..4).map(|i| bits.get(i)).collect::<Vec<_>>(), [Some(true), None, Some(false), None]);
+        let mut two = ca.clone();
+        two.append(&ca).unwrap();
+        assert!(Bits::of(&two).is_none());
+        let mut ints = Int64Chunked::from_slice("i".into(), &[1, 2]);
+        ints.append(&Int64Chunked::from_slice("i".into(), &[3])).unwrap();
+        assert!(Dense::of(&ints).is_none());
+        assert!(Dense::of(&ints.rechunk()).is_some());
     }
 }
