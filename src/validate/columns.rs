@@ -54,8 +54,9 @@ const DISTINCT_LIMIT: usize = 1 << 12;
 /// possible: a Parquet file stores a column of few values (priorities, states, groups) as a
 /// dictionary and its pages as indices into it, and polars reads every repeat of a dictionary
 /// value as the same 16-byte view, so a repeat is found by its view without reading its text.
-/// (Two views of one text are two entries; no wrong value can come of it.) Empty for an empty
-/// value. Columns of more than a few thousand distinct views are worked on value by value.
+/// (Two views of one text are two entries; no wrong value can come of it.) Each row's result
+/// goes to `each` in row order, None for a missing value. Columns of more than a few thousand
+/// distinct views are worked on value by value.
 fn per_distinct<V: Clone>(ca: &StringChunked, mut work: impl FnMut(&str) -> V, mut each: impl FnMut(Option<V>)) {
     for arr in ca.downcast_iter() {
         // a view's buffer index and offset mean something within its own array only
