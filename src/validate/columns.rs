@@ -1,10 +1,10 @@
 //! Column-at-a-time parsing of raw string columns into typed canonical columns. A value that
 //! cannot be parsed rejects its row (first problem wins) and becomes null.
 
-use crate::arrays::Nullable;
 use polars::prelude::*;
 
 use super::{LoadOptions, RowProblems};
+use crate::arrays::Nullable;
 use crate::error::{Error, Result};
 use crate::ingest::profile::Source;
 use crate::ingest::{ColumnValues, RawTable};
@@ -111,12 +111,7 @@ pub fn categorical_text(table: &RawTable, src: &Source, name: &str, dtype: &Data
             |s| clean(Some(s)).and_then(|c| mapping.insert_cat(c).map_err(|e| failed = Some(e)).ok()),
             |code| codes.push(code.flatten()),
         );
-        if let Some(e) = failed {
-            return Err(Error::Internal(format!("categorical column {name}: {e}")));
-        }
-        // SAFETY: every code was handed out by this very mapping for its text.
-        let ca = unsafe { Categorical32Chunked::from_cats_and_dtype_unchecked(codes.finish(name), dtype.clone()) };
-        return Ok(ca.into_series().into_column());
+        return categorical_column(codes, failed, name, dtype);
     }
     let (Some(values), DataType::Categorical(_, mapping)) = (raw(table, src), dtype) else {
         let ca = Categorical32Chunked::full_null_with_dtype(name.into(), table.height(), dtype.clone());
@@ -145,11 +140,22 @@ pub fn categorical_text(table: &RawTable, src: &Source, name: &str, dtype: &Data
             }
         }));
     }
+    categorical_column(cats, failed, name, dtype)
+}
+
+/// The categorical column of `codes`, each handed out by `dtype`'s mapping; the mapping's
+/// refusal (`failed`) as an error.
+fn categorical_column(
+    codes: Nullable<UInt32Type>,
+    failed: Option<PolarsError>,
+    name: &str,
+    dtype: &DataType,
+) -> Result<Column> {
     if let Some(e) = failed {
         return Err(Error::Internal(format!("categorical column {name}: {e}")));
     }
     // SAFETY: every code was handed out by this very mapping for its text.
-    let ca = unsafe { Categorical32Chunked::from_cats_and_dtype_unchecked(cats.finish(name), dtype.clone()) };
+    let ca = unsafe { Categorical32Chunked::from_cats_and_dtype_unchecked(codes.finish(name), dtype.clone()) };
     Ok(ca.into_series().into_column())
 }
 

@@ -12,6 +12,7 @@ use super::columns::{
 };
 use super::stack::FrameStack;
 use super::{no_rows_error, open_input, summarise, Counts, FileFacts, InputSummary, LoadOptions, Reject, RowProblems};
+use crate::arrays::Dense;
 use crate::error::{polars_internal, Error, Result};
 use crate::ingest::profile::{InputKind, Mapping, Source};
 use crate::ingest::{Opened, RawTable};
@@ -60,7 +61,7 @@ fn check_block(
     let resolved = timestamps(table, &src("resolved_at"), "resolved_at", order, opts, &mut problems, false);
     let closed = timestamps(table, &src("closed_at"), "closed_at", order, opts, &mut problems, false);
     for (later, column, what) in [(&resolved, "resolved_at", "resolved"), (&closed, "closed_at", "closed")] {
-        for (i, o, t) in earlier_rows(later, &opened) {
+        for (i, o, t) in earlier_rows(later, &opened)? {
             problems.add(i, column, &format_utc(t), format!("{what} before it was opened ({})", format_utc(o)));
         }
     }
@@ -118,22 +119,20 @@ fn check_block(
     Ok((frame, rejects))
 }
 
-/// The rows whose `later` time is before their `opened` one: (row, opened, later). Compared as
-/// slices, nulls by their validity: the rows' values taken one by one as options were 4% of
-/// checking a typed Parquet file.
-fn earlier_rows(later: &Int64Chunked, opened: &Int64Chunked) -> Vec<(usize, i64, i64)> {
+/// The rows whose `later` time is before their `opened` one: (row, opened, later). Read by row
+/// from the columns' slices: the rows' values taken one by one as options were 4% of checking a
+/// typed Parquet file.
+fn earlier_rows(later: &Int64Chunked, opened: &Int64Chunked) -> Result<Vec<(usize, i64, i64)>> {
     let (later, opened) = (later.rechunk(), opened.rechunk());
-    let (Some(t), Some(o)) = (later.downcast_iter().next(), opened.downcast_iter().next()) else {
-        return Vec::new();
+    let (Some(t), Some(o)) = (Dense::of(&later), Dense::of(&opened)) else {
+        return Err(Error::Internal("a block's timestamps are not in one piece".into()));
     };
-    let valid = |a: &polars_arrow::array::PrimitiveArray<i64>, i: usize| a.validity().is_none_or(|v| v.get_bit(i));
-    t.values()
-        .iter()
-        .zip(o.values().iter())
-        .enumerate()
-        .filter(|&(i, (t_ms, o_ms))| t_ms < o_ms && valid(t, i) && valid(o, i))
-        .map(|(i, (&t_ms, &o_ms))| (i, o_ms, t_ms))
-        .collect()
+    Ok((0..later.len())
+        .filter_map(|i| {
+            let (t, o) = (t.get(i)?, o.get(i)?);
+            (t < o).then_some((i, o, t))
+        })
+        .collect())
 }
 
 /// Where the date order is looked for first: about the first hundred thousand tickets. The same
