@@ -308,13 +308,7 @@ fn windowed_by_filter(df: &DataFrame, changes: &[Change], queries: &[Query]) -> 
         let grp = layer_grp(process, &attributed, layer, &format!("grp_{k}"));
         for x in &paired {
             let values = df.column(x).map_err(polars_internal)?;
-            // packed against every window's grp: keys of different layers never meet
-            let key = metrics::pair_key(
-                &grp.clone().into_column(),
-                values,
-                &format!("grp_{x}_{k}"),
-                Some((0, 2 * changes.len() as i64)),
-            )?;
+            let key = window_pair_key(&grp.clone().into_column(), values, &format!("grp_{x}_{k}"), changes)?;
             with_grps.with_column(key).map_err(polars_internal)?;
         }
         // a window's grp is small: held as 32 bits, each layer's column is half the size
@@ -396,18 +390,24 @@ fn windowed_in_runs(df: &DataFrame, changes: &[Change], queries: &[Query]) -> Re
             frame.vstack_mut_owned(with_grp(from, rows, grp)?).map_err(polars_internal)?;
         }
         for x in &paired {
-            // packed against every window's grp: keys of different layers never meet
-            let key = metrics::pair_key(
-                frame.column("grp").map_err(polars_internal)?,
-                frame.column(x).map_err(polars_internal)?,
+            let (grp, values) = (frame.column("grp"), frame.column(x));
+            let key = window_pair_key(
+                grp.map_err(polars_internal)?,
+                values.map_err(polars_internal)?,
                 &format!("grp_{x}"),
-                Some((0, 2 * changes.len() as i64)),
+                changes,
             )?;
             frame.with_column(key).map_err(polars_internal)?;
         }
         parts.push(frame.lazy());
     }
     Ok(Some(parts))
+}
+
+/// `grp_X` of a window `grp` and a column: packed against the range of every window's grp (two
+/// per change), so that keys of different layers never meet.
+fn window_pair_key(grp: &Column, values: &Column, name: &str, changes: &[Change]) -> Result<Column> {
+    metrics::pair_key(grp, values, name, Some((0, 2 * changes.len() as i64)))
 }
 
 /// The layers of windows as one table.
