@@ -10,9 +10,15 @@ use statrs::distribution::{ChiSquared, ContinuousCDF};
 /// step (within sqrt(machine ε)), the median is the midpoint to the next event time, as R does;
 /// `None` when Ŝ never reaches 0.5 ("not reached").
 pub fn km_median(data: &[(f64, bool)]) -> Option<f64> {
-    match data.iter().map(|&(t, resolved)| km_key(t, resolved)).collect::<Option<Vec<u64>>>() {
+    km_median_of(data.iter().copied())
+}
+
+/// [`km_median`] of (time, resolved) records as they come, without a slice of them: sorted as
+/// [`km_key`]s, or (times below 0 or NaN) as pairs.
+pub fn km_median_of(records: impl Iterator<Item = (f64, bool)> + Clone) -> Option<f64> {
+    match records.clone().map(|(t, resolved)| km_key(t, resolved)).collect::<Option<Vec<u64>>>() {
         Some(keys) => km_median_of_keys(keys),
-        None => km_median_by_pairs(data),
+        None => km_median_by_pairs(&records.collect::<Vec<_>>()),
     }
 }
 
@@ -20,30 +26,29 @@ pub fn km_median(data: &[(f64, bool)]) -> Option<f64> {
 /// as the Kaplan–Meier walk needs them: by time, events before censorings at the same time.
 /// (A non-negative f64's bits sort as its value and leave the top bit free.) None for a time
 /// below 0 or NaN.
-pub fn km_key(t: f64, resolved: bool) -> Option<u64> {
+fn km_key(t: f64, resolved: bool) -> Option<u64> {
     // (+ 0.0: -0 becomes 0, which it equals)
     (t >= 0.0).then(|| ((t + 0.0).to_bits() << 1) | u64::from(!resolved))
 }
 
 /// [`km_median`] of records given as [`km_key`]s: one sort of 8-byte integers (the records
 /// of a busy week, ten thousands of them, were sorted as pairs with a comparison function).
-pub fn km_median_of_keys(mut keys: Vec<u64>) -> Option<f64> {
+fn km_median_of_keys(mut keys: Vec<u64>) -> Option<f64> {
     keys.sort_unstable();
     let time = |key: u64| f64::from_bits(key >> 1);
     let is_event = |key: u64| key & 1 == 0;
     let mut at_risk = keys.len() as f64;
     let mut s = 1.0;
-    for (start, group) in keys.chunk_by(|a, b| a >> 1 == b >> 1).scan(0, |start, g| {
-        let at = *start;
-        *start += g.len();
-        Some((at, g))
-    }) {
+    // where the records after the current time start
+    let mut end = 0;
+    for group in keys.chunk_by(|a, b| a >> 1 == b >> 1) {
+        end += group.len();
         let t = time(group[0]);
         let deaths = group.iter().filter(|k| is_event(**k)).count() as f64;
         if deaths > 0.0 {
             s *= 1.0 - deaths / at_risk;
             if (s - 0.5).abs() < 1.49e-8 {
-                let next = keys[start + group.len()..].iter().find(|k| is_event(**k)).map(|k| time(*k));
+                let next = keys[end..].iter().find(|k| is_event(**k)).map(|k| time(*k));
                 return Some(next.map_or(t, |n| (t + n) / 2.0));
             }
             if s < 0.5 {

@@ -531,6 +531,7 @@ mod tests {
             ("2024-01-02 10:00:00", None, Some(utc("2024-01-02T10:00:00Z"))),
             ("2024-01-02 10:00:61", None, None),
             ("2024-01-02x10:00:00", None, None),
+            // twice: a date that does not exist is not kept as the last date
             ("2024-02-30 10:00:00", None, None),
             ("2024-02-30 10:00:00", None, None),
         ] {
