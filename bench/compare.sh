@@ -4,11 +4,12 @@
 # whole minutes, a quarter of the last four weeks' tickets still open at the export's end), time
 # `sop-impact metrics` and the same per-version metrics in DuckDB (Python package, installed into
 # a virtual environment), check both give the same numbers, time `metrics` on the same tickets as
-# a typed Parquet file (timestamps as timestamps, counts as integers; written by DuckDB), and time
-# `report` end to end. Prints Markdown tables (medians of REPS runs): the comparison, the cost per
+# a typed Parquet file (timestamps as timestamps, counts as integers; written by DuckDB) and DuckDB
+# on the same Parquet file (what a columnar input saves a columnar engine: the reference for
+# sop-impact's Parquet / CSV), and time `report` end to end. Prints Markdown tables (medians of REPS runs): the comparison, the cost per
 # million tickets at each size, and the cost of each step per million tickets
-# (SOP_IMPACT_TIMINGS=1, one run). The four commands take turns (metrics, DuckDB, Parquet,
-# report, then again), each timed run right after an untimed run of the same command: on a
+# (SOP_IMPACT_TIMINGS=1, one run). The five commands take turns (metrics, DuckDB, Parquet,
+# DuckDB on Parquet, report, then again), each timed run right after an untimed run of the same command: on a
 # shared virtual machine a slow spell then falls on all of them, and no command is timed just
 # after another one handed back gigabytes of memory (the next process faults its memory in
 # afresh; a run timed right after DuckDB's was up to 30-40% slower).
@@ -42,8 +43,8 @@ ratio() { printf '%.2f' "$(echo "scale=4; $1 / $2" | bc)"; }
 
 echo "machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), $(free -g | awk '/Mem:/ {print $2}') GiB; $(uname -sm); DuckDB $("$venv/bin/python" -c 'import duckdb; print(duckdb.__version__)'); sop-impact $(git rev-parse --short HEAD); median of $reps runs"
 echo
-echo "| tickets | CSV MB | sop-impact metrics s | peak RSS MiB | DuckDB s | DuckDB peak RSS MiB | metrics / DuckDB | Parquet MB | metrics on Parquet s | peak RSS MiB | Parquet / CSV | report s | same numbers |"
-echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
+echo "| tickets | CSV MB | sop-impact metrics s | peak RSS MiB | DuckDB s | DuckDB peak RSS MiB | metrics / DuckDB | Parquet MB | metrics on Parquet s | peak RSS MiB | Parquet / CSV | DuckDB on Parquet s | DuckDB's Parquet / CSV | report s | same numbers |"
+echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
 growth=()
 steps=()
 for n in "${sizes[@]}"; do
@@ -58,24 +59,28 @@ for n in "${sizes[@]}"; do
   metrics_csv=("$bin" metrics --quiet --tickets "$dir/tickets.csv" "${inputs[@]}" --out "$dir/metrics")
   duckdb=("$venv/bin/python" bench/duckdb_metrics.py "$dir/tickets.csv" "$dir/sops.csv")
   metrics_parquet=("$bin" metrics --quiet --tickets "$dir/tickets.parquet" "${inputs[@]}" --out "$dir/metrics-parquet")
+  duckdb_parquet=("$venv/bin/python" bench/duckdb_metrics.py "$dir/tickets.parquet" "$dir/sops.csv")
   report=("$bin" report --quiet --tickets "$dir/tickets.csv" "${all[@]}" --out "$dir/report")
   # an untimed run, then the timed one
   warm() { once "$@" >/dev/null; once "$@"; }
-  mws=() mrs=() dws=() drs=() pws=() prs=() rws=()
+  mws=() mrs=() dws=() drs=() pws=() prs=() qws=() rws=()
   for _ in $(seq "$reps"); do
     read -r w r <<<"$(warm "${metrics_csv[@]}")"; mws+=("$w"); mrs+=("$r")
     read -r w r <<<"$(warm "${duckdb[@]}")"; dws+=("$w"); drs+=("$r")
     # DuckDB's numbers, compared with those of metrics below
     cp "$work/stdout.txt" "$dir/duckdb.csv"
     read -r w r <<<"$(warm "${metrics_parquet[@]}")"; pws+=("$w"); prs+=("$r")
+    read -r w _ <<<"$(warm "${duckdb_parquet[@]}")"; qws+=("$w")
+    cp "$work/stdout.txt" "$dir/duckdb-parquet.csv"
     read -r w _ <<<"$(warm "${report[@]}")"; rws+=("$w")
   done
   mw=$(median "${mws[@]}"); mr=$(median "${mrs[@]}"); dw=$(median "${dws[@]}"); dr=$(median "${drs[@]}")
-  pw=$(median "${pws[@]}"); pr=$(median "${prs[@]}"); rw=$(median "${rws[@]}")
+  pw=$(median "${pws[@]}"); pr=$(median "${prs[@]}"); qw=$(median "${qws[@]}"); rw=$(median "${rws[@]}")
   same=$("$venv/bin/python" bench/check_same.py "$dir/metrics/metrics/sop_version_metrics.csv" "$dir/duckdb.csv" | tail -1)
   cmp -s "$dir/metrics/metrics/sop_version_metrics.csv" "$dir/metrics-parquet/metrics/sop_version_metrics.csv" \
     || same="$same; PARQUET DIFFERS"
-  echo "| $n | $mb | $mw | $mr | $dw | $dr | $(ratio "$mw" "$dw") | $pmb | $pw | $pr | $(ratio "$pw" "$mw") | $rw | $same |"
+  cmp -s "$dir/duckdb.csv" "$dir/duckdb-parquet.csv" || same="$same; DUCKDB'S PARQUET DIFFERS"
+  echo "| $n | $mb | $mw | $mr | $dw | $dr | $(ratio "$mw" "$dw") | $pmb | $pw | $pr | $(ratio "$pw" "$mw") | $qw | $(ratio "$qw" "$dw") | $rw | $same |"
   per() { printf "%.${2:-2}f" "$(echo "scale=4; $1 * 1000000 / $n" | bc)"; }
   growth+=("| $n | $(per "$mw") | $(per "$dw") | $(per "$pw") | $(per "$rw") | $(per "$mr" 0) |")
   SOP_IMPACT_TIMINGS=1 "$bin" metrics --quiet --tickets "$dir/tickets.csv" "${inputs[@]}" --out "$dir/metrics" 2>"$dir/timings.txt" >/dev/null
