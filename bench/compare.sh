@@ -8,7 +8,8 @@
 # on the same Parquet file (what a columnar input saves a columnar engine: the reference for
 # sop-impact's Parquet / CSV), and time `report` end to end. Prints Markdown tables (medians of REPS runs): the comparison, the cost per
 # million tickets at each size, and the cost of each step per million tickets
-# (SOP_IMPACT_TIMINGS=1, one run). The five commands take turns (metrics, DuckDB, Parquet,
+# (SOP_IMPACT_TIMINGS=1: one such run of `metrics` on the CSV right after each timed one, the
+# median of each step over the REPS runs). The five commands take turns (metrics, DuckDB, Parquet,
 # DuckDB on Parquet, report, then again), each timed run right after an untimed run of the same command: on a
 # shared virtual machine a slow spell then falls on all of them, and no command is timed just
 # after another one handed back gigabytes of memory (the next process faults its memory in
@@ -64,8 +65,14 @@ for n in "${sizes[@]}"; do
   # an untimed run, then the timed one
   warm() { once "$@" >/dev/null; once "$@"; }
   mws=() mrs=() dws=() drs=() pws=() prs=() qws=() rws=()
+  step_names=('reading and validating' 'attributing' 'computing metrics and comparing' 'writing the tables')
+  step_times=("" "" "" "")
   for _ in $(seq "$reps"); do
     read -r w r <<<"$(warm "${metrics_csv[@]}")"; mws+=("$w"); mrs+=("$r")
+    SOP_IMPACT_TIMINGS=1 "${metrics_csv[@]}" 2>"$dir/timings.txt" >/dev/null
+    for k in "${!step_names[@]}"; do
+      step_times[k]+=" $(awk -v s="${step_names[k]}" 'index($0, s) {print $2}' "$dir/timings.txt" | head -1)"
+    done
     read -r w r <<<"$(warm "${duckdb[@]}")"; dws+=("$w"); drs+=("$r")
     # DuckDB's numbers, compared with those of metrics below
     cp "$work/stdout.txt" "$dir/duckdb.csv"
@@ -83,9 +90,12 @@ for n in "${sizes[@]}"; do
   echo "| $n | $mb | $mw | $mr | $dw | $dr | $(ratio "$mw" "$dw") | $pmb | $pw | $pr | $(ratio "$pw" "$mw") | $qw | $(ratio "$qw" "$dw") | $rw | $same |"
   per() { printf "%.${2:-2}f" "$(echo "scale=4; $1 * 1000000 / $n" | bc)"; }
   growth+=("| $n | $(per "$mw") | $(per "$dw") | $(per "$pw") | $(per "$rw") | $(per "$mr" 0) |")
-  SOP_IMPACT_TIMINGS=1 "$bin" metrics --quiet --tickets "$dir/tickets.csv" "${inputs[@]}" --out "$dir/metrics" 2>"$dir/timings.txt" >/dev/null
-  step() { awk -v s="$1" 'index($0, s) {print $2}' "$dir/timings.txt" | head -1; }
-  steps+=("| $n | $(per "$(step 'reading and validating')") | $(per "$(step 'attributing')") | $(per "$(step 'computing metrics and comparing')") | $(per "$(step 'writing the tables')") |")
+  row="| $n |"
+  for k in "${!step_names[@]}"; do
+    # shellcheck disable=SC2086 # the runs' times, one word each
+    row+=" $(per "$(median ${step_times[k]})") |"
+  done
+  steps+=("$row")
 done
 echo
 echo "Cost per million tickets (linear growth keeps each column flat; at small sizes the fixed start-up"
@@ -95,7 +105,7 @@ echo "| tickets | metrics s / 1M | DuckDB s / 1M | metrics on Parquet s / 1M | r
 echo "|---:|---:|---:|---:|---:|---:|"
 printf '%s\n' "${growth[@]}"
 echo
-echo "Each step of \`metrics\` (CSV input, one run with SOP_IMPACT_TIMINGS=1), seconds per million tickets:"
+echo "Each step of \`metrics\` (CSV input, SOP_IMPACT_TIMINGS=1, median of $reps runs), seconds per million tickets:"
 echo
 echo "| tickets | read and validate | attribute | metric tables and comparisons (side by side) | write tables |"
 echo "|---:|---:|---:|---:|---:|"
