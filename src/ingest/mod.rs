@@ -508,55 +508,64 @@ impl Opened {
         process: &(dyn Fn(&RawTable) -> Result<T> + Sync),
         consume: &mut (dyn FnMut(T) -> Result<()> + Send),
     ) -> Result<(u64, bool)> {
-        let (delimiter, keep) = match &self.body {
+        let keep = match &self.body {
             Body::Frame { df, keep } => {
                 for part in self.process_frame(df, keep, 0, process)? {
                     consume(part)?;
                 }
                 return Ok((df.height() as u64, true));
             }
-            Body::Parquet { projection, keep, metadata } => {
-                return self.read_parquet_parts(projection, keep, metadata, limit, process, consume);
+            Body::Parquet { projection, keep, metadata } if metadata.row_groups.is_empty() => {
+                let df = self.read_parquet_rows(projection, metadata, None)?;
+                for part in self.process_frame(&df, keep, 0, process)? {
+                    consume(part)?;
+                }
+                return Ok((df.height() as u64, true));
             }
-            Body::Csv { delimiter, keep } => (*delimiter, keep),
+            Body::Parquet { keep, .. } | Body::Csv { keep, .. } => keep,
         };
-        let path = &self.path;
-        let unreadable = |source| Error::Unreadable { path: path.to_path_buf(), source };
-        let mut file = File::open(self.data_path()).map_err(unreadable)?;
         let workers = crate::cores::count();
         type Done<T> = (usize, Result<(T, u64, u64)>);
-        let mut complete = true;
         let mut in_order = InOrder { next: 0, waiting: BTreeMap::new(), rows_read: 0, ragged: 0 };
         let stop = std::sync::atomic::AtomicBool::new(false);
-        let (block_tx, block_rx) = std::sync::mpsc::sync_channel::<(usize, Vec<u8>, u64)>(workers);
-        let block_rx = std::sync::Mutex::new(block_rx);
+        let (work_tx, work_rx) = std::sync::mpsc::sync_channel::<(usize, Work)>(workers);
+        let work_rx = std::sync::Mutex::new(work_rx);
         // Block buffers go back to the reader, and each worker keeps its parsing buffers: fresh
         // buffers for every block cost more in page faults than the parsing.
         let (spare_tx, spare_rx) = std::sync::mpsc::channel::<Vec<u8>>();
-        std::thread::scope(|scope| -> Result<()> {
+        let complete = std::thread::scope(|scope| -> Result<bool> {
             let (done_tx, done_rx) = std::sync::mpsc::channel::<Done<T>>();
+            // The same workers for the whole file: a Parquet file's runs of row groups were
+            // each checked on threads of their own, and every new thread's allocations took
+            // fresh pages from the system.
             for _ in 0..workers {
                 let done_tx = done_tx.clone();
                 let spare_tx = spare_tx.clone();
-                let block_rx = &block_rx;
+                let work_rx = &work_rx;
                 scope.spawn(move || {
                     let mut scratch = Scratch::default();
                     loop {
-                        let next = block_rx.lock().map_err(|_| ()).and_then(|rx| rx.recv().map_err(|_| ()));
-                        let Ok((index, block, first_line)) = next else { break };
-                        let (parsed, spare) =
-                            parse_any_block(self, delimiter, keep, block, first_line, index == 0, scratch);
-                        let _ = spare_tx.send(spare);
-                        let result = match parsed {
-                            Ok(b) => {
-                                let result = process(&b.table).map(|v| (v, b.table.rows_read, b.ragged));
-                                scratch = b.table.into_scratch();
-                                result
+                        let next = work_rx.lock().map_err(|_| ()).and_then(|rx| rx.recv().map_err(|_| ()));
+                        let Ok((index, work)) = next else { break };
+                        let result = match work {
+                            Work::Block { bytes, first_line, delimiter } => {
+                                let (parsed, spare) =
+                                    parse_any_block(self, delimiter, keep, bytes, first_line, index == 0, scratch);
+                                let _ = spare_tx.send(spare);
+                                match parsed {
+                                    Ok(b) => {
+                                        let result = process(&b.table).map(|v| (v, b.table.rows_read, b.ragged));
+                                        scratch = b.table.into_scratch();
+                                        result
+                                    }
+                                    Err(e) => {
+                                        scratch = Scratch::default();
+                                        Err(e)
+                                    }
+                                }
                             }
-                            Err(e) => {
-                                scratch = Scratch::default();
-                                Err(e)
-                            }
+                            Work::Rows { frame, first_row } => frame_table(self, &frame, keep, first_row)
+                                .and_then(|table| process(&table).map(|v| (v, table.rows_read, 0))),
                         };
                         if done_tx.send((index, result)).is_err() {
                             break;
@@ -585,48 +594,141 @@ impl Opened {
                 }
                 outcome
             });
-            // This thread reads (blocks cut after a record, in order) while the workers parse.
-            let mut reader = BlockReader::new(&mut file, delimiter, spare_rx);
-            let mut line = 1u64;
-            let mut read = 0usize;
-            let mut index = 0usize;
-            let reading = loop {
-                // a problem in a block handed on stops the reading
-                if stop.load(std::sync::atomic::Ordering::Relaxed) {
-                    break Ok(());
+            // This thread reads while the workers check what it read.
+            let reading = match &self.body {
+                Body::Csv { delimiter, .. } => self.feed_csv_blocks(*delimiter, limit, &work_tx, stop, spare_rx),
+                Body::Parquet { projection, metadata, .. } => {
+                    self.feed_parquet_runs(projection, metadata, limit, &work_tx, stop)
                 }
-                if limit.is_some_and(|l| read >= l) {
-                    complete = reader.at_end();
-                    break Ok(());
-                }
-                match reader.next_block() {
-                    Ok(Some(block)) => {
-                        read += block.len();
-                        let lines = count_line_ends(&block);
-                        if block_tx.send((index, block, line)).is_err() {
-                            break Ok(());
-                        }
-                        line += lines;
-                        index += 1;
-                    }
-                    Ok(None) => break Ok(()),
-                    Err(e) => break Err(unreadable(e)),
-                }
+                Body::Frame { .. } => Ok(true),
             };
-            // The workers finish the blocks they hold, then the handing on ends.
-            drop(block_tx);
+            // The workers finish what they hold, then the handing on ends.
+            drop(work_tx);
             let handed_on = handing_on.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-            // a problem in the file's blocks comes before one in reading further
+            // a problem in the rows handed on comes before one in reading further
             handed_on.and(reading)
         })?;
         if !in_order.waiting.is_empty() {
-            return Err(Error::Internal(format!("a block of {} was never read", path.display())));
+            return Err(Error::Internal(format!("a block of {} was never read", self.path.display())));
         }
-        if complete {
-            check_not_all_ragged(self, delimiter, in_order.rows_read, in_order.ragged)?;
+        if let (true, Body::Csv { delimiter, .. }) = (complete, &self.body) {
+            check_not_all_ragged(self, *delimiter, in_order.rows_read, in_order.ragged)?;
         }
         Ok((in_order.rows_read, complete))
     }
+
+    /// CSV: blocks cut after a record, in order, to the workers. Returns whether the whole file
+    /// was read.
+    fn feed_csv_blocks(
+        &self,
+        delimiter: u8,
+        limit: Option<usize>,
+        work: &std::sync::mpsc::SyncSender<(usize, Work)>,
+        stop: &std::sync::atomic::AtomicBool,
+        spare: std::sync::mpsc::Receiver<Vec<u8>>,
+    ) -> Result<bool> {
+        let unreadable = |source| Error::Unreadable { path: self.path.to_path_buf(), source };
+        let mut file = File::open(self.data_path()).map_err(unreadable)?;
+        let mut reader = BlockReader::new(&mut file, delimiter, spare);
+        let (mut line, mut read, mut index) = (1u64, 0usize, 0usize);
+        loop {
+            // a problem in a block handed on stops the reading
+            if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                return Ok(true);
+            }
+            if limit.is_some_and(|l| read >= l) {
+                return Ok(reader.at_end());
+            }
+            match reader.next_block() {
+                Ok(Some(bytes)) => {
+                    read += bytes.len();
+                    let lines = count_line_ends(&bytes);
+                    if work.send((index, Work::Block { bytes, first_line: line, delimiter })).is_err() {
+                        return Ok(true);
+                    }
+                    line += lines;
+                    index += 1;
+                }
+                Ok(None) => return Ok(true),
+                Err(e) => return Err(unreadable(e)),
+            }
+        }
+    }
+
+    /// Parquet: runs of whole row groups of at least a slice per core, each read (decoded on
+    /// every core) and handed to the workers in slices that stay within one row group (a slice
+    /// across two was copied into one piece first), while the next run is read. Returns whether
+    /// the whole file was read.
+    fn feed_parquet_runs(
+        &self,
+        projection: &[usize],
+        metadata: &Arc<FileMetadata>,
+        limit: Option<usize>,
+        work: &std::sync::mpsc::SyncSender<(usize, Work)>,
+        stop: &std::sync::atomic::AtomicBool,
+    ) -> Result<bool> {
+        let run_rows = frame_rows() * crate::cores::count();
+        // A byte limit (the first blocks of a CSV file) as rows.
+        let row_limit = limit.map(|bytes| (bytes / BYTES_PER_TICKET).max(1));
+        let (mut start, mut len, mut index) = (0usize, 0usize, 0usize);
+        let groups = metadata.row_groups.len();
+        for (i, group) in metadata.row_groups.iter().enumerate() {
+            len += group.num_rows();
+            if len < run_rows && i + 1 < groups {
+                continue;
+            }
+            // a problem in the rows handed on stops the reading
+            if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                break;
+            }
+            let df = self.read_parquet_rows(projection, metadata, Some((start, len)))?;
+            for (offset, rows) in slices_within_pieces(&df, frame_rows()) {
+                let frame = df.slice(offset as i64, rows);
+                if work.send((index, Work::Rows { frame, first_row: start + offset })).is_err() {
+                    return Ok(false);
+                }
+                index += 1;
+            }
+            start += len;
+            len = 0;
+            if row_limit.is_some_and(|l| start >= l) {
+                break;
+            }
+        }
+        Ok(start >= metadata.num_rows)
+    }
+}
+
+/// What the reading hands a worker.
+enum Work {
+    /// CSV: a block of complete records, the line it starts on, the file's delimiter
+    Block { bytes: Vec<u8>, first_line: u64, delimiter: u8 },
+    /// Parquet: a slice of a run of row groups, and the row of the file it starts at
+    Rows { frame: DataFrame, first_row: usize },
+}
+
+/// (offset, length) of slices of `df` of at most `most` rows, none across two pieces of its
+/// first column (the row groups it was read from), so that no slice is copied together; the
+/// pieces of each piece as even as can be.
+fn slices_within_pieces(df: &DataFrame, most: usize) -> Vec<(usize, usize)> {
+    let pieces = match df.columns().first() {
+        Some(column) => column.as_materialized_series().chunk_lengths().collect(),
+        None => vec![df.height()],
+    };
+    let mut slices = Vec::new();
+    let mut offset = 0;
+    for piece in pieces {
+        let count = piece.div_ceil(most.max(1)).max(1);
+        let rows = piece.div_ceil(count).max(1);
+        let mut done = 0;
+        while done < piece {
+            let len = rows.min(piece - done);
+            slices.push((offset + done, len));
+            done += len;
+        }
+        offset += piece;
+    }
+    slices
 }
 
 /// Results of blocks that came back out of order, kept until the ones before them are in.
@@ -1109,71 +1211,6 @@ impl Opened {
         reader.finish().map_err(polars_in(&self.path, "cannot read Parquet"))
     }
 
-    /// Parquet: runs of whole row groups of at least a slice per core, each read (decoded on
-    /// every core) and then processed slice by slice on every core; only one run is in memory.
-    fn read_parquet_parts<T: Send>(
-        &self,
-        projection: &[usize],
-        keep: &[bool],
-        metadata: &Arc<FileMetadata>,
-        limit: Option<usize>,
-        process: &(dyn Fn(&RawTable) -> Result<T> + Sync),
-        consume: &mut (dyn FnMut(T) -> Result<()> + Send),
-    ) -> Result<(u64, bool)> {
-        if metadata.row_groups.is_empty() {
-            let df = self.read_parquet_rows(projection, metadata, None)?;
-            for part in self.process_frame(&df, keep, 0, process)? {
-                consume(part)?;
-            }
-            return Ok((0, true));
-        }
-        let run_rows = frame_rows() * crate::cores::count();
-        // A byte limit (the first blocks of a CSV file) as rows.
-        let row_limit = limit.map(|bytes| (bytes / BYTES_PER_TICKET).max(1));
-        // Each run's results are handed on (put in the ticket table) on a thread of their own
-        // while the next run is read and checked: one after the other, handing on left a core
-        // idle for a third of the reading.
-        std::thread::scope(|scope| {
-            let (runs_tx, runs_rx) = std::sync::mpsc::sync_channel::<Vec<T>>(1);
-            let handing_on = scope.spawn(move || -> Result<()> {
-                for parts in runs_rx {
-                    for part in parts {
-                        consume(part)?;
-                    }
-                }
-                Ok(())
-            });
-            let reading = (|| -> Result<usize> {
-                let (mut start, mut len) = (0usize, 0usize);
-                let groups = metadata.row_groups.iter().map(|g| g.num_rows());
-                for (i, rows) in groups.enumerate() {
-                    len += rows;
-                    if len >= run_rows || i + 1 == metadata.row_groups.len() {
-                        let df = self.read_parquet_rows(projection, metadata, Some((start, len)))?;
-                        let parts = self.process_frame(&df, keep, start, process)?;
-                        drop(df);
-                        if runs_tx.send(parts).is_err() {
-                            // handing on stopped at a problem, which it reports
-                            break;
-                        }
-                        start += len;
-                        len = 0;
-                        if row_limit.is_some_and(|l| start >= l) {
-                            break;
-                        }
-                    }
-                }
-                Ok(start)
-            })();
-            drop(runs_tx);
-            let handed_on = handing_on.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-            // a problem in the rows handed on comes before one in reading further
-            handed_on?;
-            let read = reading?;
-            Ok((read as u64, read >= metadata.num_rows))
-        })
-    }
-
     /// A Parquet/IPC frame (whose first row is row `first_row` of the file) in slices, each
     /// processed on every core; the results in row order.
     fn process_frame<T: Send>(
@@ -1271,6 +1308,26 @@ pub fn delimiter_name(d: u8) -> &'static str {
 #[allow(clippy::indexing_slicing)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parquet_slices_stay_within_row_groups_and_cover_every_row() {
+        // a frame read from row groups of 7, 3 and 12 rows
+        let piece = |range: std::ops::Range<i64>| {
+            let values: Vec<i64> = range.collect();
+            DataFrame::new(values.len(), vec![Column::new("x".into(), values)]).unwrap()
+        };
+        let mut df = piece(0..7);
+        df.vstack_mut(&piece(7..10)).unwrap();
+        df.vstack_mut(&piece(10..22)).unwrap();
+        assert_eq!(df.first_col_n_chunks(), 3);
+        let slices = slices_within_pieces(&df, 5);
+        // 7 → 4 + 3, 3 → 3, 12 → 4 + 4 + 4: none across a row group, none above 5 rows
+        assert_eq!(slices, vec![(0, 4), (4, 3), (7, 3), (10, 4), (14, 4), (18, 4)]);
+        for (offset, len) in slices {
+            assert_eq!(df.slice(offset as i64, len).first_col_n_chunks(), 1);
+        }
+        assert_eq!(slices_within_pieces(&piece(0..0), 5), vec![]);
+    }
 
     /// Quote-free text read by the plain scan and by the CSV reader gives the same table:
     /// values, lines, ragged rows and their rejects, blank lines, CRLF, a last line without a
