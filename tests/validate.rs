@@ -468,7 +468,7 @@ fn typed_parquet_reads_as_its_csv_twin() {
     let zone = ["--timezone", "Europe/Berlin"];
     let (code, csv_out, err, csv_dir) = validate(&csv, &sops, &zone);
     assert_eq!(code, 0, "{err}");
-    // Small slices (on both cores) over row groups of 500: runs of row groups cut anywhere.
+    // Small slices (on both cores) over row groups of 500: each row group cut into slices.
     let (code, pq_out, err, pq_dir) = validate_with(&pq, &sops, &zone, None, Some("16000"));
     assert_eq!(code, 0, "{err}");
     let counts = |out: &str| out.lines().find(|l| l.contains("rows read")).map(str::to_string);

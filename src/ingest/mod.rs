@@ -319,8 +319,8 @@ enum Body {
         df: DataFrame,
         keep: Vec<bool>,
     },
-    /// Parquet: read a run of row groups at a time (the mapped columns only), so that a large
-    /// file is never held whole
+    /// Parquet: read a run of row groups at a time (the mapped columns only) while the last
+    /// ones are checked, so that a large file is never held whole
     Parquet {
         projection: Vec<usize>,
         keep: Vec<bool>,
@@ -528,8 +528,12 @@ impl Opened {
         type Done<T> = (usize, Result<(T, u64, u64)>);
         let mut in_order = InOrder { next: 0, waiting: BTreeMap::new(), rows_read: 0, ragged: 0 };
         let stop = std::sync::atomic::AtomicBool::new(false);
+        // At most a slice per worker waits: with the slices the workers hold and a Parquet run
+        // being read, no more than three runs of row groups are in memory.
         let (work_tx, work_rx) = std::sync::mpsc::sync_channel::<(usize, Work)>(workers);
-        let work_rx = std::sync::Mutex::new(work_rx);
+        // Held by the workers alone: when the last of them has stopped (at a panic too), the
+        // reading's next send fails instead of waiting for ever.
+        let work_rx = Arc::new(std::sync::Mutex::new(work_rx));
         // Block buffers go back to the reader, and each worker keeps its parsing buffers: fresh
         // buffers for every block cost more in page faults than the parsing.
         let (spare_tx, spare_rx) = std::sync::mpsc::channel::<Vec<u8>>();
@@ -538,11 +542,12 @@ impl Opened {
             // The same workers for the whole file: a Parquet file's runs of row groups were
             // each checked on threads of their own, and every new thread's allocations took
             // fresh pages from the system.
+            let mut checking = Vec::with_capacity(workers);
             for _ in 0..workers {
                 let done_tx = done_tx.clone();
                 let spare_tx = spare_tx.clone();
-                let work_rx = &work_rx;
-                scope.spawn(move || {
+                let work_rx = Arc::clone(&work_rx);
+                checking.push(scope.spawn(move || {
                     let mut scratch = Scratch::default();
                     loop {
                         let next = work_rx.lock().map_err(|_| ()).and_then(|rx| rx.recv().map_err(|_| ()));
@@ -571,10 +576,9 @@ impl Opened {
                             break;
                         }
                     }
-                });
+                }));
             }
-            drop(done_tx);
-            drop(spare_tx);
+            drop((done_tx, spare_tx, work_rx));
             // The results are handed on in file order on a thread of their own, so that reading
             // never waits for them: handing a block on (copying it into the ticket table) took
             // longer than reading it, and the workers waited for blocks meanwhile. Measured at
@@ -600,11 +604,21 @@ impl Opened {
                 Body::Parquet { projection, metadata, .. } => {
                     self.feed_parquet_runs(projection, metadata, limit, &work_tx, stop)
                 }
+                // (read whole above)
                 Body::Frame { .. } => Ok(true),
             };
             // The workers finish what they hold, then the handing on ends.
             drop(work_tx);
+            // A worker that panicked left its rows unread: an internal error, not a partial table.
+            // (every worker joined, none left for the scope to raise its panic again)
+            let mut panicked = false;
+            for worker in checking {
+                panicked |= worker.join().is_err();
+            }
             let handed_on = handing_on.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            if panicked {
+                return Err(Error::Internal(format!("checking {} failed", self.path.display())));
+            }
             // a problem in the rows handed on comes before one in reading further
             handed_on.and(reading)
         })?;
@@ -683,6 +697,9 @@ impl Opened {
             }
             let df = self.read_parquet_rows(projection, metadata, Some((start, len)))?;
             for (offset, rows) in slices_within_pieces(&df, frame_rows()) {
+                if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    break;
+                }
                 let frame = df.slice(offset as i64, rows);
                 if work.send((index, Work::Rows { frame, first_row: start + offset })).is_err() {
                     return Ok(false);
@@ -707,26 +724,45 @@ enum Work {
     Rows { frame: DataFrame, first_row: usize },
 }
 
-/// (offset, length) of slices of `df` of at most `most` rows, none across two pieces of its
-/// first column (the row groups it was read from), so that no slice is copied together; the
-/// pieces of each piece as even as can be.
+/// (offset, length) of slices of `df` of at most `most` rows where its pieces (the row groups
+/// it was read from: the pieces of its first column) allow: a piece larger than `most` is cut
+/// into even slices of its own, so that no slice of a large row group is copied together from
+/// two; smaller pieces side by side go into one slice up to `most` rows (a file of small row
+/// groups would otherwise be checked in thousands of tiny slices).
 fn slices_within_pieces(df: &DataFrame, most: usize) -> Vec<(usize, usize)> {
-    let pieces = match df.columns().first() {
+    let most = most.max(1);
+    let pieces: Vec<usize> = match df.columns().first() {
         Some(column) => column.as_materialized_series().chunk_lengths().collect(),
         None => vec![df.height()],
     };
     let mut slices = Vec::new();
+    // small pieces gathered so far: (offset, rows)
+    let mut gathered = (0usize, 0usize);
     let mut offset = 0;
     for piece in pieces {
-        let count = piece.div_ceil(most.max(1)).max(1);
-        let rows = piece.div_ceil(count).max(1);
-        let mut done = 0;
-        while done < piece {
-            let len = rows.min(piece - done);
-            slices.push((offset + done, len));
-            done += len;
+        if gathered.1 + piece > most && gathered.1 > 0 {
+            slices.push(gathered);
+            gathered = (offset, 0);
+        }
+        if piece > most {
+            let rows = piece.div_ceil(piece.div_ceil(most));
+            let mut done = 0;
+            while done < piece {
+                let len = rows.min(piece - done);
+                slices.push((offset + done, len));
+                done += len;
+            }
+            gathered = (offset + piece, 0);
+        } else {
+            if gathered.1 == 0 {
+                gathered.0 = offset;
+            }
+            gathered.1 += piece;
         }
         offset += piece;
+    }
+    if gathered.1 > 0 {
+        slices.push(gathered);
     }
     slices
 }
@@ -1327,6 +1363,12 @@ mod tests {
             assert_eq!(df.slice(offset as i64, len).first_col_n_chunks(), 1);
         }
         assert_eq!(slices_within_pieces(&piece(0..0), 5), vec![]);
+        // small row groups side by side go together up to the most rows, a large one alone
+        let mut small = piece(0..2);
+        for range in [2..4, 4..5, 5..7, 7..19, 19..21] {
+            small.vstack_mut(&piece(range)).unwrap();
+        }
+        assert_eq!(slices_within_pieces(&small, 5), vec![(0, 5), (5, 2), (7, 4), (11, 4), (15, 4), (19, 2)]);
     }
 
     /// Quote-free text read by the plain scan and by the CSV reader gives the same table:
