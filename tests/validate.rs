@@ -459,6 +459,53 @@ fn tickets_as_csv_and_typed_parquet(dir: &Path, n: i64) -> (std::path::PathBuf, 
     (csv, pq)
 }
 
+/// The same typed Parquet written again in row groups of uneven sizes, from a single row to more
+/// than a slice.
+fn in_uneven_row_groups(pq: &Path, sizes: &[usize]) -> std::path::PathBuf {
+    let df = ParquetReader::new(std::fs::File::open(pq).unwrap()).finish().unwrap();
+    let out = pq.with_file_name("uneven.parquet");
+    let mut writer = ParquetWriter::new(std::fs::File::create(&out).unwrap())
+        .with_row_group_size(Some(df.height()))
+        .batched(df.schema())
+        .unwrap();
+    let mut offset = 0;
+    for &size in sizes.iter().cycle() {
+        if offset >= df.height() {
+            break;
+        }
+        writer.write_batch(&df.slice(offset as i64, size)).unwrap();
+        offset += size;
+    }
+    writer.finish().unwrap();
+    out
+}
+
+#[test]
+fn typed_parquet_in_uneven_row_groups_reads_as_its_csv_twin() {
+    let dir = tempfile::tempdir().unwrap();
+    let (csv, pq) = tickets_as_csv_and_typed_parquet(dir.path(), 3000);
+    // 1, 7, 3 and 2 rows side by side go into one slice, 260 and 431 rows are cut in slices of
+    // at most 100 (16,000-byte blocks)
+    let uneven = in_uneven_row_groups(&pq, &[1, 7, 260, 3, 2, 431, 96]);
+    let groups = ParquetReader::new(std::fs::File::open(&uneven).unwrap()).get_metadata().unwrap().row_groups.len();
+    assert!(groups > 20, "{groups} row groups");
+    let sops = fixture("profiles/sops.csv");
+    let zone = ["--timezone", "Europe/Berlin"];
+    let (code, csv_out, err, csv_dir) = validate(&csv, &sops, &zone);
+    assert_eq!(code, 0, "{err}");
+    let (code, pq_out, err, pq_dir) = validate_with(&uneven, &sops, &zone, None, Some("16000"));
+    assert_eq!(code, 0, "{err}");
+    let counts = |out: &str| out.lines().find(|l| l.contains("rows read")).map(str::to_string);
+    assert_eq!(counts(&pq_out), counts(&csv_out));
+    // every reject at the Parquet row that is the CSV line less the header
+    let (r_csv, r_pq) = (rejects(csv_dir.path()), rejects(pq_dir.path()));
+    assert!(r_csv.len() >= 4 && r_csv.len() == r_pq.len(), "{r_csv:?} {r_pq:?}");
+    for (c, p) in r_csv.iter().zip(&r_pq) {
+        assert_eq!(p[1].parse::<u64>().unwrap() + 1, c[1].parse::<u64>().unwrap(), "{c:?} {p:?}");
+        assert_eq!((&p[2], &p[3], &p[4]), (&c[2], &c[3], &c[4]), "column, value and reason");
+    }
+}
+
 #[test]
 fn typed_parquet_reads_as_its_csv_twin() {
     let dir = tempfile::tempdir().unwrap();
