@@ -509,18 +509,10 @@ impl Opened {
         consume: &mut (dyn FnMut(T) -> Result<()> + Send),
     ) -> Result<(u64, bool)> {
         let keep = match &self.body {
-            Body::Frame { df, keep } => {
-                for part in self.process_frame(df, keep, 0, process)? {
-                    consume(part)?;
-                }
-                return Ok((df.height() as u64, true));
-            }
+            Body::Frame { df, keep } => return self.read_whole(df, keep, process, consume),
             Body::Parquet { projection, keep, metadata } if metadata.row_groups.is_empty() => {
                 let df = self.read_parquet_rows(projection, metadata, None)?;
-                for part in self.process_frame(&df, keep, 0, process)? {
-                    consume(part)?;
-                }
-                return Ok((df.height() as u64, true));
+                return self.read_whole(&df, keep, process, consume);
             }
             Body::Parquet { keep, .. } | Body::Csv { keep, .. } => keep,
         };
@@ -1245,6 +1237,21 @@ impl Opened {
         let mut reader = ParquetReader::new(file).with_projection(Some(projection.to_vec())).with_slice(rows);
         reader.set_metadata(metadata.clone());
         reader.finish().map_err(polars_in(&self.path, "cannot read Parquet"))
+    }
+
+    /// A frame held whole (Arrow IPC, a Parquet file without row groups): processed as
+    /// [`Opened::process_frame`] does, each result handed to `consume` in row order.
+    fn read_whole<T: Send>(
+        &self,
+        df: &DataFrame,
+        keep: &[bool],
+        process: &(dyn Fn(&RawTable) -> Result<T> + Sync),
+        consume: &mut (dyn FnMut(T) -> Result<()> + Send),
+    ) -> Result<(u64, bool)> {
+        for part in self.process_frame(df, keep, 0, process)? {
+            consume(part)?;
+        }
+        Ok((df.height() as u64, true))
     }
 
     /// A Parquet/IPC frame (whose first row is row `first_row` of the file) in slices, each
