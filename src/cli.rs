@@ -48,6 +48,10 @@ pub enum Command {
         /// Output directory (default: reports/demo for the demo data, reports/latest otherwise).
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
+        /// Replace an earlier report's files even where they changed since it wrote them (an
+        /// annotated report.md); inputs of the run are never replaced.
+        #[arg(long)]
+        force: bool,
     },
     /// Check the inputs, print a data-quality summary and write DIR/rejects.csv.
     #[command(
@@ -107,6 +111,10 @@ pub enum Command {
         /// Output directory (default: reports/evidence-<ID>-<V>).
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
+        /// Replace an earlier report's files even where they changed since it wrote them (an
+        /// annotated report.md); inputs of the run are never replaced.
+        #[arg(long)]
+        force: bool,
     },
     /// Write realistic synthetic exports with planted, documented effects (and truth.json).
     #[command(

@@ -16,13 +16,10 @@ pub fn validate(inputs: &InputRequest, out: Option<PathBuf>, quiet: bool) -> Res
     output::ensure_dir(&out)?;
     let rejects_path = out.join("rejects.csv");
     output::write_atomic(&rejects_path, &crate::validate::rejects_csv(&data.rejects)?)?;
+    // --quiet prints nothing but errors: the warnings are in the summary it leaves out.
     if !quiet {
         print!("{}", summary::data_quality(&data.inputs, &data.warnings));
         println!("rejects: {} ({} rows)", rejects_path.display(), data.rejects.len());
-    } else {
-        for w in &data.warnings {
-            eprintln!("sop-impact: warning: {w}");
-        }
     }
     Ok(())
 }
@@ -68,15 +65,21 @@ pub fn metrics(
 }
 
 /// `report`: the full report; with no inputs, over the bundled demo data.
-pub fn report(inputs: InputRequest, options: &AnalysisOptions, out: Option<PathBuf>, quiet: bool) -> Result<()> {
+pub fn report(
+    inputs: InputRequest,
+    options: &AnalysisOptions,
+    out: Option<PathBuf>,
+    replace: publish::Replace,
+    quiet: bool,
+) -> Result<()> {
     let demo = inputs.tickets.is_empty() && inputs.sops.is_none();
     let inputs = if demo { demo_inputs(inputs) } else { inputs };
     let out = out.unwrap_or_else(|| PathBuf::from(if demo { "reports/demo" } else { "reports/latest" }));
-    publish::precheck(&out)?;
+    publish::precheck(&out, replace)?;
     let progress = Progress::new(quiet);
     let a = pipeline::analyse(&inputs, options, &progress)?;
     progress.step("drawing charts and writing the report");
-    crate::report::write_report(&a, &out, &command_line())?;
+    crate::report::write_report(&a, &out, &command_line(), replace)?;
     progress.finish();
     if !quiet {
         crate::report::print_warnings(&a);
@@ -124,16 +127,17 @@ pub fn evidence(
     sop: &str,
     version: Option<&str>,
     out: Option<PathBuf>,
+    replace: publish::Replace,
     quiet: bool,
 ) -> Result<()> {
     if let Some(out) = &out {
-        publish::precheck(out)?;
+        publish::precheck(out, replace)?;
     }
     let progress = Progress::new(quiet);
     let options = AnalysisOptions { record_ids: true, ..options.clone() };
     let a = pipeline::analyse(inputs, &options, &progress)?;
     progress.step("writing the evidence pack");
-    let dir = crate::evidence::write_evidence(&a, sop, version, out, &command_line())?;
+    let dir = crate::evidence::write_evidence(&a, sop, version, out, &command_line(), replace)?;
     progress.finish();
     if !quiet {
         crate::report::print_warnings(&a);

@@ -258,6 +258,7 @@ impl Config {
         })?;
         let mut config = config;
         config.check(path)?;
+        config.check_date_formats(path, &text)?;
         for (section, mapping) in [
             ("tickets", &mut config.tickets),
             ("sops", &mut config.sops),
@@ -277,6 +278,32 @@ impl Config {
             changes: self.changes.clone(),
             audits: self.audits.clone(),
         }
+    }
+
+    /// A `date_format` chrono cannot read would silently fit no value: a usage error at its line.
+    fn check_date_formats(&self, path: &Path, text: &str) -> Result<()> {
+        use chrono::format::{Item, StrftimeItems};
+        for (section, m) in
+            [("tickets", &self.tickets), ("sops", &self.sops), ("changes", &self.changes), ("audits", &self.audits)]
+        {
+            let Some(f) = &m.date_format else { continue };
+            if !StrftimeItems::new(f).any(|i| matches!(i, Item::Error)) {
+                continue;
+            }
+            let header = text.lines().position(|l| l.trim() == format!("[{section}]")).unwrap_or(0);
+            let line = text
+                .lines()
+                .enumerate()
+                .skip(header)
+                .find(|(_, l)| l.trim_start().starts_with("date_format"))
+                .map_or(0, |(i, _)| i + 1);
+            return Err(Error::Usage(format!(
+                "{}:{line}: [{section}] date_format = '{f}' is not a date format (chrono's strftime specifiers: %Y %m %d %H %M %S, %b for a month name, %p for AM/PM …); \
+                 correct it or remove the line to use the built-in formats",
+                path.display()
+            )));
+        }
+        Ok(())
     }
 
     fn check(&self, path: &Path) -> Result<()> {
@@ -340,5 +367,9 @@ mod tests {
         std::fs::write(&p, "[metrics]\nperiod = \"fortnight\"\n").unwrap();
         let e = Config::load(Some(&p)).unwrap_err().to_string();
         assert!(e.contains(":2:") && e.contains("fortnight") && e.contains("`month`, `week`, `quarter`"), "{e}");
+        std::fs::write(&p, "[tickets]\nprofile = \"auto\"\ndate_format = \"%d.%Q.%Y\"\n").unwrap();
+        let e = Config::load(Some(&p)).unwrap_err();
+        assert_eq!(e.exit_code(), crate::error::exit::USAGE);
+        assert!(e.to_string().contains("c.toml:3:") && e.to_string().contains("%d.%Q.%Y"), "{e}");
     }
 }

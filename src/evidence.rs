@@ -87,6 +87,7 @@ pub fn write_evidence(
     version: Option<&str>,
     out: Option<PathBuf>,
     args: &[String],
+    replace: crate::publish::Replace,
 ) -> Result<PathBuf> {
     let versions: Vec<&TimelineRow> =
         a.attributed.timeline.iter().filter(|r| r.sop_id == sop && r.version != NO_SOP).collect();
@@ -109,7 +110,7 @@ pub fn write_evidence(
         None => versions[versions.len() - 1],
     };
     let out = out.unwrap_or_else(|| default_dir(a, target));
-    let publication = crate::publish::Publication::begin(&out)?;
+    let publication = crate::publish::Publication::begin(&out, replace)?;
     build(a, target, publication.stage(), args)?;
     publication.commit()?;
     Ok(out)
@@ -128,7 +129,8 @@ fn build(a: &Analysis, target: &TimelineRow, dir: &Path, args: &[String]) -> Res
     output::write_atomic(&dir.join("rejects.csv"), &crate::validate::rejects_csv(&a.data.rejects)?)?;
     write_queries(a, dir)?;
     let (prov, inputs) = crate::report::input_provenance(a)?;
-    let command = format!("sop-impact {}", args.join(" "));
+    let argv: Vec<String> = std::iter::once("sop-impact".to_string()).chain(args.iter().cloned()).collect();
+    let command = crate::render::markdown::shell_command(&argv);
     let md = [
         heading(target),
         version_history(a, &target.sop_id, &infos),
@@ -139,7 +141,7 @@ fn build(a: &Analysis, target: &TimelineRow, dir: &Path, args: &[String]) -> Res
     ]
     .concat();
     output::write_atomic(&dir.join("evidence.md"), md.as_bytes())?;
-    write_manifest(dir, target, &as_of, &command, inputs)
+    write_manifest(dir, target, &as_of, (&command, &argv), inputs)
 }
 
 fn heading(target: &TimelineRow) -> String {
@@ -266,17 +268,24 @@ fn write_queries(a: &Analysis, dir: &Path) -> Result<()> {
 
 fn provenance(command: &str, prov: &[Vec<String>], as_of: &str) -> String {
     format!(
-        "## Provenance\n\nRe-run with `{}` (sop-impact {}, as of {as_of}).\n\n{}\n",
-        escape(command),
+        "## Provenance\n\nsop-impact {}, as of {as_of}; to run it again:\n\n{}\n{}\n",
         env!("CARGO_PKG_VERSION"),
+        crate::render::markdown::shell_block(command),
         table(&["input", "file", "SHA-256"], prov, &[])
     )
 }
 
 /// manifest.json, last: it lists every other file of the pack with its checksum.
-fn write_manifest(dir: &Path, target: &TimelineRow, as_of: &str, command: &str, inputs: Vec<InputEntry>) -> Result<()> {
+fn write_manifest(
+    dir: &Path,
+    target: &TimelineRow,
+    as_of: &str,
+    (command, argv): (&str, &[String]),
+    inputs: Vec<InputEntry>,
+) -> Result<()> {
     let outputs = crate::report::output_checksums(dir)?;
     let manifest = EvidenceManifest {
+        argv,
         as_of,
         command,
         inputs,
@@ -292,6 +301,8 @@ fn write_manifest(dir: &Path, target: &TimelineRow, as_of: &str, command: &str, 
 /// The pack's manifest.json (fields in name order).
 #[derive(serde::Serialize)]
 struct EvidenceManifest<'a> {
+    /// the command line, one argument each (`command` is it quoted for a shell)
+    argv: &'a [String],
     as_of: &'a str,
     command: &'a str,
     inputs: Vec<InputEntry>,

@@ -71,15 +71,32 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Metrics { inputs, analysis, format, out } => {
             commands::metrics(&inputs.request(), &analysis.options(), format.into(), out, quiet)
         }
-        Command::Report { inputs, analysis, out } => {
-            commands::report(inputs.request(), &analysis.options(), out, quiet)
+        Command::Report { inputs, analysis, out, force } => {
+            commands::report(inputs.request(), &analysis.options(), out, replace(force), quiet)
         }
         Command::Backlog { inputs, analysis, out } => {
             commands::backlog(&inputs.request(), &analysis.options(), out, quiet)
         }
-        Command::Evidence { inputs, analysis, sop, sop_version, out } => {
-            commands::evidence(&inputs.request(), &analysis.options(), &sop, sop_version.as_deref(), out, quiet)
+        Command::Evidence { inputs, analysis, sop, sop_version, out, force } => {
+            let replace = replace(force);
+            commands::evidence(
+                &inputs.request(),
+                &analysis.options(),
+                &sop,
+                sop_version.as_deref(),
+                out,
+                replace,
+                quiet,
+            )
         }
         Command::InitConfig { path, from } => commands::init_config(&path, from.as_deref(), quiet),
+    }
+}
+
+fn replace(force: bool) -> publish::Replace {
+    if force {
+        publish::Replace::Changed
+    } else {
+        publish::Replace::OwnFiles
     }
 }

@@ -14,8 +14,68 @@ pub fn ensure_dir(dir: &Path) -> Result<()> {
     fs::create_dir_all(dir).map_err(|e| Error::output(dir, e))
 }
 
-/// Write `bytes` to `path` atomically.
+/// The files a run reads, as (device, inode) where the system has them, else their canonical
+/// path: no output may take the place of one of them, whatever name it is reached by.
+/// (An input that has gone from its path since is no longer one: its inode may be reused.)
+static INPUTS: std::sync::Mutex<Vec<(PathBuf, FileIdentity)>> = std::sync::Mutex::new(Vec::new());
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum FileIdentity {
+    #[cfg(unix)]
+    Inode(u64, u64),
+    #[cfg(not(unix))]
+    Path(PathBuf),
+}
+
+fn identity(path: &Path) -> Option<FileIdentity> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        fs::metadata(path).ok().map(|m| FileIdentity::Inode(m.dev(), m.ino()))
+    }
+    #[cfg(not(unix))]
+    {
+        fs::canonicalize(path).ok().map(FileIdentity::Path)
+    }
+}
+
+/// Remember the files of this run's inputs (those that exist), so that [`refuse_input`] knows them.
+pub fn protect_inputs<'a>(paths: impl IntoIterator<Item = &'a Path>) {
+    let found: Vec<(PathBuf, FileIdentity)> =
+        paths.into_iter().filter_map(|p| identity(p).map(|id| (p.to_path_buf(), id))).collect();
+    if let Ok(mut inputs) = INPUTS.lock() {
+        for f in found {
+            if !inputs.contains(&f) {
+                inputs.push(f);
+            }
+        }
+    }
+}
+
+/// Whether `path` is one of the files this run reads.
+pub fn is_input(path: &Path) -> bool {
+    let Some(id) = identity(path) else { return false };
+    INPUTS
+        .lock()
+        .is_ok_and(|inputs| inputs.iter().any(|(input, known)| *known == id && identity(input).as_ref() == Some(known)))
+}
+
+/// Refuse to write over a file this run reads (an input placed in the output directory under
+/// an output's name, or reached through a link).
+pub fn refuse_input(path: &Path) -> Result<()> {
+    if is_input(path) {
+        return Err(Error::OutputRefused {
+            path: path.to_path_buf(),
+            problem: "is an input of this run; writing the output there would destroy it".into(),
+            fix: "choose another --out, or move the input out of the output directory".into(),
+        });
+    }
+    Ok(())
+}
+
+/// Write `bytes` to `path` atomically, never over an input of the run.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    refuse_input(path)?;
     let tmp = temp_name(path);
     let write = || -> std::io::Result<()> {
         let mut f = fs::File::create(&tmp)?;
@@ -136,6 +196,22 @@ mod tests {
         assert_eq!(neutralise_cell("=HYPERLINK(\"x\")"), "'=HYPERLINK(\"x\")");
         assert_eq!(neutralise_cell("-1"), "'-1");
         assert_eq!(neutralise_cell("plain"), "plain");
+    }
+
+    #[test]
+    fn an_input_is_never_written_over_by_any_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let input = dir.path().join("tickets.csv");
+        fs::write(&input, b"id\n1\n").unwrap();
+        let other = dir.path().join("rejects.csv");
+        std::os::unix::fs::symlink(&input, &other).unwrap();
+        protect_inputs([input.as_path()]);
+        let refused = write_atomic(&other, b"x").unwrap_err();
+        assert_eq!(refused.exit_code(), crate::error::exit::OUTPUT);
+        assert!(refused.to_string().contains("is an input of this run"), "{refused}");
+        assert!(write_atomic(&input, b"x").is_err());
+        assert_eq!(fs::read(&input).unwrap(), b"id\n1\n");
+        write_atomic(&dir.path().join("new.csv"), b"x").unwrap();
     }
 
     #[test]

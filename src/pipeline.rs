@@ -120,6 +120,16 @@ pub fn resolve_inputs(request: &InputRequest) -> Result<ResolvedInputs> {
         audits: request.audits.clone(),
     };
     let config = Config::load(request.config.as_deref())?;
+    crate::output::protect_inputs(
+        paths
+            .tickets
+            .iter()
+            .chain([&paths.sops])
+            .chain(&paths.changes)
+            .chain(&paths.audits)
+            .chain(&request.config)
+            .map(PathBuf::as_path),
+    );
     let mappings = std::sync::Arc::new(config.mappings());
     Ok(ResolvedInputs {
         paths,

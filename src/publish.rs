@@ -39,6 +39,7 @@ pub struct Publication {
     target: PathBuf,
     place: Place,
     stage: PathBuf,
+    replace: Replace,
     /// the parent's lock, then the target's
     _locks: Vec<File>,
     /// set once the swap begins: from then on a failure is left for the next run to recover
@@ -55,11 +56,11 @@ enum Place {
 impl Publication {
     /// Check that `target` may become a report directory, recover what an interrupted run left,
     /// and create the staging directory.
-    pub fn begin(target: &Path) -> Result<Publication> {
+    pub fn begin(target: &Path, replace: Replace) -> Result<Publication> {
         let target = resolve_target(target)?;
         let exists = target.is_dir();
         if exists {
-            check_replaceable(&target)?;
+            check_replaceable(&target, replace)?;
         }
         let parent = target.parent().map(Path::to_path_buf);
         // The parent, then the target: the same order whichever way a run stages, so that two
@@ -83,7 +84,7 @@ impl Publication {
                 Ok(()) => {
                     let old = parent.join(format!(".{name}.old-{}", std::process::id()));
                     let place = Place::Beside { old };
-                    return Ok(Publication { target, place, stage, _locks: locks, swapping: false });
+                    return Ok(Publication { target, place, stage, replace, _locks: locks, swapping: false });
                 }
                 // A parent we may not write: stage inside the target when it is there.
                 Err(e) if !exists || !is_permission(&e) => return Err(Error::output(&stage, e)),
@@ -93,7 +94,7 @@ impl Publication {
         recover_inside(&target)?;
         let stage = target.join(STAGE_INSIDE);
         fs::create_dir(&stage).map_err(|e| Error::output(&stage, e))?;
-        Ok(Publication { target, place: Place::Inside, stage, _locks: locks, swapping: false })
+        Ok(Publication { target, place: Place::Inside, stage, replace, _locks: locks, swapping: false })
     }
 
     /// The directory to write the report into.
@@ -103,7 +104,7 @@ impl Publication {
 
     /// Put the staged report in place of what is at the target, if that is still a report.
     pub fn commit(mut self) -> Result<()> {
-        check_replaceable(&self.target)?;
+        check_replaceable(&self.target, self.replace)?;
         self.swapping = true;
         match &self.place {
             Place::Beside { old } => swap_beside(&self.stage, &self.target, old),
@@ -136,10 +137,10 @@ fn same_device(_: &Path, _: &Path) -> bool {
 
 /// Before a long analysis: refuse at once a target that can never become a report directory (a
 /// file, a device, a link) or that holds files no report wrote. Nothing is created.
-pub fn precheck(target: &Path) -> Result<()> {
+pub fn precheck(target: &Path, replace: Replace) -> Result<()> {
     match fs::symlink_metadata(target) {
         Ok(m) if !m.is_dir() => resolve_target(target).map(|_| ()),
-        Ok(_) => check_replaceable(target),
+        Ok(_) => check_replaceable(target, replace),
         Err(_) => Ok(()),
     }
 }
@@ -232,7 +233,7 @@ fn recover_beside(parent: &Path, name: &str, target: &Path) -> Result<()> {
 }
 
 fn is_report_or_empty(dir: &Path) -> bool {
-    fs::read_dir(dir).is_ok_and(|mut e| e.next().is_none()) || !manifest_outputs(&dir.join("manifest.json")).is_empty()
+    fs::read_dir(dir).is_ok_and(|mut e| e.next().is_none()) || manifest_outputs(&dir.join("manifest.json")).present
 }
 
 /// Under the target's lock: finish moving a complete report in, or move the previous one back.
@@ -292,21 +293,60 @@ fn is_own_name(name: &str) -> bool {
 }
 
 /// Refuse to replace a target that holds a file no report wrote: every file must be listed in
-/// its manifest.json or carry the name of one of the tool's outputs.
-fn check_replaceable(target: &Path) -> Result<()> {
+/// its manifest.json (with the checksum it had when it was written: a report.md annotated since
+/// is the user's now) or carry the name of one of the tool's outputs where there is no manifest.
+/// An input of the run is never replaced, even with [`Replace::Changed`].
+fn check_replaceable(target: &Path, replace: Replace) -> Result<()> {
     if !target.is_dir() {
         return Ok(());
     }
-    let listed: std::collections::BTreeSet<String> =
-        manifest_outputs(&target.join("manifest.json")).into_iter().collect();
-    if let Some(f) = first_unknown(target, "", &listed)? {
-        return Err(refused(
-            target,
-            &format!("holds '{f}', which no report wrote; a report replaces only a directory of its own files"),
-            "choose another --out (a new or empty directory, or an earlier report), or move that file away",
-        ));
+    let listed = manifest_outputs(&target.join("manifest.json"));
+    if let Some(f) = first_unknown(target, "", &listed, replace)? {
+        let (problem, fix) = match f.why {
+            Why::Input => (
+                format!("holds '{}', an input of this run; the report would replace it", f.rel),
+                "choose another --out, or move the input out of it",
+            ),
+            Why::Changed => (
+                format!(
+                    "holds '{}', which changed since the report listed it in its manifest (its SHA-256 differs); \
+                     a report replaces only its own files as it wrote them",
+                    f.rel
+                ),
+                "choose another --out, move that file away, or pass --force to replace it",
+            ),
+            Why::Foreign => (
+                format!(
+                    "holds '{}', which no report wrote; a report replaces only a directory of its own files",
+                    f.rel
+                ),
+                "choose another --out (a new or empty directory, or an earlier report), or move that file away",
+            ),
+        };
+        return Err(refused(target, &problem, fix));
     }
     Ok(())
+}
+
+/// What replacing a report directory may do to its files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Replace {
+    /// only the files an earlier report wrote, as it wrote them
+    OwnFiles,
+    /// also files of an earlier report changed since (`--force`)
+    Changed,
+}
+
+/// A file a report may not replace, and why.
+struct Unknown {
+    rel: String,
+    why: Why,
+}
+
+enum Why {
+    Input,
+    Changed,
+    Foreign,
 }
 
 /// Whether `rel` is a name the tool writes: a report's, the metrics command's, an evidence pack's.
@@ -343,41 +383,69 @@ fn is_tool_output(rel: &str) -> bool {
 }
 
 /// The first file or directory under `dir` (relative, `/`-separated) that is neither listed nor
-/// a tool output; directories other than charts/, metrics/ and queries/ count, even empty ones.
-fn first_unknown(dir: &Path, prefix: &str, listed: &std::collections::BTreeSet<String>) -> Result<Option<String>> {
+/// a tool output, or listed with another checksum, or an input of the run; directories other
+/// than charts/, metrics/ and queries/ count, even empty ones.
+fn first_unknown(dir: &Path, prefix: &str, listed: &Listed, replace: Replace) -> Result<Option<Unknown>> {
     for name in visible_entries(dir)? {
         let path = dir.join(&name);
         let rel = format!("{prefix}{}", name.to_string_lossy());
         let meta = fs::symlink_metadata(&path).map_err(|e| Error::output(&path, e))?;
         if meta.is_dir() {
             if !(prefix.is_empty() && matches!(rel.as_str(), "charts" | "metrics" | "queries")) {
-                return Ok(Some(format!("{rel}/")));
+                return Ok(Some(Unknown { rel: format!("{rel}/"), why: Why::Foreign }));
             }
-            if let Some(found) = first_unknown(&path, &format!("{rel}/"), listed)? {
+            if let Some(found) = first_unknown(&path, &format!("{rel}/"), listed, replace)? {
                 return Ok(Some(found));
             }
-        } else if !listed.contains(&rel) && !is_tool_output(&rel) {
-            return Ok(Some(rel));
+            continue;
         }
+        if crate::output::is_input(&path) {
+            return Ok(Some(Unknown { rel, why: Why::Input }));
+        }
+        let why = match (listed.files.get(&rel), listed.present) {
+            // the manifest itself, or a file listed without a checksum
+            (Some(None), _) => continue,
+            (Some(Some(sha)), _) => {
+                if replace == Replace::Changed || meta.file_type().is_symlink() {
+                    continue;
+                }
+                if crate::output::sha256_file(&path).ok().as_deref() == Some(sha.as_str()) {
+                    continue;
+                }
+                Why::Changed
+            }
+            // a directory of the metrics command (no manifest) holds the tool's names
+            (None, false) if is_tool_output(&rel) => continue,
+            (None, true) if is_tool_output(&rel) && replace == Replace::Changed => continue,
+            _ => Why::Foreign,
+        };
+        return Ok(Some(Unknown { rel, why }));
     }
     Ok(None)
 }
 
-/// The files an earlier report's manifest lists, and the manifest itself.
-fn manifest_outputs(manifest: &Path) -> Vec<String> {
-    let Ok(bytes) = fs::read(manifest) else { return Vec::new() };
-    let Ok(json) = serde_json::from_slice::<serde_json::Value>(&bytes) else { return Vec::new() };
+/// The files an earlier report's manifest lists, with their checksums.
+struct Listed {
+    /// whether there is a manifest of the tool's
+    present: bool,
+    files: std::collections::BTreeMap<String, Option<String>>,
+}
+
+fn manifest_outputs(manifest: &Path) -> Listed {
+    let none = Listed { present: false, files: Default::default() };
+    let Ok(bytes) = fs::read(manifest) else { return none };
+    let Ok(json) = serde_json::from_slice::<serde_json::Value>(&bytes) else { return none };
     if json["tool"] != "sop-impact" {
-        return Vec::new();
+        return none;
     }
-    let mut out: Vec<String> = json["outputs"]
+    let mut files: std::collections::BTreeMap<String, Option<String>> = json["outputs"]
         .as_array()
         .into_iter()
         .flatten()
-        .filter_map(|o| o["path"].as_str().map(str::to_string))
+        .filter_map(|o| Some((o["path"].as_str()?.to_string(), o["sha256"].as_str().map(str::to_string))))
         .collect();
-    out.push("manifest.json".into());
-    out
+    files.insert("manifest.json".into(), None);
+    Listed { present: true, files }
 }
 
 fn swap_beside(stage: &Path, target: &Path, old: &Path) -> Result<()> {
@@ -444,7 +512,7 @@ mod tests {
     }
 
     fn publish(target: &Path, files: &[(&str, &str)]) -> Result<()> {
-        let p = Publication::begin(target)?;
+        let p = Publication::begin(target, Replace::OwnFiles)?;
         for (name, text) in files {
             write(&p.stage().join(name), text);
         }
@@ -508,7 +576,7 @@ mod tests {
         // what a run killed between the two renames leaves
         fs::rename(&t, dir.path().join(".r.old-999999")).unwrap();
         fs::create_dir(dir.path().join(".r.tmp-999999")).unwrap();
-        let p = Publication::begin(&t).unwrap();
+        let p = Publication::begin(&t, Replace::OwnFiles).unwrap();
         assert_eq!(fs::read_to_string(t.join("report.md")).unwrap(), "old", "restored before staging");
         drop(p);
         let left: Vec<_> = fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();

@@ -19,12 +19,37 @@ pub fn detect(head: &[u8]) -> &'static Encoding {
     if head.starts_with(b"\xFE\xFF") {
         return UTF_16BE;
     }
-    match std::str::from_utf8(head) {
-        Ok(_) => encoding_rs::UTF_8,
-        // A character cut by the end of the window is still UTF-8.
-        Err(e) if e.error_len().is_none() => encoding_rs::UTF_8,
-        Err(_) => WINDOWS_1252,
+    let (characters, invalid) = utf8_evidence(head);
+    // A few stray bytes in a UTF-8 export stay rejects of their rows: Windows-1252 only where
+    // the bytes outside ASCII are mostly not UTF-8 (in Windows-1252 text, a pair of bytes that
+    // happens to be a UTF-8 character is rare).
+    if invalid > characters {
+        WINDOWS_1252
+    } else {
+        encoding_rs::UTF_8
     }
+}
+
+/// In `head`: the UTF-8 characters of more than one byte, and the invalid sequences (a
+/// character cut by the end of the window is neither).
+pub fn utf8_evidence(head: &[u8]) -> (usize, usize) {
+    let (mut characters, mut invalid) = (0usize, 0usize);
+    let mut rest = head;
+    loop {
+        let valid = match std::str::from_utf8(rest) {
+            Ok(text) => text,
+            Err(e) => {
+                // (the prefix up to valid_up_to is UTF-8 by definition)
+                std::str::from_utf8(rest.get(..e.valid_up_to()).unwrap_or_default()).unwrap_or_default()
+            }
+        };
+        characters += valid.chars().filter(|c| !c.is_ascii()).count();
+        let Err(e) = std::str::from_utf8(rest) else { break };
+        let Some(bad) = e.error_len() else { break };
+        invalid += 1;
+        rest = rest.get(e.valid_up_to() + bad..).unwrap_or_default();
+    }
+    (characters, invalid)
 }
 
 /// The first bytes decoded to UTF-8, for sniffing the delimiter and the header.
@@ -127,6 +152,10 @@ mod tests {
             "a character cut by the window"
         );
         assert_eq!(detect(b"caf\xe9 \x93quoted\x94"), WINDOWS_1252);
+        let bytes = b"id,name\n1,Caf\xc3\xa9\n2,Caf\xc3\xa9\n4,Caf\xe9\n";
+        assert_eq!(utf8_evidence(bytes), (2, 1));
+        assert_eq!(detect(bytes), encoding_rs::UTF_8, "one stray byte in a UTF-8 file");
+        assert_eq!(detect(b"1,Caf\xe9\n2,Caf\xe9\n3,Caf\xc3\xa9\n"), WINDOWS_1252, "mostly not UTF-8");
         assert_eq!(decode_head(b"caf\xe9 \x93q\x94 \x80", WINDOWS_1252), "caf\u{e9} \u{201c}q\u{201d} \u{20ac}");
         let utf16: Vec<u8> =
             [0xFF, 0xFE].into_iter().chain("a;\u{e9}\n".encode_utf16().flat_map(u16::to_le_bytes)).collect();

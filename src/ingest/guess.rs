@@ -208,6 +208,14 @@ fn render(
         let first = filled(values(i)).first().map(|v| sop_impact_parse::values::clip(v, 40)).unwrap_or_default();
         first.chars().map(|c| if c.is_control() { ' ' } else { c }).collect::<String>()
     };
+    // A header the file repeats is written as its position (`"#5"`), which the reader takes.
+    let repeated = |i: usize| {
+        let name = headers.get(i).map(|h| crate::ingest::profile::normalise_header(h));
+        headers.iter().filter(|h| Some(crate::ingest::profile::normalise_header(h)) == name).count() > 1
+    };
+    let position = |i: usize| format!("#{}", i + 1);
+    let header_or_position =
+        |i: usize| if repeated(i) { position(i) } else { headers.get(i).cloned().unwrap_or_default() };
     let header = |i: usize| headers.get(i).map_or("", String::as_str);
     let mut out = String::from(
         "\n# Written by `sop-impact init-config --from`: check each line against the export.\n[tickets.columns]\n",
@@ -220,7 +228,7 @@ fn render(
         } else {
             ""
         };
-        let line = format!("{c} = {}  # e.g. {}{warn}", toml_string(header(*i)), example(*i));
+        let line = format!("{c} = {}  # e.g. {}{warn}", toml_string(&header_or_position(*i)), example(*i));
         if let Some(pairs) = flag_as_count(c, values(*i)) {
             let pairs: Vec<String> = pairs.iter().map(|(v, n)| format!("{} = \"{n}\"", toml_string(v))).collect();
             let _ = writeln!(flags, "{c} = {{ {} }}", pairs.join(", "));

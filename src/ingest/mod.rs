@@ -201,11 +201,15 @@ pub type Select<'a> = dyn FnMut(&[String], Format) -> Result<Vec<bool>> + 'a;
 
 /// Detect the format of `path` from its first bytes.
 pub fn detect_format(path: &Path) -> Result<Format> {
-    sniff(path).map(|(format, _, _)| format)
+    sniff(path, None).map(|(format, _, _)| format)
 }
 
 /// The format of `path` and, for CSV, its text encoding, from its first bytes.
-fn sniff(path: &Path) -> Result<(Format, &'static encoding_rs::Encoding, bool)> {
+/// `told` is the encoding the configuration names, which detection does not second-guess.
+fn sniff(
+    path: &Path,
+    told: Option<&'static encoding_rs::Encoding>,
+) -> Result<(Format, &'static encoding_rs::Encoding, bool)> {
     // Judged before opening: opening a pipe waits for a writer, and a pipe could be read once only.
     let meta = std::fs::metadata(path).map_err(|source| Error::Unreadable { path: path.to_path_buf(), source })?;
     if meta.is_dir() {
@@ -235,7 +239,14 @@ fn sniff(path: &Path) -> Result<(Format, &'static encoding_rs::Encoding, bool)> 
     if head.len() >= 8 && head.starts_with(&[0xFF, 0xFF, 0xFF, 0xFF]) {
         return Ok((Format::IpcStream, binary, false));
     }
-    let encoding = encoding::detect(head);
+    if head.starts_with(&[0xFF, 0xFE, 0, 0]) || head.starts_with(&[0, 0, 0xFE, 0xFF]) {
+        return Err(Error::invalid(
+            path,
+            "is UTF-32 text (its byte-order mark says so), which is not read",
+            "save the export as UTF-8 (or UTF-16) CSV, e.g. in a text editor's 'Save as' encoding choice",
+        ));
+    }
+    let encoding = told.unwrap_or_else(|| encoding::detect(head));
     let text = head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(head);
     if encoding == encoding_rs::UTF_8 && text.contains(&0) {
         return Err(Error::invalid(
@@ -372,7 +383,7 @@ pub struct TextOverrides {
 }
 
 pub fn open_table(path: &Path, select: &mut Select, overrides: TextOverrides) -> Result<Opened> {
-    let (mut format, mut text_encoding, wrapped) = sniff(path)?;
+    let (mut format, mut text_encoding, wrapped) = sniff(path, overrides.encoding)?;
     if let Format::Csv { delimiter } = &mut format {
         *delimiter = overrides.delimiter.unwrap_or(*delimiter);
         text_encoding = overrides.encoding.unwrap_or(text_encoding);
@@ -423,6 +434,9 @@ pub fn open_table(path: &Path, select: &mut Select, overrides: TextOverrides) ->
             Ok(columnar(headers, Body::Parquet { projection, keep, metadata }))
         }
         Format::Ipc => {
+            let metadata = polars_arrow::io::ipc::read::read_file_metadata(&mut open()?)
+                .map_err(polars_in(path, "cannot read Arrow IPC"))?;
+            refuse_repeated_names(path, metadata.schema.len(), metadata.ipc_schema.fields.len())?;
             let schema = IpcReader::new(open()?).schema().map_err(polars_in(path, "cannot read Arrow IPC"))?;
             let headers = names(&schema);
             let keep = select(&headers, format)?;
@@ -434,12 +448,68 @@ pub fn open_table(path: &Path, select: &mut Select, overrides: TextOverrides) ->
                 .map_err(polars_in(path, "cannot read Arrow IPC"))?;
             Ok(columnar(headers, Body::Frame { df, keep }))
         }
-        Format::IpcStream => Err(Error::invalid(
-            path,
-            "is an Arrow IPC stream, which is not read",
-            "write the Arrow IPC file format (Feather v2), e.g. pyarrow.feather.write_feather",
-        )),
+        Format::IpcStream => {
+            use polars_arrow::io::ipc::read::{read_stream_metadata, StreamReader, StreamState};
+            let cannot = || polars_in(path, "cannot read the Arrow IPC stream");
+            let mut input = BufReader::new(open()?);
+            let metadata = read_stream_metadata(&mut input).map_err(cannot())?;
+            refuse_repeated_names(path, metadata.schema.len(), metadata.ipc_schema.fields.len())?;
+            let schema = metadata.schema.clone();
+            let headers = names(&schema);
+            let keep = select(&headers, format)?;
+            let projection: Vec<usize> = projection_of(&keep);
+            check_time_zones(path, &schema, &projection)?;
+            let mut df: Option<DataFrame> = None;
+            for state in StreamReader::new(input, metadata, Some(projection.clone())) {
+                let StreamState::Some(batch) = state.map_err(cannot())? else { break };
+                let height = batch.len();
+                let columns = batch
+                    .into_arrays()
+                    .into_iter()
+                    .zip(&projection)
+                    .map(|(array, &i)| {
+                        let name = headers.get(i).map_or("", String::as_str);
+                        Series::try_from((PlSmallStr::from(name), array)).map(Column::from)
+                    })
+                    .collect::<PolarsResult<Vec<Column>>>()
+                    .map_err(cannot())?;
+                let batch = DataFrame::new(height, columns).map_err(cannot())?;
+                match &mut df {
+                    Some(df) => {
+                        df.vstack_mut_owned(batch).map_err(cannot())?;
+                    }
+                    None => df = Some(batch),
+                }
+            }
+            let df = match df {
+                Some(mut df) => {
+                    df.rechunk_mut();
+                    df
+                }
+                None => {
+                    return Err(Error::invalid(
+                        path,
+                        "is an Arrow IPC stream without any record batch",
+                        "export it again with its data",
+                    ))
+                }
+            };
+            Ok(columnar(headers, Body::Frame { df, keep }))
+        }
     }
+}
+
+/// Polars keys a schema by name, so a second column of one name disappears from it and reading
+/// the file would stop the process: refused before, with the fix.
+fn refuse_repeated_names(path: &Path, names: usize, columns: usize) -> Result<()> {
+    if names == columns {
+        return Ok(());
+    }
+    Err(Error::invalid(
+        path,
+        format!("has {columns} columns but only {names} distinct column names (a name is repeated), which Arrow IPC here cannot read"),
+        "write the file with unique column names (in pandas: df.columns = [...]; in pyarrow: table.rename_columns([...])), or export it as CSV, where a repeated header can be read by position",
+    ))
 }
 
 /// Timestamp columns must have no zone, UTC or an IANA zone name: polars cannot read a fixed
@@ -1159,64 +1229,131 @@ fn parse_block(
 ) -> Result<Block> {
     let path = &opened.path;
     let width = opened.headers.len();
-    let mut rdr = csv::ReaderBuilder::new().delimiter(delimiter).has_headers(false).flexible(true).from_reader(block);
-    let mut record = csv::ByteRecord::new();
-    let offset = first_line - 1;
-    if has_header {
-        rdr.read_byte_record(&mut record).map_err(|e| csv_error(path, e, offset))?;
-    }
     let Scratch { mut arena, mut spare_spans } = scratch;
     arena.clear();
     let mut spans = span_columns(keep, width, &mut spare_spans);
     let mut lines = LineMap::new(first_line + u64::from(has_header));
-    let mut counter = LineCounter::new(block, first_line);
     let mut rejects = Vec::new();
     let (mut rows_read, mut kept, mut ragged) = (0u64, 0u64, 0u64);
     let display = path.display().to_string();
-    while rdr.read_byte_record(&mut record).map_err(|e| csv_error(path, e, offset))? {
-        let line = counter.record_line(&record);
-        // A blank line between records is not a row.
-        if record.len() == 1 && record.get(0).is_some_and(<[u8]>::is_empty) {
-            continue;
+    let mut record = csv::ByteRecord::new();
+    // A quote that opens a field and never closes where it should makes the CSV reader take
+    // in every line after it (to the next quote, or the end of the file) as one record. Such
+    // a record has the wrong number of fields and more than one line: its first line alone is
+    // rejected and the reader starts again at the line after it, in a new segment.
+    let (mut segment, mut segment_line, mut header) = (0usize, first_line, has_header);
+    'segments: loop {
+        let text_of_segment = block.get(segment..).unwrap_or_default();
+        let mut rdr = csv::ReaderBuilder::new()
+            .delimiter(delimiter)
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(text_of_segment);
+        let offset = segment_line - 1;
+        if std::mem::take(&mut header) {
+            rdr.read_byte_record(&mut record).map_err(|e| csv_error(path, e, offset))?;
         }
-        rows_read += 1;
-        if record.len() != width {
-            ragged += 1;
-            let fields: Vec<std::borrow::Cow<str>> = record.iter().map(String::from_utf8_lossy).collect();
-            rejects.push(ragged_reject(opened, delimiter, line, &fields));
-            continue;
-        }
-        // One UTF-8 check for the whole record; a field boundary inside a character would
-        // make a field invalid on its own, so those are checked too.
-        let text = std::str::from_utf8(record.as_slice())
-            .ok()
-            .filter(|t| (0..record.len()).all(|i| record.range(i).is_some_and(|r| t.is_char_boundary(r.start))));
-        let Some(text) = text else {
-            let bad = record.iter().position(|f| std::str::from_utf8(f).is_err()).unwrap_or(0);
-            let column = opened.headers.get(bad).map_or("", String::as_str);
-            let value = String::from_utf8_lossy(record.get(bad).unwrap_or_default());
-            rejects.push(Reject::new(display.clone(), line, column, &value, "value is not valid UTF-8"));
-            continue;
-        };
-        lines.record(kept, line);
-        kept += 1;
-        let base = arena.len();
-        if base + text.len() > u32::MAX as usize {
-            return Err(Error::InvalidAt {
-                path: path.to_path_buf(),
-                line,
-                problem: "a block of records is larger than 4 GiB".into(),
-                fix: Some("check that the file's quotes are balanced".into()),
-            });
-        }
-        arena.push_str(text);
-        for (i, column) in spans.iter_mut().enumerate() {
-            if let (Some(column), Some(r)) = (column, record.range(i)) {
-                column.push(((base + r.start) as u32, (base + r.end) as u32));
+        let mut counter = LineCounter::new(text_of_segment, segment_line);
+        while rdr.read_byte_record(&mut record).map_err(|e| csv_error(path, e, offset))? {
+            let line = counter.record_line(&record);
+            // A blank line between records is not a row.
+            if record.len() == 1 && record.get(0).is_some_and(<[u8]>::is_empty) {
+                continue;
+            }
+            rows_read += 1;
+            // A record of several lines is a quote run away when it has the wrong number of
+            // fields, or when a line inside it has as many delimiters as a whole record.
+            let several_lines = memchr::memchr2(b'\n', b'\r', record.as_slice()).is_some();
+            if several_lines || record.len() != width {
+                let start = counter.at();
+                let end = (rdr.position().byte() as usize).clamp(start, text_of_segment.len());
+                let taken = text_of_segment.get(start..end).unwrap_or_default();
+                let runaway = first_line_of_several(taken)
+                    .filter(|first| record.len() != width || holds_whole_records(first.record, delimiter, width));
+                if let Some(first) = runaway {
+                    if record.len() != width {
+                        ragged += 1;
+                    }
+                    let last = line + count_line_ends(first.record);
+                    let value = String::from_utf8_lossy(taken.get(..first.content).unwrap_or_default());
+                    let reason = format!(
+                        "a quote opened on this line does not close where a record of {width} fields would end (the \
+                         record would run on to line {last}); this line alone is rejected and reading goes on at line {}",
+                        line + 1
+                    );
+                    rejects.push(Reject::new(display.clone(), line, "", &value, &reason));
+                    segment += start + first.next;
+                    segment_line = line + 1;
+                    continue 'segments;
+                }
+            }
+            if record.len() != width {
+                ragged += 1;
+                let fields: Vec<std::borrow::Cow<str>> = record.iter().map(String::from_utf8_lossy).collect();
+                rejects.push(ragged_reject(opened, delimiter, line, &fields));
+                continue;
+            }
+            // One UTF-8 check for the whole record; a field boundary inside a character would
+            // make a field invalid on its own, so those are checked too.
+            let text = std::str::from_utf8(record.as_slice())
+                .ok()
+                .filter(|t| (0..record.len()).all(|i| record.range(i).is_some_and(|r| t.is_char_boundary(r.start))));
+            let Some(text) = text else {
+                let bad = record.iter().position(|f| std::str::from_utf8(f).is_err()).unwrap_or(0);
+                let column = opened.headers.get(bad).map_or("", String::as_str);
+                let value = String::from_utf8_lossy(record.get(bad).unwrap_or_default());
+                rejects.push(Reject::new(display.clone(), line, column, &value, "value is not valid UTF-8"));
+                continue;
+            };
+            lines.record(kept, line);
+            kept += 1;
+            let base = arena.len();
+            if base + text.len() > u32::MAX as usize {
+                return Err(Error::InvalidAt {
+                    path: path.to_path_buf(),
+                    line,
+                    problem: "a block of records is larger than 4 GiB".into(),
+                    fix: Some("check that the file's quotes are balanced".into()),
+                });
+            }
+            arena.push_str(text);
+            for (i, column) in spans.iter_mut().enumerate() {
+                if let (Some(column), Some(r)) = (column, record.range(i)) {
+                    column.push(((base + r.start) as u32, (base + r.end) as u32));
+                }
             }
         }
+        break;
     }
     Ok(spans_block(opened, spans, arena, lines, (rows_read, kept as usize, ragged), rejects))
+}
+
+/// The first line of a record's text that has more lines than one (a line end before its
+/// own): `content` is where the line's text ends, `next` where the line after it starts and
+/// `record` the record's text without its line end.
+struct FirstLine<'t> {
+    content: usize,
+    next: usize,
+    record: &'t [u8],
+}
+
+/// Whether a line strictly inside a record's text (neither its first nor its last) has the
+/// delimiters of a whole record: a quoted text of several lines rarely does, the records a
+/// stray quote took in always do.
+fn holds_whole_records(record: &[u8], delimiter: u8, width: usize) -> bool {
+    let mut lines = record.split(|&b| b == b'\n' || b == b'\r').filter(|l| !l.is_empty());
+    lines.next();
+    let inner: Vec<&[u8]> = lines.collect();
+    let Some((_, middle)) = inner.split_last() else { return false };
+    width > 1 && middle.iter().any(|l| memchr::memchr_iter(delimiter, l).count() + 1 >= width)
+}
+
+fn first_line_of_several(taken: &[u8]) -> Option<FirstLine<'_>> {
+    let record = taken.strip_suffix(b"\n").unwrap_or(taken);
+    let record = record.strip_suffix(b"\r").unwrap_or(record);
+    let at = memchr::memchr2(b'\n', b'\r', record)?;
+    let next = if record.get(at) == Some(&b'\r') && record.get(at + 1) == Some(&b'\n') { at + 2 } else { at + 1 };
+    Some(FirstLine { content: at, next, record })
 }
 
 /// Rows of a Parquet/IPC input per part: typed columns hold no text to keep in cache, and

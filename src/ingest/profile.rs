@@ -482,6 +482,7 @@ fn apply_config(
             .iter()
             .position(|h| h.trim() == header.trim())
             .or_else(|| headers.iter().position(|h| normalise_header(h) == wanted))
+            .or_else(|| by_position(header).filter(|&i| i < headers.len()))
             .ok_or_else(|| {
                 MapError::Config(format!(
                     "{}: columns.{canonical} = '{header}' is not a header of this file; found {} columns: {}",
@@ -546,6 +547,7 @@ pub fn map_header(
     };
     let mut columns = columns;
     apply_config(&mut columns, explicit, headers, kind.name())?;
+    refuse_repeated_headers(&columns, headers, explicit, kind.name())?;
     let reason =
         if explicit.columns.is_empty() { reason } else { format!("{reason}; columns named in the configuration") };
     let mapping = Mapping { profile, reason, columns };
@@ -574,6 +576,50 @@ pub fn map_header(
         )));
     }
     Ok(mapping)
+}
+
+/// `#3`: the third column of the file, for a header the file repeats.
+fn by_position(header: &str) -> Option<usize> {
+    let digits = header.trim().strip_prefix('#')?;
+    digits.parse::<usize>().ok().filter(|&n| n >= 1 && digits.bytes().all(|b| b.is_ascii_digit())).map(|n| n - 1)
+}
+
+/// A column the configuration names, where the file has that name (or one that differs only in
+/// case and spaces) more than once, would be read from whichever came first: refused, naming the
+/// positions, unless the configuration names the column by position (`"#5"`).
+fn refuse_repeated_headers(
+    columns: &[(&'static str, Source)],
+    headers: &[String],
+    explicit: &InputMapping,
+    what: &str,
+) -> Result<(), MapError> {
+    let norm: Vec<String> = headers.iter().map(|h| normalise_header(h)).collect();
+    for (canonical, src) in columns {
+        let positional = explicit.columns.get(*canonical).and_then(|h| by_position(h)).is_some()
+            && !explicit.columns.get(*canonical).is_some_and(|h| headers.iter().any(|x| x.trim() == h.trim()));
+        // Only a name the configuration gives: a profile knows its vendor's repeated columns
+        // (Jira repeats Labels and Component/s for each value, the first one the main value).
+        if positional || !explicit.columns.contains_key(*canonical) {
+            continue;
+        }
+        for i in src.columns() {
+            let Some(name) = norm.get(i) else { continue };
+            let same: Vec<usize> = (0..norm.len()).filter(|&k| norm.get(k) == Some(name)).collect();
+            if same.len() < 2 {
+                continue;
+            }
+            let header = headers.get(i).map_or("", String::as_str);
+            let positions: Vec<String> = same.iter().map(|k| format!("{}", k + 1)).collect();
+            return Err(MapError::Config(format!(
+                "{canonical} would be read from '{}', the header of columns {} of this file; a repeated header cannot be read by name: \
+                 name the column to read by its position in the configuration, e.g. [{what}] columns = {{ {canonical} = \"#{}\" }}",
+                values::clip(header, 60),
+                positions.join(" and "),
+                same.last().map_or(0, |k| k + 1)
+            )));
+        }
+    }
+    Ok(())
 }
 
 fn aliases_of(spec: &[(&'static str, &'static [&'static str])], canon: &str) -> Vec<&'static str> {

@@ -57,14 +57,24 @@ pub fn write<C: Chart>(dir: &Path, stem: &str, chart: &C) -> Result<()> {
         chart.draw(&root)?;
         root.present().map_err(draw_err)?;
     }
+    // Text from the data may hold characters XML 1.0 has no place for (control characters):
+    // they would make the whole file unreadable.
+    svg.retain(is_xml_char);
     let svg_path = dir.join(format!("{stem}.svg"));
     std::fs::write(&svg_path, svg).map_err(|e| Error::output(&svg_path, e))?;
     let png_path = dir.join(format!("{stem}.png"));
     let root = BitMapBackend::new(&png_path, size).into_drawing_area();
     root.fill(&WHITE).map_err(draw_err)?;
     chart.draw(&root)?;
-    root.present().map_err(draw_err)?;
+    // Drawing went into memory; presenting only encodes and writes the file, so a failure
+    // there (a full disk) is one of writing the output.
+    root.present().map_err(|e| Error::output(&png_path, std::io::Error::other(format!("{e}"))))?;
     Ok(())
+}
+
+/// Whether XML 1.0 allows `c` in a document.
+fn is_xml_char(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
 }
 
 /// The label of a category row at y (the first label at the top), empty between rows.

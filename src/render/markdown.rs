@@ -23,6 +23,39 @@ pub fn escape(text: &str) -> String {
     out
 }
 
+/// A command line as a POSIX shell reads it back: every argument that is not plainly safe in
+/// single quotes (so `$(…)`, spaces and quotes stay text when the line is pasted), control
+/// characters left out.
+pub fn shell_command(args: &[String]) -> String {
+    args.iter().map(|a| shell_word(a)).collect::<Vec<_>>().join(" ")
+}
+
+fn shell_word(arg: &str) -> String {
+    let arg: String = arg.chars().filter(|c| !c.is_control()).collect();
+    let plain = !arg.is_empty()
+        && arg.chars().all(|c| {
+            c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/' | ':' | '=' | ',' | '+' | '@' | '%')
+        });
+    if plain {
+        arg
+    } else {
+        format!("'{}'", arg.replace('\'', "'\\''"))
+    }
+}
+
+/// A command as a fenced block of shell, to copy: the fence is longer than any run of
+/// backticks in it.
+pub fn shell_block(command: &str) -> String {
+    let mut longest = 0usize;
+    let mut run = 0usize;
+    for c in command.chars() {
+        run = if c == '`' { run + 1 } else { 0 };
+        longest = longest.max(run);
+    }
+    let fence = "`".repeat(longest.max(2) + 1);
+    format!("{fence}sh\n{command}\n{fence}\n")
+}
+
 /// A Markdown table from a header and rows of already escaped cells.
 pub fn table(header: &[&str], rows: &[Vec<String>], right_aligned: &[usize]) -> String {
     let mut s = format!("| {} |\n|", header.join(" | "));
@@ -105,6 +138,17 @@ mod tests {
         assert_eq!(escape("<script>alert(1)</script>"), "&lt;script&gt;alert(1)&lt;/script&gt;");
         assert_eq!(escape("two\nlines"), "two lines");
         assert_eq!(escape("*bold* _it_ [link](x)"), "\\*bold\\* \\_it\\_ \\[link\\](x)");
+    }
+
+    #[test]
+    fn commands_are_quoted_for_the_shell() {
+        let args: Vec<String> =
+            ["sop-impact", "report", "--sops", "my sops.csv", "--sop", "$(touch x)", "it's", "a\u{7}b", ""]
+                .iter()
+                .map(|s| s.to_string())
+                .collect();
+        assert_eq!(shell_command(&args), "sop-impact report --sops 'my sops.csv' --sop '$(touch x)' 'it'\\''s' ab ''");
+        assert_eq!(shell_block("a ``` b"), "````sh\na ``` b\n````\n");
     }
 
     #[test]

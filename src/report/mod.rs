@@ -256,8 +256,8 @@ pub(crate) fn write_json(path: &Path, value: &impl serde::Serialize) -> Result<(
 }
 
 /// Write the full report to `out` (replacing what is there only when everything is written).
-pub fn write_report(a: &Analysis, out: &Path, args: &[String]) -> Result<()> {
-    let publication = crate::publish::Publication::begin(out)?;
+pub fn write_report(a: &Analysis, out: &Path, args: &[String], replace: crate::publish::Replace) -> Result<()> {
+    let publication = crate::publish::Publication::begin(out, replace)?;
     build_report(a, publication.stage(), args)?;
     publication.commit()
 }
@@ -817,12 +817,9 @@ fn provenance(options: &[String], prov: &[Vec<String>], as_of: &str) -> Result<S
     let mut md = String::new();
     // Provenance.
     let _ = writeln!(md, "## Provenance\n");
-    let _ = writeln!(
-        md,
-        "sop-impact {}; command: `sop-impact {}`; as of {as_of}.\n",
-        env!("CARGO_PKG_VERSION"),
-        escape(&options.join(" "))
-    );
+    let _ = writeln!(md, "sop-impact {}, as of {as_of}; to run it again:\n", env!("CARGO_PKG_VERSION"));
+    let command: Vec<String> = std::iter::once("sop-impact".to_string()).chain(options.iter().cloned()).collect();
+    let _ = writeln!(md, "{}", crate::render::markdown::shell_block(&crate::render::markdown::shell_command(&command)));
     let _ = writeln!(md, "{}", table(&["input", "file", "SHA-256"], prov, &[]));
     let _ = writeln!(md, "Every output's SHA-256 is in [manifest.json](manifest.json).");
 

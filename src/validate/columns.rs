@@ -189,11 +189,15 @@ pub struct OrderSeen {
 pub fn order_evidence(table: &RawTable, sources: &[&Source]) -> OrderSeen {
     let mut evidence = OrderEvidence::default();
     let mut seen = OrderSeen::default();
-    // A column read with the configuration's date format needs no order.
-    // Nor does a column stored as timestamps.
-    for src in sources.iter().filter(|s| !matches!(s, Source::Dated(..)) && typed(table, s).is_none()) {
+    // A value the configuration's date format reads needs no order (those it does not fit go
+    // to the built-in rules), nor does a column stored as timestamps.
+    for src in sources.iter().filter(|s| typed(table, s).is_none()) {
+        let format = match src {
+            Source::Dated(_, f) => Some(&**f),
+            _ => None,
+        };
         if let Some(values) = raw(table, src) {
-            for v in values.flatten() {
+            for v in values.flatten().filter(|v| !format.is_some_and(|f| fits_format(v.trim(), f))) {
                 let before = evidence.slash_dates;
                 evidence.observe(v);
                 if !before && evidence.slash_dates {
@@ -207,6 +211,11 @@ pub fn order_evidence(table: &RawTable, sources: &[&Source]) -> OrderSeen {
         }
     }
     seen
+}
+
+/// Whether a value is a date and time, or a date, in the chrono `format`.
+fn fits_format(s: &str, format: &str) -> bool {
+    chrono::NaiveDateTime::parse_from_str(s, format).is_ok() || chrono::NaiveDate::parse_from_str(s, format).is_ok()
 }
 
 /// Without a settling value: the profile's default, else (when `a/b/yyyy` dates were seen) an

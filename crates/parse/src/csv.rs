@@ -116,6 +116,11 @@ impl<'b> LineCounter<'b> {
         self.at = start;
         self.line
     }
+
+    /// Where the last record asked for starts in the block.
+    pub fn at(&self) -> usize {
+        self.at
+    }
 }
 
 /// Cuts `data` into blocks as the block reader does: about `size` bytes each, ending after the

@@ -30,6 +30,9 @@ pub fn parse_priority(s: &str) -> Result<i32, String> {
     let lead = digits.bytes().take_while(u8::is_ascii_digit).count();
     if lead > 0 {
         let (number, rest) = digits.split_at(lead);
+        // `3.0`, as pandas writes an integer column with gaps
+        let rest =
+            rest.strip_prefix('.').filter(|r| !r.is_empty() && r.bytes().all(|b| b == b'0')).map_or(rest, |_| "");
         let rest = rest.trim_start();
         if rest.is_empty() || rest.starts_with('-') || rest.starts_with(':') || rest.starts_with('(') {
             return match number.parse::<i32>() {
@@ -195,6 +198,8 @@ mod tests {
             assert_eq!(parse_priority(word), Ok(p), "{word}");
         }
         assert!(parse_priority("Mediocre").is_err());
+        assert_eq!(parse_priority("3.0"), Ok(3), "as pandas writes integers with gaps");
+        assert!(parse_priority("3.5").is_err());
     }
 
     use super::*;
