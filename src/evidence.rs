@@ -216,6 +216,7 @@ fn the_change(
     let sub = crate::compare::Comparisons {
         changes: a.comparisons.changes.clone(),
         rows: a.comparisons.rows.iter().filter(|r| r.change == c).cloned().collect(),
+        edges: a.comparisons.edges.clone(),
     };
     output::write_atomic(&dir.join("comparison.csv"), &crate::compare::comparisons_csv(&sub)?)?;
     Ok((md, before, after))

@@ -3,6 +3,7 @@
 //! right test and interval per metric type, Benjamini–Hochberg across the run, and a verdict
 //! that never claims more than the data supports.
 
+pub mod edges;
 mod series;
 pub mod trend;
 
@@ -137,6 +138,8 @@ impl Verdict {
 pub struct Comparisons {
     pub changes: Vec<Change>,
     pub rows: Vec<Comparison>,
+    /// the export's first and last weeks left out of every window and series
+    pub edges: edges::ExportEdges,
 }
 
 fn intersect_start(a: Option<i64>, b: Option<i64>) -> Option<i64> {
@@ -560,10 +563,39 @@ pub fn compare(
     window: Window,
     as_of_ms: i64,
 ) -> Result<Comparisons> {
+    let edges = edges::detect(&edges::desk_weeks(att, as_of_ms)?);
+    compare_within(att, cfg, queries, window, as_of_ms, edges)
+}
+
+/// Narrow each window to the weeks of the export that are kept.
+fn clip_to(changes: &mut [Change], keep: Interval) {
+    for ch in changes {
+        ch.before.start = intersect_start(ch.before.start, keep.start);
+        ch.after.end = intersect_end(ch.after.end, keep.end);
+        // a window that the edges leave empty
+        if let (Some(start), Some(end)) = (ch.before.start, ch.before.end) {
+            ch.before.start = Some(start.min(end));
+        }
+        if let (Some(start), Some(end)) = (ch.after.start, ch.after.end) {
+            ch.after.end = Some(end.max(start));
+        }
+    }
+}
+
+/// [`compare`] with the export's edges given (the strata share those of the whole export).
+fn compare_within(
+    att: &Attributed,
+    cfg: &Config,
+    queries: &[Query],
+    window: Window,
+    as_of_ms: i64,
+    edges: edges::ExportEdges,
+) -> Result<Comparisons> {
     let mut changes = changes(att, window)?;
     if changes.is_empty() {
-        return Ok(Comparisons { changes, rows: Vec::new() });
+        return Ok(Comparisons { changes, rows: Vec::new(), edges });
     }
+    clip_to(&mut changes, edges.keep);
     let windows = WindowData::collect(att, cfg, queries, &changes, as_of_ms)?;
     let tests = Tests { z: z_two_sided(cfg.compare.alpha), alpha: cfg.compare.alpha, min_n: cfg.compare.min_n as u64 };
     let mut rows = Vec::new();
@@ -571,7 +603,13 @@ pub fn compare(
         let sides = Sides { before: 2 * c as i64, after: 2 * c as i64 + 1 };
         ch.before_tickets = windows.values.count("tickets", sides.before);
         ch.after_tickets = windows.values.count("tickets", sides.after);
-        let shared = windows.shared_caveats(sides);
+        let mut shared = windows.shared_caveats(sides);
+        if edges.keep.start.is_some_and(|s| ch.change_date < s) {
+            shared.push("the change falls in the export's first weeks, which are left out (see data quality)".into());
+        }
+        if edges.keep.end.is_some_and(|e| ch.change_date >= e) {
+            shared.push("the change falls in the export's last weeks, which are left out (see data quality)".into());
+        }
         for m in metrics::compared(queries) {
             let mut row = Comparison {
                 change: c,
@@ -613,9 +651,9 @@ pub fn compare(
     // allocations come from other threads).
     drop(windows);
     crate::diag::release_freed_memory();
-    estimate_trends(att, cfg, queries, &changes, &mut rows, as_of_ms)?;
+    estimate_trends(att, cfg, queries, &changes, &mut rows, as_of_ms, edges.keep)?;
     adjust(&mut rows, cfg.compare.alpha);
-    Ok(Comparisons { changes, rows })
+    Ok(Comparisons { changes, rows, edges })
 }
 
 /// The trend-aware estimate of every row that has enough weeks for one (the rest keep the
@@ -627,9 +665,9 @@ fn estimate_trends(
     changes: &[Change],
     rows: &mut [Comparison],
     as_of_ms: i64,
+    keep: Interval,
 ) -> Result<()> {
     let weekly = series::weekly(att, cfg, queries, as_of_ms)?;
-    let z = z_two_sided(cfg.compare.alpha);
     // Where each process's SOP versions begin and end: a control has none inside the span.
     let mut boundaries: HashMap<u32, Vec<i64>> = HashMap::new();
     for row in &att.timeline {
@@ -647,22 +685,41 @@ fn estimate_trends(
     }
     let mut work: Vec<(&mut Comparison, trend::Span, u32, std::sync::Arc<Vec<u32>>)> = Vec::new();
     for (ch, rows) in changes.iter().zip(by_change) {
-        let pre_start = (ch.change_date - trend::MAX_SIDE_MS).max(ch.previous_from.unwrap_or(i64::MIN));
-        // The weeks after run to the next version (at most a year), whatever the window compared.
-        let post_end = Some(ch.replaced_at.unwrap_or(i64::MAX).min(ch.change_date + trend::MAX_SIDE_MS));
-        let Some(span) = trend::Span::of(&weekly, pre_start, ch.change_date, post_end) else { continue };
+        let pre_start = (ch.change_date - trend::MAX_SIDE_MS)
+            .max(ch.previous_from.unwrap_or(i64::MIN))
+            .max(keep.start.unwrap_or(i64::MIN));
+        // The weeks after run to the next version (at most a year), whatever the window compared:
+        // the average effect is over all of them, so that one that builds up is seen in full.
+        let post_end = Some(
+            ch.replaced_at
+                .unwrap_or(i64::MAX)
+                .min(ch.change_date + trend::MAX_SIDE_MS)
+                .min(keep.end.unwrap_or(i64::MAX)),
+        );
+        let Some(span) = trend::Span::of(&weekly, pre_start, ch.change_date, post_end) else {
+            for row in rows {
+                row.caveats
+                    .push("no verdict: no whole week on one side of the change within the export's weeks kept".into());
+            }
+            continue;
+        };
         let (from, to) = (weekly.week_start(span.first), weekly.week_start(span.last + 1));
         let changed = |p: u32| boundaries.get(&p).is_some_and(|b| b.iter().any(|t| *t > from && *t < to));
         let candidates = std::sync::Arc::new(trend::candidates(&weekly, ch.process_id, changed));
         work.extend(rows.into_iter().map(|row| (row, span, ch.process_id, candidates.clone())));
     }
     let weekly = &weekly;
+    let alpha = cfg.compare.alpha;
     crate::cores::share(
         work,
         |_| 1,
         |(row, span, process_id, candidates)| {
-            let Some(est) = trend::estimate(weekly, &row.metric, process_id, span, &candidates, z) else {
-                return;
+            let est = match trend::estimate(weekly, &row.metric, process_id, span, &candidates, alpha) {
+                Ok(est) => est,
+                Err(why) => {
+                    row.caveats.push(format!("no verdict: {why}"));
+                    return;
+                }
             };
             row.p_value = Some(est.p);
             row.test = trend_test(&row.metric, &est);
@@ -697,7 +754,10 @@ fn trend_test(metric: &Metric, est: &Estimate) -> String {
     } else {
         format!("{design} {against}) on {scale}")
     };
-    format!("{design}; Newey-West errors; placebo p over {} placebos", est.placebos)
+    format!(
+        "{design}; the average effect over the {} weeks after against the counterfactual; Newey-West errors; calibrated by the spread of {} placebos (Student t), placebo p over them",
+        est.average_weeks, est.placebos
+    )
 }
 
 /// The `grp` of a change's before and after windows.
@@ -875,17 +935,55 @@ impl Tests {
     }
 }
 
-/// Benjamini–Hochberg across every comparison that has a test, and the verdicts.
+/// Whether a row's estimate can decide a verdict: a counterfactual from processes to compare
+/// with, calibrated by enough placebos. The plain before/after test never decides: an export's
+/// warm-up, a trend or a season moves it as much as an SOP would.
+fn decides(row: &Comparison) -> bool {
+    row.trend.as_ref().is_some_and(|t| !t.controls.is_empty() && t.placebos >= trend::MIN_CALIBRATING_PLACEBOS)
+}
+
+/// Why a row with a test has no verdict.
+fn undecided_reason(row: &Comparison) -> Option<String> {
+    let t = row.trend.as_ref()?;
+    Some(match &t.no_controls {
+        Some(why) => format!("no verdict: its own trend only, with no process to compare with ({why})"),
+        None => format!(
+            "no verdict: only {} placebos, {} are needed to calibrate the estimate",
+            t.placebos,
+            trend::MIN_CALIBRATING_PLACEBOS
+        ),
+    })
+}
+
+/// Benjamini–Hochberg across every comparison whose design can decide, and the verdicts. The
+/// others are `insufficient_data`, their windows' test kept as a description.
 fn adjust<'a>(rows: impl IntoIterator<Item = &'a mut Comparison>, alpha: f64) {
-    let mut tested: Vec<&mut Comparison> = rows.into_iter().filter(|r| r.p_value.is_some()).collect();
+    let mut tested: Vec<&mut Comparison> = Vec::new();
+    for row in rows.into_iter().filter(|r| r.p_value.is_some()) {
+        if decides(row) {
+            tested.push(row);
+        } else {
+            row.verdict = Verdict::InsufficientData;
+            row.p_adjusted = None;
+            if let Some(why) = undecided_reason(row) {
+                if !row.caveats.contains(&why) {
+                    row.caveats.push(why);
+                }
+            }
+        }
+    }
     let q = multiple::benjamini_hochberg(&tested.iter().map(|r| r.p_value.unwrap_or(1.0)).collect::<Vec<_>>());
     for (row, q) in tested.iter_mut().zip(q) {
         row.p_adjusted = Some(q);
         let better = row.metric.better;
-        // A trend estimate needs its placebos to agree: the model's errors alone are too small
-        // in short series, and fitting the controls makes them smaller still.
-        let placebos_agree = row.trend.as_ref().is_none_or(|t| t.placebo_p.is_some_and(|p| p < alpha));
-        let direction = row.trend.as_ref().map_or(row.delta.unwrap_or(0.0), |t| t.level_change);
+        // Where there are placebos enough for their rank to reach the level, it must agree too:
+        // the model's errors alone are too small in short series, and fitting the controls
+        // makes them smaller still.
+        let placebos_agree = row.trend.as_ref().is_some_and(|t| match t.calibration {
+            trend::Calibration::PlaceboRank => t.placebo_p.is_some_and(|p| p < alpha),
+            trend::Calibration::PlaceboSpread => true,
+        });
+        let direction = row.trend.as_ref().map_or(0.0, |t| t.average_effect);
         row.verdict = if q < alpha && placebos_agree {
             match (better, direction) {
                 (Better::Lower, d) if d < 0.0 => Verdict::Improved,
@@ -919,6 +1017,7 @@ pub fn compare_by(
     strata.sort();
     strata.dedup();
     let empty = |df: &DataFrame| df.clear();
+    let edges = edges::detect(&edges::desk_weeks(att, as_of_ms)?);
     let mut out = Vec::new();
     for stratum in strata {
         let mask = match &stratum {
@@ -933,12 +1032,10 @@ pub fn compare_by(
             audits: empty(&att.audits),
             unattributed: Vec::new(),
         };
-        let mut c = compare(&sub, cfg, queries, window, as_of_ms)?;
-        for r in c.rows.iter_mut() {
+        let mut c = compare_within(&sub, cfg, queries, window, as_of_ms, edges.clone())?;
+        for r in c.rows.iter_mut().filter(|r| decides(r)) {
             r.p_adjusted = None;
-            if r.p_value.is_some() {
-                r.verdict = Verdict::NoSignificantChange;
-            }
+            r.verdict = Verdict::NoSignificantChange;
         }
         out.push((stratum.unwrap_or_else(|| "(none)".into()), c));
     }
@@ -966,7 +1063,7 @@ fn fmt_time(ms: Option<i64>) -> String {
 }
 
 /// The columns of comparisons.csv (docs/outputs.md): the comparison, then `test` and `caveats`.
-const COMPARISON_COLUMNS: [&str; 26] = [
+const COMPARISON_COLUMNS: [&str; 29] = [
     "sop_id",
     "process",
     "from_version",
@@ -993,6 +1090,9 @@ const COMPARISON_COLUMNS: [&str; 26] = [
     "counterfactual_after",
     "placebo_p",
     "controls",
+    "average_effect",
+    "average_ci_low",
+    "average_ci_high",
 ];
 
 /// A line of comparisons.csv (after its stratum in comparisons_by_<column>.csv).
@@ -1018,7 +1118,7 @@ struct ComparisonRow {
     verdict: &'static str,
     test: String,
     caveats: String,
-    method: &'static str,
+    method: String,
     level_change: String,
     level_ci_low: String,
     level_ci_high: String,
@@ -1026,6 +1126,9 @@ struct ComparisonRow {
     counterfactual_after: String,
     placebo_p: String,
     controls: String,
+    average_effect: String,
+    average_ci_low: String,
+    average_ci_high: String,
 }
 
 /// A trend estimate on the metric's own scale: durations are fitted on the log scale, so their
@@ -1033,6 +1136,9 @@ struct ComparisonRow {
 pub struct Shown {
     pub level_change: f64,
     pub level_ci: (f64, f64),
+    /// the average effect over the weeks after and its interval (relative for durations)
+    pub average_effect: f64,
+    pub average_ci: (f64, f64),
     pub slope_change: Option<f64>,
     pub counterfactual_after: f64,
     pub observed_after: f64,
@@ -1046,6 +1152,8 @@ impl Shown {
         Shown {
             level_change: relative(e.level_change),
             level_ci: (relative(e.level_ci.0), relative(e.level_ci.1)),
+            average_effect: relative(e.average_effect),
+            average_ci: (relative(e.average_ci.0), relative(e.average_ci.1)),
             slope_change: e.slope_change.map(relative),
             counterfactual_after: value(e.counterfactual_after),
             observed_after: value(e.observed_after),
@@ -1078,7 +1186,7 @@ impl ComparisonRow {
             verdict: r.verdict.name(),
             test: r.test.clone(),
             caveats: r.caveats.join("; "),
-            method: r.method.name(),
+            method: method_name(r),
             level_change: fmt_opt(shown.as_ref().map(|s| s.level_change)),
             level_ci_low: fmt_opt(shown.as_ref().map(|s| s.level_ci.0)),
             level_ci_high: fmt_opt(shown.as_ref().map(|s| s.level_ci.1)),
@@ -1086,7 +1194,19 @@ impl ComparisonRow {
             counterfactual_after: fmt_opt(shown.as_ref().map(|s| s.counterfactual_after)),
             placebo_p: fmt_opt(r.trend.as_ref().and_then(|t| t.placebo_p)),
             controls: cell(&r.controls),
+            average_effect: fmt_opt(shown.as_ref().map(|s| s.average_effect)),
+            average_ci_low: fmt_opt(shown.as_ref().map(|s| s.average_ci.0)),
+            average_ci_high: fmt_opt(shown.as_ref().map(|s| s.average_ci.1)),
         }
+    }
+}
+
+/// The design of a row and, where it decided, the placebo calibration that did:
+/// `its_synthetic_control+placebo_rank`.
+pub fn method_name(r: &Comparison) -> String {
+    match &r.trend {
+        Some(t) if decides(r) => format!("{}+{}", r.method.name(), t.calibration.name()),
+        _ => r.method.name().to_string(),
     }
 }
 

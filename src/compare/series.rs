@@ -15,7 +15,7 @@ use crate::stats::survival;
 
 pub const WEEK_MS: i64 = 7 * 86_400_000;
 /// 1970-01-05, a Monday: weeks start on Mondays at 00:00 UTC.
-const A_MONDAY_MS: i64 = 4 * 86_400_000;
+pub(super) const A_MONDAY_MS: i64 = 4 * 86_400_000;
 /// Durations are compared on the log scale; a median below a minute is taken as a minute.
 const SHORTEST_HOURS: f64 = 1.0 / 60.0;
 

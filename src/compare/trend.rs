@@ -90,6 +90,16 @@ pub struct Estimate {
     /// the mean over the weeks after the change of the counterfactual and of what was observed
     pub counterfactual_after: f64,
     pub observed_after: f64,
+    /// the mean over the weeks after the change of observed − counterfactual (what the verdict
+    /// tests), its standard error and its interval, and over how many weeks
+    pub average_effect: f64,
+    pub average_se: f64,
+    pub average_ci: (f64, f64),
+    pub average_weeks: usize,
+    /// how the placebos calibrate the verdict
+    pub calibration: Calibration,
+    /// where no process qualified as a control: why (the estimate then decides nothing)
+    pub no_controls: Option<String>,
     /// (1 + placebos at least as extreme) / (1 + placebos), with the number of placebos
     pub placebo_p: Option<f64>,
     pub placebos: usize,
@@ -124,11 +134,12 @@ impl Series {
 }
 
 /// A control's values at every week of the span, gaps filled in linearly; `None` when it misses
-/// too many weeks.
-fn control_series(weekly: &Weekly, metric: &Metric, process_id: u32, span: Span) -> Option<Vec<f64>> {
+/// too many of the weeks `at` (those the changed process has a value in: a week where neither
+/// has one costs nothing).
+fn control_series(weekly: &Weekly, metric: &Metric, process_id: u32, span: Span, at: &[i64]) -> Option<Vec<f64>> {
     let raw: Vec<Option<f64>> = span.weeks().map(|w| weekly.value(&metric.name, process_id, w)).collect();
-    let missing = raw.iter().filter(|v| v.is_none()).count();
-    if raw.is_empty() || missing as f64 > MAX_MISSING * raw.len() as f64 {
+    let missing = at.iter().filter(|w| raw.get((**w - span.first) as usize).is_none_or(|v| v.is_none())).count();
+    if at.is_empty() || missing as f64 > MAX_MISSING * at.len() as f64 {
         return None;
     }
     let known: Vec<(usize, f64)> = raw.iter().enumerate().filter_map(|(i, v)| Some((i, (*v)?))).collect();
@@ -180,27 +191,32 @@ struct Panel<'a> {
     controls: Vec<Vec<f64>>,
 }
 
-/// One fit of the estimator: the gap to the weighted controls, a step on its own trend.
+/// One fit of the estimator: the gap to the weighted controls, its counterfactual line, the
+/// step at the change and the average effect after it.
 struct GapFit {
     weights: Vec<f64>,
     synthetic: Vec<f64>,
     gap: Vec<f64>,
     step: f64,
     step_se: f64,
-    p: f64,
+    /// the mean over the weeks after the change of the gap minus its line carried on
+    average: f64,
+    average_se: f64,
     /// the gap's line before the change: level and weekly trend
     level: f64,
     trend: f64,
 }
 
 impl GapFit {
+    /// The tested statistic: the average effect over its standard error.
     fn statistic(&self) -> Option<f64> {
-        (self.step_se > 0.0).then(|| self.step / self.step_se)
+        (self.average_se > 0.0).then(|| self.average / self.average_se)
     }
 }
 
 /// The synthetic control fitted on the weeks before `first_post` (on demeaned series: the gap
-/// has its own level) and the step of the gap at `first_post` on its own trend.
+/// has its own level), then on the gap: the step at `first_post` and the average effect after it,
+/// both against the gap's own trend before the change where it has one.
 fn fit_gap(panel: &Panel, first_post: i64) -> Option<GapFit> {
     let t = panel.treated;
     let pre = t.pre_len(first_post);
@@ -214,20 +230,43 @@ fn fit_gap(panel: &Panel, first_post: i64) -> Option<GapFit> {
         (0..t.values.len()).map(|i| panel.controls.iter().zip(&weights).map(|(c, w)| c[i] * w).sum()).collect();
     let gap: Vec<f64> = t.values.iter().zip(&synthetic).map(|(y, s)| y - s).collect();
     let weeks = times(t);
+    // Where the gap trends before the change, the average shift after it is measured against
+    // one trend through both sides: a short trend of noisy weeks carried on alone for up to a
+    // year scattered the placebos (the demo's VPN MTTR: spread-scaled p 0.0072 against 0.0005).
+    // A gap without a trend of its own (the controls carry the desk's) is measured against its
+    // mean before the change, so an effect that builds up counts in full.
     if trends(&weeks[..pre], &gap[..pre]) {
-        let (step, step_se, p, fit) = its::step_on_trend(&weeks, &gap, Some(&t.weights), first_post as f64, None)?;
-        Some(GapFit { weights, synthetic, gap, step, step_se, p, level: fit.coef[0], trend: fit.coef[1] })
+        let (step, se, _, fit) = its::step_on_trend(&weeks, &gap, Some(&t.weights), first_post as f64, None)?;
+        let (level, trend) = (fit.coef[0], fit.coef[1]);
+        return Some(GapFit {
+            weights,
+            synthetic,
+            gap,
+            step,
+            step_se: se,
+            average: step,
+            average_se: se,
+            level,
+            trend,
+        });
+    }
+    let (average, average_se, _) = its::average_effect(&weeks, &gap, Some(&t.weights), first_post as f64, false, None)?;
+    let level = weighted_mean(&gap[..pre], &t.weights[..pre]);
+    Some(GapFit { weights, synthetic, gap, step: average, step_se: average_se, average, average_se, level, trend: 0.0 })
+}
+
+fn weighted_mean(v: &[f64], w: &[f64]) -> f64 {
+    let total: f64 = w.iter().sum();
+    if total > 0.0 {
+        v.iter().zip(w).map(|(x, w)| x * w).sum::<f64>() / total
     } else {
-        let post: Vec<bool> = weeks.iter().map(|w| *w >= first_post as f64).collect();
-        let (step, step_se, p) = its::level_shift(&post, &gap, Some(&t.weights), None)?;
-        let level = mean(&gap[..pre]);
-        Some(GapFit { weights, synthetic, gap, step, step_se, p, level, trend: 0.0 })
+        mean(v)
     }
 }
 
 /// Whether the gap before the change has a trend of its own (Newey–West |t| > 2 on its slope).
-/// Without one, fitting a trend would only widen the step's interval: the step is then the
-/// difference of the gap's means. The placebos go through the same choice, so the p-value stays
+/// Without one, fitting a trend would only widen the interval: the counterfactual is then the
+/// gap's mean before the change. The placebos go through the same choice, so the p-value stays
 /// calibrated either way.
 fn trends(weeks: &[f64], gap: &[f64]) -> bool {
     let x: Vec<Vec<f64>> = weeks.iter().map(|t| vec![1.0, *t]).collect();
@@ -241,8 +280,40 @@ fn times(s: &Series) -> Vec<f64> {
     s.weeks.iter().map(|w| *w as f64).collect()
 }
 
-/// Placebos needed before their spread calibrates the model's p-value.
-const MIN_CALIBRATING_PLACEBOS: usize = 10;
+/// Placebos needed before their spread calibrates the model's p-value; with fewer the estimate
+/// decides nothing.
+pub const MIN_CALIBRATING_PLACEBOS: usize = 10;
+/// Placebos drawn at most per estimate (evenly over the possible ones).
+const MAX_PLACEBOS: usize = 200;
+
+/// How the placebos calibrate a verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Calibration {
+    /// enough placebos for their rank to reach the significance level: the model's p scaled by
+    /// their spread, and the rank, must both pass
+    PlaceboRank,
+    /// too few for the rank to reach it: the model's p scaled by their spread alone
+    PlaceboSpread,
+}
+
+impl Calibration {
+    pub fn name(self) -> &'static str {
+        match self {
+            Calibration::PlaceboRank => "placebo_rank",
+            Calibration::PlaceboSpread => "placebo_spread",
+        }
+    }
+
+    /// The rank p can go no lower than 1 / (1 + placebos): it decides only where that is at most
+    /// half the significance level.
+    pub fn for_placebos(placebos: usize, alpha: f64) -> Calibration {
+        if 2.0 / (1.0 + placebos as f64) <= alpha {
+            Calibration::PlaceboRank
+        } else {
+            Calibration::PlaceboSpread
+        }
+    }
+}
 
 /// How much wider than a standard normal the placebo statistics spread (their root mean square,
 /// never below 1): Newey–West errors are too small in short series, and the fitted weights of
@@ -254,9 +325,11 @@ fn spread_of(placebos: &[f64]) -> f64 {
     (placebos.iter().map(|t| t * t).sum::<f64>() / placebos.len() as f64).sqrt().max(1.0)
 }
 
-/// The model's p-value with its statistic scaled by the placebos' spread.
+/// The model's p-value with its statistic scaled by the placebos' spread, as a Student t with as
+/// many degrees of freedom as placebos (the spread is estimated from them).
 fn calibrated_p(statistic: f64, placebos: &[f64]) -> Option<f64> {
-    (placebos.len() >= MIN_CALIBRATING_PLACEBOS).then(|| crate::stats::two_sided_p(statistic / spread_of(placebos)))
+    (placebos.len() >= MIN_CALIBRATING_PLACEBOS)
+        .then(|| crate::stats::two_sided_t_p(statistic / spread_of(placebos), placebos.len() as f64))
 }
 
 /// The candidates for controls, largest first: processes other than `treated` with no SOP
@@ -272,16 +345,16 @@ pub fn candidates(weekly: &Weekly, treated: u32, changed: impl Fn(u32) -> bool) 
     by_size.into_iter().take(CANDIDATE_POOL).map(|(p, _)| p).collect()
 }
 
-/// Estimate the effect of a change on one metric of `treated`. `None`: too few weeks for any of
-/// the designs here (the caller compares the two windows directly).
+/// Estimate the effect of a change on one metric of `treated`, at significance `alpha`. `Err`:
+/// no design here can build a counterfactual, and why, in words.
 pub fn estimate(
     weekly: &Weekly,
     metric: &Metric,
     treated: u32,
     span: Span,
     candidates: &[u32],
-    z: f64,
-) -> Option<Estimate> {
+    alpha: f64,
+) -> Result<Estimate, String> {
     let mut series = Series::default();
     for w in span.weeks() {
         if let Some(v) = weekly.value(&metric.name, treated, w) {
@@ -292,32 +365,84 @@ pub fn estimate(
     }
     let pre = series.pre_len(span.first_post);
     let post = series.weeks.len() - pre;
+    if pre < MIN_DID_PERIODS || post < MIN_DID_PERIODS {
+        return Err(format!(
+            "{pre} week{} with a value before the change and {post} after it; a comparison needs at least {MIN_DID_PERIODS} on each side",
+            if pre == 1 { "" } else { "s" }
+        ));
+    }
     let offset = |w: i64| (w - span.first) as usize;
     let controls: Vec<(u32, Vec<f64>)> = candidates
         .iter()
-        .filter_map(|&p| control_series(weekly, metric, p, span).map(|c| (p, c)))
+        .filter_map(|&p| control_series(weekly, metric, p, span, &series.weeks).map(|c| (p, c)))
         .map(|(p, full)| (p, series.weeks.iter().map(|w| full[offset(*w)]).collect()))
         .collect();
+    let none_qualified = || {
+        if candidates.is_empty() {
+            "no process without an SOP change in these weeks".to_string()
+        } else {
+            format!(
+                "none of the {} processes without an SOP change in these weeks has values in {:.0}% of them",
+                candidates.len(),
+                100.0 * (1.0 - MAX_MISSING)
+            )
+        }
+    };
     let mut estimate = if pre >= MIN_PERIODS && post >= MIN_PERIODS {
-        interrupted(&series, controls, span, z)
-    } else if pre >= MIN_DID_PERIODS && post >= MIN_DID_PERIODS && !controls.is_empty() {
-        did(&series, controls, span, z)
+        interrupted(&series, controls, span, alpha)
+    } else if !controls.is_empty() {
+        did(&series, controls, span, alpha)
     } else {
-        None
-    }?;
+        return Err(format!(
+            "{pre} weeks before the change and {post} after it; a trend needs {MIN_PERIODS} on each side, or processes to compare with ({})",
+            none_qualified()
+        ));
+    }
+    .ok_or_else(|| "the weekly series could not be fitted (constant or collinear)".to_string())?;
+    if estimate.controls.is_empty() {
+        estimate.no_controls = Some(none_qualified());
+    }
     for (point, week) in estimate.path.iter_mut().zip(&series.weeks) {
         point.week_start_ms = weekly.week_start(*week);
     }
-    Some(estimate)
+    Ok(estimate)
 }
 
-fn interrupted(series: &Series, mut controls: Vec<(u32, Vec<f64>)>, span: Span, z: f64) -> Option<Estimate> {
+/// The calibrated numbers of an estimate: (p, placebo p, level interval, average interval).
+struct Calibrated {
+    p: f64,
+    placebo_p: Option<f64>,
+    level_ci: (f64, f64),
+    average_ci: (f64, f64),
+    calibration: Calibration,
+}
+
+fn calibrate(fit: &GapFit, statistic: f64, placebos: &[f64], alpha: f64, fallback_p: f64) -> Calibrated {
+    let spread = spread_of(placebos);
+    let df = placebos.len().max(1) as f64;
+    let q = if placebos.len() >= MIN_CALIBRATING_PLACEBOS {
+        crate::stats::t_two_sided(alpha, df)
+    } else {
+        crate::stats::z_two_sided(alpha)
+    };
+    let half = |se: f64| q * se * spread;
+    Calibrated {
+        p: calibrated_p(statistic, placebos).unwrap_or(fallback_p),
+        placebo_p: (!placebos.is_empty()).then(|| its::placebo_p(statistic, placebos)),
+        level_ci: (fit.step - half(fit.step_se), fit.step + half(fit.step_se)),
+        average_ci: (fit.average - half(fit.average_se), fit.average + half(fit.average_se)),
+        calibration: Calibration::for_placebos(placebos.len(), alpha),
+    }
+}
+
+fn interrupted(series: &Series, mut controls: Vec<(u32, Vec<f64>)>, span: Span, alpha: f64) -> Option<Estimate> {
     let pre = series.pre_len(span.first_post);
     // The controls that track the process best before the change.
     let fit_on = &series.values[..pre];
     controls.sort_by(|a, b| {
         correlation(&b.1[..pre], fit_on).total_cmp(&correlation(&a.1[..pre], fit_on)).then(a.0.cmp(&b.0))
     });
+    let others: Vec<Vec<f64>> = controls.iter().skip(MAX_CONTROLS).map(|c| c.1.clone()).collect();
     controls.truncate(MAX_CONTROLS);
     let panel = Panel { treated: series, controls: controls.iter().map(|c| c.1.clone()).collect() };
     let fit = fit_gap(&panel, span.first_post)?;
@@ -325,7 +450,8 @@ fn interrupted(series: &Series, mut controls: Vec<(u32, Vec<f64>)>, span: Span, 
     // The slope change, from the segmented regression of the same gap (it is reported, not tested).
     let slope_change = its::segmented_at(&times(series), &fit.gap, Some(&series.weights), span.first_post as f64, None)
         .map(|s| s.slope_change);
-    let placebos = placebo_statistics(&panel, span);
+    let statistic = |p: &Panel, first_post: i64| fit_gap(p, first_post).and_then(|f| f.statistic());
+    let placebos = placebo_statistics(&panel, &others, span.first_post, MIN_PERIODS, &statistic);
     let path: Vec<PathPoint> = series
         .weeks
         .iter()
@@ -345,117 +471,141 @@ fn interrupted(series: &Series, mut controls: Vec<(u32, Vec<f64>)>, span: Span, 
         let x: Vec<Vec<f64>> = times.iter().map(|t| vec![1.0, *t]).collect();
         its::ols(&x, fit_on).map(|f| f.coef[1])
     };
+    let c = calibrate(&fit, t_real, &placebos, alpha, crate::stats::two_sided_p(t_real));
     Some(Estimate {
         method: if controls.is_empty() { Method::Its } else { Method::ItsSyntheticControl },
         level_change: fit.step,
         level_change_se: fit.step_se,
-        p: calibrated_p(t_real, &placebos).unwrap_or(fit.p),
-        level_ci: (
-            fit.step - z * fit.step_se * spread_of(&placebos),
-            fit.step + z * fit.step_se * spread_of(&placebos),
-        ),
+        p: c.p,
+        level_ci: c.level_ci,
         slope_change,
         pre_trend: own_trend,
         counterfactual_after: after(|p| p.expected),
         observed_after: after(|p| p.observed),
-        placebo_p: (!placebos.is_empty()).then(|| its::placebo_p(t_real, &placebos)),
+        average_effect: fit.average,
+        average_se: fit.average_se,
+        average_ci: c.average_ci,
+        average_weeks: series.weeks.len() - pre,
+        calibration: c.calibration,
+        no_controls: None,
+        placebo_p: c.placebo_p,
         placebos: placebos.len(),
         controls: controls.iter().map(|c| c.0).zip(fit.weights.iter().copied()).collect(),
         path,
-        band: z * spread,
+        band: crate::stats::z_two_sided(alpha) * spread,
     })
 }
 
-/// The estimator's statistic at every placebo: the process and each control (the other controls
-/// its donors) at each week before the change with enough weeks before it as a fake change
-/// date, followed for as many weeks as the real change (on the weeks before the real one only),
-/// and each control at the real date.
-fn placebo_statistics(panel: &Panel, span: Span) -> Vec<f64> {
+/// The estimator's statistic at every placebo: the process itself at each week before the
+/// change with `min_pre` weeks before it as a fake change date (followed up to the real change),
+/// and every candidate control (the controls of the estimate its donors, but for itself) at
+/// every week of the span with `min_pre` weeks before it, the real date among them: a control
+/// had no change in the span. Each is followed for as many weeks as the real change, or to the
+/// end of the span. At most [`MAX_PLACEBOS`], spread evenly over the possible ones.
+fn placebo_statistics(
+    panel: &Panel,
+    others: &[Vec<f64>],
+    first_post: i64,
+    min_pre: usize,
+    statistic: &(dyn Fn(&Panel, i64) -> Option<f64> + Sync),
+) -> Vec<f64> {
     let t = panel.treated;
-    let pre = t.pre_len(span.first_post);
-    let post = t.weeks.len() - pre;
-    let statistic = |p: &Panel, first_post: i64| fit_gap(p, first_post).and_then(|f| f.statistic());
-    let mut out = Vec::new();
-    for j in 0..=panel.controls.len() {
-        // j = 0 is the process itself; j ≥ 1 is control j − 1 as if it had changed.
-        let (values, donors): (Vec<f64>, Vec<Vec<f64>>) = if j == 0 {
-            (t.values.clone(), panel.controls.clone())
+    let n = t.weeks.len();
+    let pre = t.pre_len(first_post);
+    let post = n - pre;
+    let need_after = post.min(MIN_PERIODS);
+    // series: 0 the process, 1..=k the controls, then the other candidates
+    let series = 1 + panel.controls.len() + others.len();
+    let mut jobs: Vec<(usize, usize)> = Vec::new();
+    for j in 0..series {
+        // the process had its change at `pre`; a control had none in the span
+        let end = if j == 0 { pre } else { n };
+        let mut f = min_pre;
+        while f + need_after <= end {
+            jobs.push((j, f));
+            f += 1;
+        }
+    }
+    if jobs.len() > MAX_PLACEBOS {
+        let stride = jobs.len() as f64 / MAX_PLACEBOS as f64;
+        jobs = (0..MAX_PLACEBOS).filter_map(|k| jobs.get((k as f64 * stride) as usize).copied()).collect();
+    }
+    let k = panel.controls.len();
+    let mut out = Vec::with_capacity(jobs.len());
+    for (j, f) in jobs {
+        let (values, donors): (&[f64], Vec<Vec<f64>>) = if j == 0 {
+            (&t.values, panel.controls.clone())
+        } else if j <= k {
+            let rest = panel.controls.iter().enumerate().filter(|(i, _)| *i != j - 1).map(|(_, c)| c.clone());
+            (&panel.controls[j - 1], rest.collect())
         } else {
-            let others = panel.controls.iter().enumerate().filter(|(i, _)| *i != j - 1).map(|(_, c)| c.clone());
-            (panel.controls[j - 1].clone(), others.collect())
+            (&others[j - 1 - k], panel.controls.clone())
         };
-        let whole = Series { weeks: t.weeks.clone(), values, weights: t.weights.clone() };
-        if j > 0 {
-            out.extend(statistic(&Panel { treated: &whole, controls: donors.clone() }, span.first_post));
-        }
-        let mut fake = MIN_PERIODS;
-        while fake + post.min(MIN_PERIODS) <= pre {
-            let end = (fake + post).min(pre);
-            let cut = |v: &[f64]| v[..end].to_vec();
-            let earlier = Series {
-                weeks: cut_weeks(&whole.weeks, end),
-                values: cut(&whole.values),
-                weights: cut(&whole.weights),
-            };
-            let panel = Panel { treated: &earlier, controls: donors.iter().map(|c| cut(c)).collect() };
-            out.extend(statistic(&panel, whole.weeks[fake]));
-            fake += 1;
-        }
+        // the process's own fake dates are followed up to its real change only
+        let end = if j == 0 { (f + post).min(pre) } else { (f + post).min(n) };
+        let cut = |v: &[f64]| v[..end].to_vec();
+        let earlier = Series { weeks: t.weeks[..end].to_vec(), values: cut(values), weights: cut(&t.weights) };
+        let placebo = Panel { treated: &earlier, controls: donors.iter().map(|c| cut(c)).collect() };
+        out.extend(statistic(&placebo, t.weeks[f]));
     }
     out
 }
 
-fn cut_weeks(weeks: &[i64], end: usize) -> Vec<i64> {
-    weeks[..end].to_vec()
-}
-
-/// Too few weeks for a trend: the step in the gap between the process and the mean of its
-/// controls (difference in differences of weekly means), placebos on the controls.
-fn did(series: &Series, controls: Vec<(u32, Vec<f64>)>, span: Span, z: f64) -> Option<Estimate> {
-    let controls: Vec<(u32, Vec<f64>)> = controls.into_iter().take(MAX_CONTROLS).collect();
+/// Too few weeks for a trend: the gap between the process and the mean of its controls, its
+/// mean after the change against its mean before (difference in differences of weekly means);
+/// placebos on the controls at the real date and at other weeks of the span, and on the process
+/// at earlier weeks.
+fn did(series: &Series, mut controls: Vec<(u32, Vec<f64>)>, span: Span, alpha: f64) -> Option<Estimate> {
+    let others: Vec<Vec<f64>> = controls.iter().skip(MAX_CONTROLS).map(|c| c.1.clone()).collect();
+    controls.truncate(MAX_CONTROLS);
     let post: Vec<bool> = series.weeks.iter().map(|w| *w >= span.first_post).collect();
-    let gap_to_mean = |values: &[f64], skip: Option<usize>| -> Vec<f64> {
-        let others: Vec<&Vec<f64>> =
-            controls.iter().enumerate().filter(|(i, _)| Some(*i) != skip).map(|(_, c)| &c.1).collect();
-        (0..values.len())
-            .map(|i| {
-                values[i] - if others.is_empty() { 0.0 } else { mean(&others.iter().map(|c| c[i]).collect::<Vec<_>>()) }
-            })
-            .collect()
+    let pre = post.iter().filter(|p| !**p).count();
+    let panel = Panel { treated: series, controls: controls.iter().map(|c| c.1.clone()).collect() };
+    let gap_fit = |p: &Panel, first_post: i64| -> Option<GapFit> {
+        let values = &p.treated.values;
+        let synthetic: Vec<f64> =
+            (0..values.len()).map(|i| mean(&p.controls.iter().map(|c| c[i]).collect::<Vec<_>>())).collect();
+        let gap: Vec<f64> = values.iter().zip(&synthetic).map(|(y, s)| y - s).collect();
+        let after: Vec<bool> = p.treated.weeks.iter().map(|w| *w >= first_post).collect();
+        let (step, se, _) = its::level_shift(&after, &gap, Some(&p.treated.weights), None)?;
+        let before = after.iter().filter(|a| !**a).count();
+        let level = weighted_mean(&gap[..before], &p.treated.weights[..before]);
+        let weights = vec![1.0 / p.controls.len().max(1) as f64; p.controls.len()];
+        Some(GapFit { weights, synthetic, gap, step, step_se: se, average: step, average_se: se, level, trend: 0.0 })
     };
-    let gap = gap_to_mean(&series.values, None);
-    let (step, se, p) = its::level_shift(&post, &gap, Some(&series.weights), None)?;
-    let placebos: Vec<f64> = (0..controls.len())
-        .filter_map(|j| {
-            let g = gap_to_mean(&controls[j].1, Some(j));
-            let (s, e, _) = its::level_shift(&post, &g, Some(&series.weights), None)?;
-            (e > 0.0).then(|| s / e)
-        })
-        .collect();
-    let statistic = if se > 0.0 { step / se } else { 0.0 };
-    let synthetic: Vec<f64> = (0..series.values.len()).map(|i| series.values[i] - gap[i]).collect();
-    let pre_gap = mean(&gap.iter().zip(&post).filter(|(_, a)| !**a).map(|(g, _)| *g).collect::<Vec<_>>());
+    let fit = gap_fit(&panel, span.first_post)?;
+    let statistic = fit.statistic().unwrap_or(0.0);
+    let placebos = placebo_statistics(&panel, &others, span.first_post, MIN_DID_PERIODS, &|p, f| {
+        gap_fit(p, f).and_then(|g| g.statistic())
+    });
     let path: Vec<PathPoint> = (0..series.values.len())
         .map(|i| PathPoint {
             week_start_ms: 0,
             observed: series.values[i],
-            expected: synthetic[i] + pre_gap,
+            expected: fit.synthetic[i] + fit.level,
             after: post[i],
         })
         .collect();
     let after = |f: fn(&PathPoint) -> f64| mean(&path.iter().filter(|p| p.after).map(f).collect::<Vec<_>>());
     let share = 1.0 / controls.len() as f64;
+    let c = calibrate(&fit, statistic, &placebos, alpha, crate::stats::two_sided_p(statistic));
     Some(Estimate {
         method: Method::DifferenceInDifferences,
-        level_change: step,
-        level_change_se: se,
-        p: calibrated_p(statistic, &placebos).unwrap_or(p),
-        level_ci: (step - z * se * spread_of(&placebos), step + z * se * spread_of(&placebos)),
+        level_change: fit.step,
+        level_change_se: fit.step_se,
+        p: c.p,
+        level_ci: c.level_ci,
         slope_change: None,
         pre_trend: None,
         counterfactual_after: after(|p| p.expected),
         observed_after: after(|p| p.observed),
-        placebo_p: (!placebos.is_empty()).then(|| its::placebo_p(statistic, &placebos)),
+        average_effect: fit.average,
+        average_se: fit.average_se,
+        average_ci: c.average_ci,
+        average_weeks: series.weeks.len() - pre,
+        calibration: c.calibration,
+        no_controls: None,
+        placebo_p: c.placebo_p,
         placebos: placebos.len(),
         controls: controls.iter().map(|c| (c.0, share)).collect(),
         path,
@@ -480,6 +630,11 @@ mod tests {
     /// Log-median hours of a desk that improves 1% a week with a yearly swing: five controls and
     /// process 0, which takes `step` (log scale) from CHANGE_WEEK on.
     fn desk(step: f64, seed: u64) -> Weekly {
+        desk_with(|t| if t >= CHANGE_WEEK { step } else { 0.0 }, seed)
+    }
+
+    /// The same desk, process 0 taking `effect(week)` (log scale).
+    fn desk_with(effect: impl Fn(i64) -> f64, seed: u64) -> Weekly {
         let mut state = seed;
         let shared = |t: i64| 2.5 - 0.01 * t as f64 + 0.15 * (2.0 * std::f64::consts::PI * t as f64 / 52.0).sin();
         let series: Vec<(u32, Vec<Option<f64>>)> = (0..6u32)
@@ -487,7 +642,7 @@ mod tests {
                 let values = (0..WEEKS)
                     .map(|t| {
                         let own = 0.2 * f64::from(p) + 0.15 * noise(&mut state);
-                        let effect = if p == 0 && t >= CHANGE_WEEK { step } else { 0.0 };
+                        let effect = if p == 0 { effect(t) } else { 0.0 };
                         Some(shared(t) + own + effect)
                     })
                     .collect();
@@ -521,16 +676,45 @@ mod tests {
         let w = desk(-0.4, 7);
         let candidates = candidates(&w, 0, |_| false);
         assert_eq!(candidates.len(), 5);
-        let e = estimate(&w, &mttr(), 0, span(&w, 52), &candidates, 1.96).unwrap();
+        let e = estimate(&w, &mttr(), 0, span(&w, 52), &candidates, 0.05).unwrap();
         assert_eq!(e.method, Method::ItsSyntheticControl);
         assert!((e.level_change + 0.4).abs() < 0.08, "{}", e.level_change);
         assert!(e.level_ci.0 < -0.4 && e.level_ci.1 > -0.4, "{:?}", e.level_ci);
         assert!(e.placebo_p.unwrap() < 0.05 && e.p < 0.05, "{:?} {}", e.placebo_p, e.p);
+        // the average over the weeks after, the step being constant, is the step
+        assert!((e.average_effect + 0.4).abs() < 0.08, "{}", e.average_effect);
+        assert!(e.average_ci.0 < -0.4 && e.average_ci.1 > -0.4, "{:?}", e.average_ci);
+        assert_eq!(e.calibration, Calibration::PlaceboRank);
         let weights: f64 = e.controls.iter().map(|c| c.1).sum();
         assert!((weights - 1.0).abs() < 1e-6 && e.controls.iter().all(|c| c.1 >= 0.0), "{:?}", e.controls);
         // The counterfactual carries the desk's trend on: the observed weeks sit 0.4 below it.
         assert!((e.observed_after - e.counterfactual_after + 0.4).abs() < 0.08);
         assert!(e.placebos >= 100, "fake dates × (process and controls): {}", e.placebos);
+        assert!(e.placebos <= MAX_PLACEBOS);
+    }
+
+    /// A procedure that needs training: the effect builds up to −0.5 over the 12 weeks after the
+    /// change. The verdict's average over the 13 weeks compared is the ramp's mean (−0.27), where
+    /// a step at the change date would see little of it.
+    #[test]
+    fn an_effect_that_builds_up_is_found_as_its_average() {
+        let ramp = |t: i64| if t < CHANGE_WEEK { 0.0 } else { -0.5 * ((t - CHANGE_WEEK + 1) as f64 / 12.0).min(1.0) };
+        let expected: f64 = (CHANGE_WEEK..CHANGE_WEEK + 13).map(ramp).sum::<f64>() / 13.0;
+        let mut found = 0;
+        for seed in 1..=6 {
+            let w = desk_with(ramp, seed);
+            let change = w.week_start(CHANGE_WEEK);
+            let span = Span::of(&w, change - 52 * WEEK_MS, change, Some(change + 13 * WEEK_MS)).unwrap();
+            let e = estimate(&w, &mttr(), 0, span, &candidates(&w, 0, |_| false), 0.05).unwrap();
+            assert_eq!(e.average_weeks, 13);
+            assert!((e.average_effect - expected).abs() < 0.08, "seed {seed}: {} vs {expected}", e.average_effect);
+            let passes = match e.calibration {
+                Calibration::PlaceboRank => e.p < 0.05 && e.placebo_p.unwrap() < 0.05,
+                Calibration::PlaceboSpread => e.p < 0.05,
+            };
+            found += usize::from(passes && e.average_effect < 0.0);
+        }
+        assert!(found >= 5, "{found} of 6 gradual effects found");
     }
 
     #[test]
@@ -538,7 +722,7 @@ mod tests {
         let mut called = 0;
         for seed in 1..=10 {
             let w = desk(0.0, seed);
-            let e = estimate(&w, &mttr(), 0, span(&w, 52), &candidates(&w, 0, |_| false), 1.96).unwrap();
+            let e = estimate(&w, &mttr(), 0, span(&w, 52), &candidates(&w, 0, |_| false), 0.05).unwrap();
             // A before/after comparison would see the desk's 1% a week as a 12% cut.
             assert!(e.level_change.abs() < 0.1, "seed {seed}: {}", e.level_change);
             called += usize::from(e.placebo_p.unwrap() < 0.05 && e.p < 0.05);
@@ -550,12 +734,14 @@ mod tests {
     fn few_weeks_fall_back_to_differences_in_differences_or_to_nothing() {
         let w = desk(-0.4, 3);
         let short = span(&w, 5);
-        let did = estimate(&w, &mttr(), 0, short, &candidates(&w, 0, |_| false), 1.96).unwrap();
+        let did = estimate(&w, &mttr(), 0, short, &candidates(&w, 0, |_| false), 0.05).unwrap();
         assert_eq!(did.method, Method::DifferenceInDifferences);
         assert!(did.slope_change.is_none() && did.controls.len() == 5);
-        assert!(estimate(&w, &mttr(), 0, short, &[], 1.96).is_none(), "no controls, no trend: the windows decide");
-        let alone = estimate(&w, &mttr(), 0, span(&w, 52), &[], 1.96).unwrap();
+        let none = estimate(&w, &mttr(), 0, short, &[], 0.05).unwrap_err();
+        assert!(none.contains("a trend needs 8") && none.contains("no process without an SOP change"), "{none}");
+        let alone = estimate(&w, &mttr(), 0, span(&w, 52), &[], 0.05).unwrap();
         assert_eq!(alone.method, Method::Its, "enough weeks but no controls: its own trend");
+        assert!(alone.no_controls.is_some(), "which decides nothing");
         assert!(
             candidates(&w, 0, |p| p % 2 == 1).iter().all(|p| p % 2 == 0 && *p != 0),
             "changed processes are no controls"

@@ -253,17 +253,17 @@ fn change_chart(ch: &Change, rows: &[&Comparison], ci: &str) -> ChangeChart {
     }
 }
 
-/// The trend-aware effect as a percentage of the value expected without the change, with its
-/// interval: durations are fitted on the log scale and are relative already.
+/// The trend-aware average effect as a percentage of the value expected without the change,
+/// with its interval: durations are fitted on the log scale and are relative already.
 fn relative_effect(m: &Metric, t: &Estimate) -> Option<(f64, Option<(f64, f64)>)> {
     let shown = Shown::of(m, t);
     if crate::compare::log_scale(m) {
-        return Some((100.0 * shown.level_change, Some((100.0 * shown.level_ci.0, 100.0 * shown.level_ci.1))));
+        return Some((100.0 * shown.average_effect, Some((100.0 * shown.average_ci.0, 100.0 * shown.average_ci.1))));
     }
     let base = shown.counterfactual_after;
     (base.abs() > 1e-12).then(|| {
         let of = |v: f64| 100.0 * v / base;
-        (of(shown.level_change), Some((of(shown.level_ci.0), of(shown.level_ci.1))))
+        (of(shown.average_effect), Some((of(shown.average_ci.0), of(shown.average_ci.1))))
     })
 }
 
@@ -281,18 +281,29 @@ pub(super) fn effect_with_ci(r: &Comparison, ci: &str) -> String {
     effect_and(r, ci, None)
 }
 
-/// The effect with its interval and, inside the same parentheses, `more` (the p-values).
+/// The average effect with its interval and, inside the same parentheses, `more` (the p-values).
 fn effect_and(r: &Comparison, ci: &str, more: Option<&str>) -> String {
     let Some(t) = &r.trend else { return "–".into() };
     let s = Shown::of(&r.metric, t);
-    let (lo, hi) = s.level_ci;
+    let (lo, hi) = s.average_ci;
     format!(
         "{} ({ci} {} to {}{})",
-        show_effect(&r.metric, s.level_change),
+        show_effect(&r.metric, s.average_effect),
         show_effect(&r.metric, lo),
         show_effect(&r.metric, hi),
         more.map(|m| format!("; {m}")).unwrap_or_default()
     )
+}
+
+/// "18% below", "2.1 pts above": the average effect's size and side, in the metric's unit.
+fn below_or_above(m: &Metric, v: f64) -> String {
+    let size = match (m.kind, &m.rate) {
+        (Kind::Duration, _) => format!("{:.0}%", 100.0 * v.abs()),
+        (Kind::Proportion, _) => format!("{:.1} pts", 100.0 * v.abs()),
+        (Kind::Rate, Some(rate)) => format!("{:.2} per {}", v.abs(), per_text(rate.per)),
+        _ => format!("{:.2}", v.abs()),
+    };
+    format!("{size} {}", if v < 0.0 { "below" } else { "above" })
 }
 
 /// "q = 0.012, placebo p = 0.004"
@@ -346,13 +357,28 @@ fn trend_reading(ch: &Change, rows: &[&Comparison], ci: &str, names: &[String]) 
             let trend = t
                 .pre_trend
                 .map(|w| format!("{label} was {} before {}; ", pre_trend_words(&r.metric, w), escape(&ch.to_version)));
-            let effect = effect_and(r, ci, Some(&calibration_text(r)));
+            let s = Shown::of(&r.metric, t);
+            let (lo, hi) = s.average_ci;
+            let interval = format!("{ci} {} to {}", show_effect(&r.metric, lo), show_effect(&r.metric, hi));
+            let average = format!(
+                "{label} {} what {against} predict over the {} weeks after {} ({interval}",
+                below_or_above(&r.metric, s.average_effect),
+                t.average_weeks,
+                escape(&ch.to_version)
+            );
             let finding = match r.verdict {
                 Verdict::Improved | Verdict::Worsened => format!(
-                    "against {against}, the change {} it by {effect}",
-                    if r.verdict == Verdict::Improved { "**improved**" } else { "**worsened**" }
+                    "the change **{}** it: {average}; {})",
+                    if r.verdict == Verdict::Improved { "improved" } else { "worsened" },
+                    calibration_text(r)
                 ),
-                _ => format!("against {against}, no statistically significant step at the change: {effect}"),
+                Verdict::NoSignificantChange => {
+                    format!("no statistically significant average effect: {average}; {})", calibration_text(r))
+                }
+                Verdict::InsufficientData => {
+                    let why = r.caveats.iter().find(|c| c.starts_with("no verdict")).cloned().unwrap_or_default();
+                    format!("{average}), but {}", escape(&why))
+                }
             };
             let sentence = match trend {
                 Some(t) => format!("{t}{finding}"),
@@ -365,7 +391,7 @@ fn trend_reading(ch: &Change, rows: &[&Comparison], ci: &str, names: &[String]) 
         return String::new();
     }
     format!(
-        "Read against the trend (weekly values; the verdict needs q and the placebo p below α):\n\n{}\n\n",
+        "Read against the trend and the processes without a change (weekly values; the verdict tests the average effect over the weeks after the change, and needs q below α, and the placebo p too where there are placebos enough for it to get there):\n\n{}\n\n",
         lines.join("\n")
     )
 }

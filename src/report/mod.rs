@@ -379,7 +379,9 @@ fn summary(a: &Analysis) -> Result<String> {
     let _ = writeln!(
         md,
         "A verdict reads the change against the process's own trend and against processes without an SOP change at the time \
-         (weekly values; see Methodology): it needs the Benjamini–Hochberg adjusted p-value (q) and the placebo p-value below α = {}. \
+         (weekly values; see Methodology): it tests the average effect over the weeks after the change, and needs the Benjamini–Hochberg \
+         adjusted p-value (q) below α = {} (and the placebo p-value too, where there are placebos enough for it to get there). Without \
+         processes to compare with there is no verdict: the before/after columns describe, they do not decide. \
          Intervals are unadjusted {} intervals. “No significant change” is not “no effect”: read the interval.\n",
         a.config.compare.alpha,
         ci_confidence(a.config.compare.alpha)
@@ -733,11 +735,68 @@ fn data_quality(a: &Analysis) -> Result<String> {
     for (input, n) in &a.attributed.unattributed {
         let _ = writeln!(md, "- Warning: {n} {input} match no process and are not in any metric.");
     }
-    if !a.data.warnings.is_empty() || !a.attributed.unattributed.is_empty() {
+    let edges = edge_lines(&a.comparisons.edges);
+    for line in &edges {
+        let _ = writeln!(md, "- {line}");
+    }
+    if !a.data.warnings.is_empty() || !a.attributed.unattributed.is_empty() || !edges.is_empty() {
         md.push('\n');
     }
 
     Ok(md)
+}
+
+/// The export's edges in words, one line per run of weeks left out for one reason.
+pub(crate) fn edge_lines(edges: &crate::compare::edges::ExportEdges) -> Vec<String> {
+    use crate::compare::edges::Why;
+    const WEEK_MS: i64 = 7 * 86_400_000;
+    let mut lines = Vec::new();
+    for (side, weeks) in [("first", &edges.warm_up), ("last", &edges.cool_down)] {
+        let mut start = 0;
+        while start < weeks.len() {
+            let why = weeks[start].1;
+            let end = (start..weeks.len()).find(|&i| weeks[i].1 != why).unwrap_or(weeks.len());
+            let run = &weeks[start..end];
+            let (first, last) = (&run[0].0, &run[run.len() - 1].0);
+            let when = format!(
+                "{} {} from {} to {}",
+                run.len(),
+                if run.len() == 1 { "week" } else { "weeks" },
+                format_date(first.start_ms),
+                format_date(last.start_ms + WEEK_MS - 1)
+            );
+            let tickets: u64 = run.iter().map(|w| w.0.tickets).sum();
+            let hours: Vec<f64> = run.iter().filter_map(|w| w.0.log_median.map(f64::exp)).collect();
+            let range = match (hours.iter().copied().reduce(f64::min), hours.iter().copied().reduce(f64::max)) {
+                (Some(lo), Some(hi)) if (hi - lo) >= 0.05 => format!("{lo:.1}–{hi:.1} h"),
+                (Some(lo), Some(_)) => format!("{lo:.1} h"),
+                _ => "unknown".into(),
+            };
+            let reference = if side == "first" { edges.reference_hours.0 } else { edges.reference_hours.1 };
+            let finding = match why {
+                Why::Thin => format!(
+                    "hold {} tickets, under a quarter of a typical week's {}",
+                    thousands(tickets),
+                    thousands(edges.typical_week)
+                ),
+                Why::MostlyOpen => "have half or more of their tickets still open".to_string(),
+                Why::Durations => format!(
+                    "the desk's median time to resolve was {range}, against {reference:.1} h over the export's {side} 13 weeks (outside 3 robust standard deviations of the week-to-week changes{})",
+                    if side == "first" {
+                        ": an export's first weeks hold mostly the tickets opened long before it and still running, left truncation"
+                    } else {
+                        ""
+                    }
+                ),
+            };
+            lines.push(format!(
+                "Export {}: the {side} {when} {finding}; they are left out of every comparison window and weekly series (the metric tables keep them).",
+                if side == "first" { "start" } else { "end" }
+            ));
+            start = end;
+        }
+    }
+    lines
 }
 
 /// How every number was made: metric definitions, attribution, windows and tests.
@@ -778,7 +837,7 @@ fn methodology(a: &Analysis) -> Result<String> {
         "- **Attribution**: a ticket belongs to the process whose SOP governs its category and subcategory (the exact pair first, \
          then the whole category) and to the SOP version in force {}; before an SOP's first version it counts as `-`.\n\
          - **Windows**: {}. Changes before the first ticket are not compared.\n\
-         - **Tests of the windows** (the descriptive before/after columns, and the verdict where no trend model applies): rates — pooled two-proportion z test, or Fisher's exact test when an expected count is below 5, with Newcombe's \
+         - **Tests of the windows** (the descriptive before/after columns; they never decide a verdict): rates — pooled two-proportion z test, or Fisher's exact test when an expected count is below 5, with Newcombe's \
          hybrid score interval for the difference; MTTR — Mann–Whitney U (normal approximation, tie and continuity corrections) with the \
          Hodges–Lehmann shift and its interval as the change; audit exceptions — exact conditional Poisson test with the Clopper–Pearson \
          rate-ratio interval, shown as a difference at the before rate.\n\
@@ -786,12 +845,20 @@ fn methodology(a: &Analysis) -> Result<String> {
          open tickets counted as still running), from up to a year before the change (never across the SOP's previous change) to the \
          next version (at most a year). Processes with no SOP change in those weeks, the ones without any SOP included, are the controls: \
          up to 10 of the largest that track the process best form a synthetic control (non-negative weights summing to one, fitted \
-         before the change). The step at the change is estimated on the gap between the process and its synthetic control, on the \
-         gap's own trend when it has one before the change, with Newey–West errors. The same estimator is run at placebo dates before \
-         the change and on each control as if it had changed; the placebos' spread scales the model's p-value, and the placebo p is \
-         (1 + placebos at least as extreme) / (1 + placebos). A verdict needs both below α. With fewer than 8 weeks on either side \
-         the step is a difference in differences against the mean of the controls; without controls, or where the windows held too \
-         few records, the two windows are compared directly with the tests below (`method` in comparisons.csv says which).\n\
+         before the change). The verdict tests the average effect after the change — the mean over the weeks after of the gap between the \
+         process and its synthetic control minus that gap's line before the change carried on (its mean, where it has no trend of its \
+         own) — with Newey–West errors; the step at the change and the slope change are reported beside it. The same estimator is run \
+         at placebo dates before the change and on each control, at the real date and at other weeks, as if it had changed (up to 200 \
+         placebos); their spread scales the model's statistic (a Student t with as many degrees of freedom as placebos), and the \
+         placebo p is (1 + placebos at least as extreme) / (1 + placebos). A verdict needs the scaled p (after Benjamini–Hochberg) below \
+         α, and the placebo p too where there are at least 2/α − 1 placebos (`method` ends in `+placebo_rank`; else `+placebo_spread`). \
+         With fewer than 8 weeks on either side the average effect is a difference in differences against the mean of the controls. \
+         Without controls, or without a week on each side, there is no verdict (`insufficient_data`, with the reason).\n\
+         - **Export edges**: the first weeks of the export whose desk-wide median time to resolve stands more than 3 robust standard \
+         deviations (of the week-to-week changes) above the median of its first 13 weeks (left truncation: the long-running tickets \
+         opened before the export), the last weeks likewise against its last 13, and edge weeks with under a quarter of a typical \
+         week's tickets or with half of them or more still open, are left out of every window and weekly series (at most 6 weeks \
+         told apart by their durations at each edge).\n\
          - **Multiple testing**: Benjamini–Hochberg across all {} tested comparisons of this report; a verdict needs q < {}.\n\
          - **Minimum data**: fewer than {} records on either side (100 tickets of exposure for audit findings) is *insufficient data*, \
          with the unmet requirement named.\n\

@@ -247,6 +247,52 @@ pub fn level_shift(post: &[bool], y: &[f64], weights: Option<&[f64]>, lags: Opti
     Some((fit.coef[1], se, p))
 }
 
+/// The average effect after a change, as CausalImpact summarises it: the (weighted) mean over
+/// the periods after the change of `y` minus its counterfactual, the line fitted on the periods
+/// before it carried on (`with_trend`) or their mean. Fitted as `y` on [1, t, post, post·(t − t̄)]
+/// (or [1, post]), t̄ the weighted mean time of the periods after: the post coefficient is then
+/// that mean, and an effect that builds up over the weeks counts in full, where a step at the
+/// change would split it with a slope change. (effect, HAC standard error, two-sided p).
+pub fn average_effect(
+    times: &[f64],
+    y: &[f64],
+    weights: Option<&[f64]>,
+    first_post: f64,
+    with_trend: bool,
+    lags: Option<usize>,
+) -> Option<(f64, f64, f64)> {
+    let post: Vec<bool> = times.iter().map(|&t| t >= first_post).collect();
+    if !with_trend {
+        return level_shift(&post, y, weights, lags);
+    }
+    let after = post.iter().filter(|p| **p).count();
+    if after < 2 || times.len() < after + 2 || times.len() != y.len() {
+        return None;
+    }
+    let weight = |i: usize| weights.and_then(|w| w.get(i).copied()).unwrap_or(1.0);
+    let (mut sum_t, mut sum_w) = (0.0, 0.0);
+    for (i, (&t, &p)) in times.iter().zip(&post).enumerate() {
+        if p {
+            sum_t += weight(i) * t;
+            sum_w += weight(i);
+        }
+    }
+    let mean_t = sum_t / sum_w;
+    let x: Vec<Vec<f64>> = times
+        .iter()
+        .zip(&post)
+        .map(|(&t, &p)| {
+            let p = f64::from(u8::from(p));
+            vec![1.0, t, p, p * (t - mean_t)]
+        })
+        .collect();
+    let (xw, yw) = weighted(&x, y, weights)?;
+    let fit = ols(&xw, &yw)?;
+    let se = newey_west_se(&xw, &fit, lags.unwrap_or_else(|| default_lags(y.len())))[2];
+    let p = if se > 0.0 { two_sided_p(fit.coef[2] / se) } else { 1.0 };
+    Some((fit.coef[2], se, p))
+}
+
 /// Rows and values multiplied by √weight, so that least squares on them is weighted least squares.
 fn weighted(x: &[Vec<f64>], y: &[f64], weights: Option<&[f64]>) -> Option<(Vec<Vec<f64>>, Vec<f64>)> {
     let Some(w) = weights else { return Some((x.to_vec(), y.to_vec())) };
@@ -384,6 +430,25 @@ mod tests {
         close(two_sided_p(fit.coef[1] / nw2[1]), 0.03825680203, "p HAC L=2 b1");
         close(two_sided_p(fit.coef[2] / nw2[2]), 0.005606086181, "p HAC L=2 b2");
         close(two_sided_p(fit.coef[3] / nw2[3]), 0.2875861494, "p HAC L=2 b3");
+    }
+
+    /// The average effect over the 12 months after the change against the pre-change line
+    /// carried on, and without a trend the difference of means. statsmodels 0.15.0:
+    /// `OLS(Y, [1, t, post, post·(t − 18.5)]).fit(cov_type='HAC', cov_kwds={'maxlags': 2})`,
+    /// parameter and standard error of `post`; `OLS(Y, [1, post])` likewise.
+    #[test]
+    fn average_effect_matches_statsmodels() {
+        let times: Vec<f64> = (1..=24).map(|t| t as f64).collect();
+        let (effect, se, _) = average_effect(&times, &Y, None, 13.0, true, Some(2)).unwrap();
+        close(effect, -2.108449883449863, "average effect");
+        close(se, 0.7266869464242954, "HAC L=2 se of the average effect");
+        // the direct mean of y − the line fitted before the change, over the months after
+        let pre = ols(&times[..12].iter().map(|t| vec![1.0, *t]).collect::<Vec<_>>(), &Y[..12]).unwrap();
+        let direct: f64 = (12..24).map(|i| Y[i] - pre.coef[0] - pre.coef[1] * times[i]).sum::<f64>() / 12.0;
+        close(effect, direct, "mean of observed − counterfactual");
+        let (shift, shift_se, _) = average_effect(&times, &Y, None, 13.0, false, Some(2)).unwrap();
+        close(shift, -0.8916666666666759, "difference of means");
+        close(shift_se, 0.4052232593493313, "HAC L=2 se of the difference of means");
     }
 
     /// Coding B, as `segmented` fits: the level change is the step at the first post month.

@@ -22,6 +22,22 @@ pub fn two_sided_p(z: f64) -> f64 {
     (2.0 * standard_normal().sf(z.abs())).min(1.0)
 }
 
+/// Two-sided p-value of a Student t statistic with `df` degrees of freedom.
+pub fn two_sided_t_p(t: f64, df: f64) -> f64 {
+    match statrs::distribution::StudentsT::new(0.0, 1.0, df) {
+        Ok(dist) => (2.0 * dist.sf(t.abs())).min(1.0),
+        Err(_) => two_sided_p(t),
+    }
+}
+
+/// The two-sided Student t quantile t(1 − α/2; df).
+pub fn t_two_sided(alpha: f64, df: f64) -> f64 {
+    match statrs::distribution::StudentsT::new(0.0, 1.0, df) {
+        Ok(dist) => dist.inverse_cdf(1.0 - alpha / 2.0),
+        Err(_) => z_two_sided(alpha),
+    }
+}
+
 fn standard_normal() -> Normal {
     Normal::standard()
 }
@@ -114,5 +130,18 @@ mod properties {
             // the sort by integer keys walks as the sort by pairs does
             prop_assert_eq!(km_median(&a), km_median_by_pairs(&a));
         }
+    }
+}
+
+#[cfg(test)]
+mod t_tests {
+    use super::*;
+
+    /// scipy 1.17.1: `2 * stats.t.sf(2.5, 12)`, `2 * stats.t.sf(1.96, 200)`, `stats.t.ppf(0.975, 12)`.
+    #[test]
+    fn student_t_matches_scipy() {
+        assert!((two_sided_t_p(2.5, 12.0) - 0.02791539957132524).abs() < 1e-10);
+        assert!((two_sided_t_p(-1.96, 200.0) - 0.051384840845813295).abs() < 1e-10);
+        assert!((t_two_sided(0.05, 12.0) - 2.1788128296672284).abs() < 1e-9);
     }
 }
