@@ -112,7 +112,8 @@ pub struct InputMapping {
     pub encoding: Option<String>,
     /// the profile of this input (as `--profile`, which it overrides for this input)
     pub profile: Option<String>,
-    /// the config file and the line of each `columns` entry, for messages
+    /// the config file and the line of each `columns` and `values` entry (under `columns.<name>`
+    /// and `values.<name>`), for messages
     #[serde(skip)]
     pub lines: BTreeMap<String, (PathBuf, u64)>,
 }
@@ -134,27 +135,75 @@ impl InputMapping {
         encoding_rs::Encoding::for_label(self.encoding.as_deref()?.as_bytes())
     }
 
-    /// Where each `columns` entry of `[section]` is in the config text (the first line after the
-    /// section's header that names the header in quotes).
-    fn locate(&mut self, section: &str, path: &Path, text: &str) {
-        let starts = |l: &str| l.trim() == format!("[{section}]") || l.trim().starts_with(&format!("[{section}."));
-        let start = text.lines().position(starts).unwrap_or(0);
-        for (canonical, header) in &self.columns {
-            let quoted = format!("\"{header}\"");
-            let line =
-                text.lines().enumerate().skip(start).find(|(_, l)| l.contains(&quoted)).map_or(0, |(i, _)| i + 1);
-            self.lines.insert(canonical.clone(), (path.to_path_buf(), line as u64));
+    /// Where each `columns` and `values` entry of `[section]` is in the config text, as the TOML
+    /// parser places its key: whatever the quoting of the header (basic, literal or escaped
+    /// strings), dotted keys or inline tables.
+    fn locate(&mut self, section: &str, path: &Path, lines: &Lines<'_>) {
+        let entries = self.columns.keys().map(|c| ("columns", c)).chain(self.values.keys().map(|c| ("values", c)));
+        for (key, canonical) in entries {
+            let line = lines.of(&[section, key, canonical.as_str()]);
+            self.lines.insert(format!("{key}.{canonical}"), (path.to_path_buf(), line));
         }
     }
 
-    /// "config.toml:4" for the entry of `canonical`, or "the configuration".
-    pub fn where_is(&self, canonical: &str) -> String {
-        match self.lines.get(canonical) {
+    /// "config.toml:4" for the entry `key.canonical` (`key` is `columns` or `values`), or "the
+    /// configuration".
+    pub fn where_is(&self, key: &str, canonical: &str) -> String {
+        match self.lines.get(&format!("{key}.{canonical}")) {
             Some((path, line)) if *line > 0 => format!("{}:{line}", path.display()),
             Some((path, _)) => path.display().to_string(),
             None => "the configuration".into(),
         }
     }
+}
+
+/// The config text as the TOML parser reads it, to tell the line of a key in messages.
+struct Lines<'t> {
+    text: &'t str,
+    root: Option<toml::de::DeTable<'t>>,
+}
+
+impl<'t> Lines<'t> {
+    fn new(text: &'t str) -> Self {
+        Lines { text, root: toml::de::DeTable::parse(text).ok().map(toml::Spanned::into_inner) }
+    }
+
+    /// The line (from 1) of the key at `keys` (`["tickets", "values", "priority"]`); the line of
+    /// the deepest key found when the path goes on past it, 0 when not even the first is there.
+    fn of(&self, keys: &[&str]) -> u64 {
+        let Some(mut table) = self.root.as_ref() else { return 0 };
+        let mut start = None;
+        for key in keys {
+            let Some((k, v)) = table.iter().find(|(k, _)| {
+                let name: &str = k.get_ref();
+                name == *key
+            }) else {
+                break;
+            };
+            start = Some(k.span().start);
+            match v.get_ref().as_table() {
+                Some(t) => table = t,
+                None => break,
+            }
+        }
+        let Some(start) = start else { return 0 };
+        self.text.as_bytes().get(..start).map_or(0, |before| before.iter().filter(|&&b| b == b'\n').count() as u64 + 1)
+    }
+}
+
+/// An error about the key at `keys` of the config file: at its line when found.
+fn at_key(path: &Path, lines: &Lines<'_>, keys: &[&str], problem: String) -> Error {
+    let fix = "see `sop-impact init-config` for the allowed values";
+    match lines.of(keys) {
+        0 => Error::invalid(path, problem, fix),
+        line => Error::InvalidAt { path: path.to_path_buf(), line, problem, fix: Some(fix.into()) },
+    }
+}
+
+/// A value of the config file as a message quotes it: cut, so that a 100 KB value does not
+/// print whole.
+fn quote(value: &str) -> std::borrow::Cow<'_, str> {
+    sop_impact_parse::values::clip(value, 60)
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -252,20 +301,22 @@ impl Config {
             Error::InvalidAt {
                 path: path.to_path_buf(),
                 line,
-                problem: e.message().trim().to_string(),
+                // toml's message quotes the value it could not read (`unknown variant `…``): cut
+                problem: sop_impact_parse::values::clip(e.message().trim(), 400).into_owned(),
                 fix: Some("see `sop-impact init-config` for every key and its default".into()),
             }
         })?;
+        let lines = Lines::new(&text);
         let mut config = config;
-        config.check(path)?;
-        config.check_date_formats(path, &text)?;
+        config.check(path, &lines)?;
+        config.check_date_formats(path, &lines)?;
         for (section, mapping) in [
             ("tickets", &mut config.tickets),
             ("sops", &mut config.sops),
             ("changes", &mut config.changes),
             ("audits", &mut config.audits),
         ] {
-            mapping.locate(section, path, &text);
+            mapping.locate(section, path, &lines);
         }
         Ok(config)
     }
@@ -281,7 +332,7 @@ impl Config {
     }
 
     /// A `date_format` chrono cannot read would silently fit no value: a usage error at its line.
-    fn check_date_formats(&self, path: &Path, text: &str) -> Result<()> {
+    fn check_date_formats(&self, path: &Path, lines: &Lines<'_>) -> Result<()> {
         use chrono::format::{Item, StrftimeItems};
         for (section, m) in
             [("tickets", &self.tickets), ("sops", &self.sops), ("changes", &self.changes), ("audits", &self.audits)]
@@ -290,48 +341,70 @@ impl Config {
             if !StrftimeItems::new(f).any(|i| matches!(i, Item::Error)) {
                 continue;
             }
-            let header = text.lines().position(|l| l.trim() == format!("[{section}]")).unwrap_or(0);
-            let line = text
-                .lines()
-                .enumerate()
-                .skip(header)
-                .find(|(_, l)| l.trim_start().starts_with("date_format"))
-                .map_or(0, |(i, _)| i + 1);
+            let line = lines.of(&[section, "date_format"]);
             return Err(Error::Usage(format!(
-                "{}:{line}: [{section}] date_format = '{f}' is not a date format (chrono's strftime specifiers: %Y %m %d %H %M %S, %b for a month name, %p for AM/PM …); \
+                "{}:{line}: [{section}] date_format = '{}' is not a date format (chrono's strftime specifiers: %Y %m %d %H %M %S, %b for a month name, %p for AM/PM …); \
                  correct it or remove the line to use the built-in formats",
-                path.display()
+                path.display(),
+                quote(f)
             )));
         }
         Ok(())
     }
 
-    fn check(&self, path: &Path) -> Result<()> {
-        let bad = |what: &str| {
-            Err(Error::invalid(path, what.to_string(), "see `sop-impact init-config` for the allowed values"))
-        };
+    /// Values no run could use, each refused at its line (`config.toml:7`), the value cut.
+    fn check(&self, path: &Path, lines: &Lines<'_>) -> Result<()> {
         if self.sla.target_hours.iter().any(|h| !(h.is_finite() && *h > 0.0)) {
-            return bad("sla.target_hours must be five positive numbers of hours");
+            return Err(at_key(
+                path,
+                lines,
+                &["sla", "target_hours"],
+                "sla.target_hours must be five positive numbers of hours".into(),
+            ));
         }
         let w = &self.backlog;
-        if [w.volume, w.risk, w.pain, w.inconsistency, w.state].iter().any(|x| !(x.is_finite() && *x >= 0.0)) {
-            return bad("backlog weights must be numbers of 0 or more");
+        for (key, x) in [
+            ("volume", w.volume),
+            ("risk", w.risk),
+            ("pain", w.pain),
+            ("inconsistency", w.inconsistency),
+            ("state", w.state),
+        ] {
+            if !(x.is_finite() && x >= 0.0) {
+                return Err(at_key(
+                    path,
+                    lines,
+                    &["backlog", key],
+                    format!("backlog.{key} = {x}: backlog weights must be numbers of 0 or more"),
+                ));
+            }
         }
         if !(self.compare.alpha > 0.0 && self.compare.alpha < 1.0) {
-            return bad("compare.alpha must be between 0 and 1");
+            return Err(at_key(path, lines, &["compare", "alpha"], "compare.alpha must be between 0 and 1".into()));
         }
         for (section, m) in
             [("tickets", &self.tickets), ("sops", &self.sops), ("changes", &self.changes), ("audits", &self.audits)]
         {
             if let Some(d) = &m.delimiter {
                 if m.delimiter_byte().is_none() {
-                    return bad(&format!("[{section}] delimiter = '{d}' is not one of , ; | tab"));
+                    return Err(at_key(
+                        path,
+                        lines,
+                        &[section, "delimiter"],
+                        format!("[{section}] delimiter = '{}' is not one of , ; | tab", quote(d)),
+                    ));
                 }
             }
             if let Some(e) = &m.encoding {
                 if encoding_rs::Encoding::for_label(e.as_bytes()).is_none() {
-                    return bad(&format!(
-                        "[{section}] encoding = '{e}' is not an encoding name (utf-8, utf-16le, windows-1252, latin1)"
+                    return Err(at_key(
+                        path,
+                        lines,
+                        &[section, "encoding"],
+                        format!(
+                            "[{section}] encoding = '{}' is not an encoding name (utf-8, utf-16le, windows-1252, latin1)",
+                            quote(e)
+                        ),
                     ));
                 }
             }
@@ -339,7 +412,15 @@ impl Config {
                 if !["auto", "canonical", "servicenow", "jira", "zendesk", "freshdesk", "glpi", "otrs"]
                     .contains(&p.as_str())
                 {
-                    return bad(&format!("[{section}] profile = '{p}' is not a profile (auto, canonical, servicenow, jira, zendesk, freshdesk, glpi, otrs)"));
+                    return Err(at_key(
+                        path,
+                        lines,
+                        &[section, "profile"],
+                        format!(
+                            "[{section}] profile = '{}' is not a profile (auto, canonical, servicenow, jira, zendesk, freshdesk, glpi, otrs)",
+                            quote(p)
+                        ),
+                    ));
                 }
             }
         }
@@ -371,5 +452,44 @@ mod tests {
         let e = Config::load(Some(&p)).unwrap_err();
         assert_eq!(e.exit_code(), crate::error::exit::USAGE);
         assert!(e.to_string().contains("c.toml:3:") && e.to_string().contains("%d.%Q.%Y"), "{e}");
+    }
+
+    #[test]
+    fn every_check_and_mapping_entry_names_its_line_and_cuts_the_value() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.toml");
+        let load = |text: &str| {
+            std::fs::write(&p, text).unwrap();
+            Config::load(Some(&p))
+        };
+        for (text, line) in [
+            ("[compare]\n\nalpha = 2.0\n", 3),
+            ("[tickets]\nprofile = \"auto\"\ndelimiter = \"::\"\n", 3),
+            ("[sops]\n# x\nencoding = 'klingon'\n", 3),
+            ("[changes]\nprofile = \"remedy\"\n", 2),
+            ("[sla]\ntarget_hours = [4.0, 8.0, 0.0, 72.0, 168.0]\n", 2),
+            ("[backlog]\nvolume = 0.2\nrisk = -1.0\n", 3),
+            ("audits.delimiter = \"::\"\n", 1),
+            ("[tickets]\ndate_format = '%Q'\n", 2),
+        ] {
+            let e = load(text).unwrap_err().to_string();
+            assert!(e.contains(&format!("c.toml:{line}:")), "{text:?}: {e}");
+        }
+        let huge = "x".repeat(100_000);
+        for text in [format!("[tickets]\ndelimiter = \"{huge}\"\n"), format!("[metrics]\nperiod = \"{huge}\"\n")] {
+            let e = load(text.as_str()).unwrap_err().to_string();
+            assert!(e.contains("c.toml:2:") && e.len() < 1_000, "{} bytes: {}", e.len(), sop_impact_parse::values::clip(&e, 200));
+        }
+        // Literal and escaped strings, a value map under its own header, a blank line between.
+        let c = load(
+            "[tickets]\ncolumns = { ticket_id = 'No Such Column' }\n[tickets.values]\n\nprio = { \"High\" = \"2\" }\n\
+             [sops]\ncolumns = { sop_id = \"No\\u0020Such\\tColumn\" }\n",
+        )
+        .unwrap();
+        assert_eq!(c.sops.columns["sop_id"], "No Such\tColumn");
+        assert!(c.tickets.where_is("columns", "ticket_id").ends_with("c.toml:2"), "{:?}", c.tickets.lines);
+        assert!(c.tickets.where_is("values", "prio").ends_with("c.toml:5"), "{:?}", c.tickets.lines);
+        assert!(c.sops.where_is("columns", "sop_id").ends_with("c.toml:7"), "{:?}", c.sops.lines);
+        assert_eq!(c.sops.where_is("values", "sop_id"), "the configuration");
     }
 }

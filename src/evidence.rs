@@ -111,7 +111,8 @@ pub fn write_evidence(
     };
     let out = out.unwrap_or_else(|| default_dir(a, target));
     let publication = crate::publish::Publication::begin(&out, replace)?;
-    build(a, target, publication.stage(), args)?;
+    // an error names the file under --out, not its staging copy
+    build(a, target, publication.stage(), args).map_err(|e| publication.at_target(e))?;
     publication.commit()?;
     Ok(out)
 }

@@ -1134,13 +1134,29 @@ pub fn write(dir: &Path, spec: &Spec) -> Result<Vec<(PathBuf, Option<u64>)>> {
     ensure_dir(dir)?;
     let world = World::new(spec);
     let tickets_path = dir.join("tickets.csv");
-    let file = File::create(&tickets_path).map_err(|e| Error::output(&tickets_path, e))?;
-    let mut w = BufWriter::with_capacity(1 << 20, file);
     let header = match spec.profile {
         Layout::Canonical => CANONICAL_HEADER.to_string(),
         Layout::Servicenow if spec.event_log => format!("{SERVICENOW_HEADER},sys_updated_at,sys_mod_count\n"),
         Layout::Servicenow => format!("{SERVICENOW_HEADER}\n"),
     };
+    // A file in `dir` is replaced only when the tool wrote it (its first line is the header this
+    // run writes, see output::refuse_foreign): all five are checked before the first is touched,
+    // so a refusal leaves the directory as it was. The audits' header is that of no finding.
+    let (sops, n_sops) = sops_csv(spec);
+    let (changes, n_changes) = changes_csv(spec, &world);
+    let truth = serde_json::to_vec_pretty(&truth(spec)).map_err(|e| Error::Internal(e.to_string()))?;
+    let audits_header = audits_csv(&[]).0;
+    for (name, bytes) in [
+        ("tickets.csv", header.as_bytes()),
+        ("sops.csv", sops.as_slice()),
+        ("changes.csv", changes.as_slice()),
+        ("audits.csv", audits_header.as_slice()),
+        ("truth.json", truth.as_slice()),
+    ] {
+        crate::output::refuse_foreign(&dir.join(name), bytes)?;
+    }
+    let file = File::create(&tickets_path).map_err(|e| Error::output(&tickets_path, e))?;
+    let mut w = BufWriter::with_capacity(1 << 20, file);
     let io = |e: std::io::Error| Error::output(&tickets_path, e);
     w.write_all(header.as_bytes()).map_err(io)?;
     let chunks = spec.tickets.div_ceil(CHUNK);
@@ -1173,10 +1189,7 @@ pub fn write(dir: &Path, spec: &Spec) -> Result<Vec<(PathBuf, Option<u64>)>> {
     findings.sort_by_key(|f| (f.raised, f.process));
 
     let mut written = vec![(tickets_path.clone(), Some(ticket_rows))];
-    let (sops, n_sops) = sops_csv(spec);
-    let (changes, n_changes) = changes_csv(spec, &world);
     let (audits, n_audits) = audits_csv(&findings);
-    let truth = serde_json::to_vec_pretty(&truth(spec)).map_err(|e| Error::Internal(e.to_string()))?;
     for (name, bytes, rows) in [
         ("sops.csv", sops, Some(n_sops)),
         ("changes.csv", changes, Some(n_changes)),

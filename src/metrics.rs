@@ -10,7 +10,7 @@ use crate::arrays::{Bits, Dense, Nullable};
 use crate::attribute::{Attributed, TimelineRow};
 use crate::config::Config;
 use crate::error::{polars_internal, Error, Result};
-use crate::period::Period;
+use crate::period::{year4, Period};
 
 /// Which way a metric is better.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -596,8 +596,8 @@ fn period_indices(df: &DataFrame, period: Period, calendar: Calendar) -> Result<
 /// The label of a period index: `2024-03`, `2024-W09`, `2024-Q1`.
 pub fn period_label(index: i64, period: Period) -> String {
     match period {
-        Period::Month => format!("{}-{:02}", index.div_euclid(12), index.rem_euclid(12) + 1),
-        Period::Quarter => format!("{}-Q{}", index.div_euclid(4), index.rem_euclid(4) + 1),
+        Period::Month => format!("{}-{:02}", year4(index.div_euclid(12)), index.rem_euclid(12) + 1),
+        Period::Quarter => format!("{}-Q{}", year4(index.div_euclid(4)), index.rem_euclid(4) + 1),
         Period::Week => {
             let monday = chrono::DateTime::from_timestamp((index * 7 - 3) * 86_400, 0).map(|d| d.date_naive());
             monday.map(|d| d.format("%G-W%V").to_string()).unwrap_or_default()
@@ -1325,6 +1325,10 @@ mod tests {
     fn period_labels() {
         assert_eq!(period_label(2024 * 12 + 2, Period::Month), "2024-03");
         assert_eq!(period_label(2024 * 4, Period::Quarter), "2024-Q1");
+        // year 1 (and any year before 1000) in four digits, as weeks have it
+        assert_eq!(period_label(12, Period::Month), "0001-01");
+        assert_eq!(period_label(4, Period::Quarter), "0001-Q1");
+        assert_eq!(period_label(999 * 12 + 11, Period::Month), "0999-12");
         // 2024-01-01 is a Monday: days since epoch 19723, week index (19723 + 3) / 7 = 2818
         assert_eq!(period_label(2818, Period::Week), "2024-W01");
     }

@@ -73,9 +73,66 @@ pub fn refuse_input(path: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Write `bytes` to `path` atomically, never over an input of the run.
+/// Refuse to replace a file at `path` that the tool did not write: what is there must start as
+/// `bytes` does — for a binary table (Parquet, Arrow IPC) its first 4 bytes (the format's magic),
+/// for text (CSV, Markdown, JSON, SQL) its first line (the header the tool writes). A user's file
+/// that merely carries an output's name (`--out` holding their own `rejects.csv`) is kept.
+/// Nothing at `path` is fine; something that cannot be read is refused (it cannot be checked).
+pub fn refuse_foreign(path: &Path, bytes: &[u8]) -> Result<()> {
+    use std::io::Read;
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+    let binary = matches!(ext.as_str(), "parquet" | "arrow" | "ipc" | "feather");
+    let refused = |problem: String| Error::OutputRefused {
+        path: path.to_path_buf(),
+        problem,
+        fix: "move it away or choose another --out".into(),
+    };
+    let mut file = match fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(refused(format!("exists and cannot be read to check that sop-impact wrote it ({e})"))),
+    };
+    if file.metadata().is_ok_and(|m| m.is_dir()) {
+        // a directory is never replaced by a file: the rename fails and says so
+        return Ok(());
+    }
+    let ours = signature(bytes, binary);
+    // The signature and a little more: a longer first line differs, and a 1 GB file is not read.
+    let mut head = Vec::with_capacity(ours.len() + 2);
+    if let Err(e) = (&mut file).take(ours.len() as u64 + 2).read_to_end(&mut head) {
+        return Err(refused(format!("exists and cannot be read to check that sop-impact wrote it ({e})")));
+    }
+    if signature(&head, binary) == ours {
+        return Ok(());
+    }
+    Err(refused(if binary {
+        format!("exists and was not written by sop-impact (it does not start as a .{ext} file does)")
+    } else {
+        format!("exists and was not written by sop-impact (its first line is not the header of {name})")
+    }))
+}
+
+/// What identifies a file the tool wrote: the first 4 bytes of a binary table; the first line of
+/// text (without its line break; an empty JSON array `[]` opens as one with rows, `[`).
+fn signature(bytes: &[u8], binary: bool) -> &[u8] {
+    if binary {
+        return bytes.get(..4).unwrap_or(bytes);
+    }
+    let end = memchr::memchr(b'\n', bytes).unwrap_or(bytes.len());
+    let line = bytes.get(..end).unwrap_or(bytes);
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    if line == b"[]" || line == b"{}" {
+        return line.get(..1).unwrap_or(line);
+    }
+    line
+}
+
+/// Write `bytes` to `path` atomically, never over an input of the run nor over a file the tool
+/// did not write ([`refuse_foreign`]).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     refuse_input(path)?;
+    refuse_foreign(path, bytes)?;
     let tmp = temp_name(path);
     let write = || -> std::io::Result<()> {
         let mut f = fs::File::create(&tmp)?;
@@ -217,10 +274,43 @@ mod tests {
     #[test]
     fn atomic_write_replaces_whole_file() {
         let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("a.txt");
-        write_atomic(&p, b"one").unwrap();
-        write_atomic(&p, b"two").unwrap();
-        assert_eq!(fs::read(&p).unwrap(), b"two");
+        let p = dir.path().join("a.csv");
+        write_atomic(&p, b"id,n\n1,one\n").unwrap();
+        write_atomic(&p, b"id,n\n2,two\n").unwrap();
+        assert_eq!(fs::read(&p).unwrap(), b"id,n\n2,two\n");
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1, "no temporary file left behind");
+    }
+
+    #[test]
+    fn a_file_the_tool_did_not_write_is_never_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        // text: the first line must be the header the tool writes
+        let p = dir.path().join("rejects.csv");
+        fs::write(&p, b"my own notes\nline two\n").unwrap();
+        let e = write_atomic(&p, b"input,line,column,value,reason\n").unwrap_err();
+        assert_eq!(e.exit_code(), crate::error::exit::OUTPUT);
+        assert!(e.to_string().contains("rejects.csv") && e.to_string().contains("not written by sop-impact"), "{e}");
+        assert_eq!(fs::read(&p).unwrap(), b"my own notes\nline two\n");
+        // a longer first line that starts as the header is not the header; an empty file neither
+        fs::write(&p, b"input,line,column,value,reason,mine\n").unwrap();
+        assert!(write_atomic(&p, b"input,line,column,value,reason\n").is_err());
+        fs::write(&p, b"").unwrap();
+        assert!(write_atomic(&p, b"input,line,column,value,reason\n").is_err());
+        // the tool's own file (CRLF or not) is replaced, whatever its rows
+        fs::write(&p, b"input,line,column,value,reason\r\nt.csv,3,x,y,z\r\n").unwrap();
+        write_atomic(&p, b"input,line,column,value,reason\n").unwrap();
+        // JSON: an empty array opens as one with rows
+        let j = dir.path().join("m.json");
+        write_atomic(&j, b"[\n  {}\n]\n").unwrap();
+        write_atomic(&j, b"[]\n").unwrap();
+        write_atomic(&j, b"[\n  {}\n]\n").unwrap();
+        // binary: the first 4 bytes (the format's magic)
+        let b = dir.path().join("t.parquet");
+        fs::write(&b, b"not parquet at all").unwrap();
+        let e = write_atomic(&b, b"PAR1....PAR1").unwrap_err();
+        assert!(e.to_string().contains(".parquet"), "{e}");
+        fs::write(&b, b"PAR1 an older table PAR1").unwrap();
+        write_atomic(&b, b"PAR1....PAR1").unwrap();
+        assert_eq!(fs::read(&b).unwrap(), b"PAR1....PAR1");
     }
 }

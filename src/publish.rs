@@ -102,6 +102,21 @@ impl Publication {
         &self.stage
     }
 
+    /// An error about a file of the stage, said about the same file under the target: the user
+    /// reads `r/charts/x.png` (the path they asked for), not the staging copy
+    /// `.r.tmp-PID/charts/x.png`, which is gone by the time they read the message.
+    pub fn at_target(&self, e: Error) -> Error {
+        let moved = |path: PathBuf| -> PathBuf {
+            let rel = path.strip_prefix(&self.stage).ok().map(Path::to_path_buf);
+            rel.map_or(path, |rel| self.target.join(rel))
+        };
+        match e {
+            Error::Output { path, source } => Error::Output { path: moved(path), source },
+            Error::OutputRefused { path, problem, fix } => Error::OutputRefused { path: moved(path), problem, fix },
+            other => other,
+        }
+    }
+
     /// Put the staged report in place of what is at the target, if that is still a report.
     pub fn commit(mut self) -> Result<()> {
         check_replaceable(&self.target, self.replace)?;
@@ -517,6 +532,22 @@ mod tests {
             write(&p.stage().join(name), text);
         }
         p.commit()
+    }
+
+    #[test]
+    fn an_error_in_the_stage_names_the_file_under_the_target() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("r");
+        let p = Publication::begin(&target, Replace::OwnFiles).unwrap();
+        let staged = p.stage().join("charts/x.png");
+        let e = p.at_target(Error::output(&staged, std::io::Error::other("No space left on device")));
+        let target = fs::canonicalize(dir.path()).unwrap().join("r");
+        assert!(matches!(&e, Error::Output { path, .. } if *path == target.join("charts/x.png")), "{e}");
+        assert!(!e.to_string().contains(".tmp-"), "{e}");
+        // a path outside the stage is left as it is
+        let other = dir.path().join("elsewhere.csv");
+        let e = p.at_target(Error::output(&other, std::io::Error::other("x")));
+        assert!(matches!(&e, Error::Output { path, .. } if *path == other), "{e}");
     }
 
     #[test]

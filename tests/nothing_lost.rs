@@ -108,6 +108,54 @@ fn no_command_writes_over_an_input_in_its_output_directory() {
 }
 
 #[test]
+fn no_command_writes_over_a_file_it_did_not_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let (tickets, sops) = (demo("tickets.csv"), demo("sops.csv"));
+    let mine = "my own notes, not a table of sop-impact\n";
+    for (command, name) in [
+        ("validate", "rejects.csv"),
+        ("metrics", "windows.csv"),
+        ("metrics", "metrics/sop_version_metrics.csv"),
+        ("backlog", "review_calendar.csv"),
+    ] {
+        let user_file = out.join(name);
+        std::fs::create_dir_all(user_file.parent().unwrap()).unwrap();
+        std::fs::write(&user_file, mine).unwrap();
+        let mut args = vec![command, "--quiet", "--tickets", tickets.to_str().unwrap(), "--sops", sops.to_str().unwrap()];
+        args.extend(["--out", out.to_str().unwrap()]);
+        if command != "validate" {
+            args.extend(["--as-of", "2025-12-31"]);
+        }
+        let o = run_in(dir.path(), &args, &[]);
+        assert_eq!(o.status.code(), Some(4), "{command} over {name}: {:?}", text(&o));
+        let file_name = name.rsplit('/').next().unwrap();
+        assert!(text(&o).1.contains(file_name) && text(&o).1.contains("not written by sop-impact"), "{:?}", text(&o));
+        assert_eq!(std::fs::read_to_string(&user_file).unwrap(), mine, "{command} kept {name}");
+        // once it is moved away, the command writes there, and replaces its own file again
+        std::fs::remove_file(&user_file).unwrap();
+        for _ in 0..2 {
+            let o = run_in(dir.path(), &args, &[]);
+            assert!(o.status.success(), "{command}: {:?}", text(&o));
+        }
+    }
+    // generate: its own files are replaced; a file of the user's stops it before any is touched
+    let gen = |seed: &str| run_in(dir.path(), &["generate", "--quiet", "--out", "data", "--tickets", "300", "--seed", seed], &[]);
+    for seed in ["9", "10"] {
+        let o = gen(seed);
+        assert!(o.status.success(), "{:?}", text(&o));
+    }
+    let data = dir.path().join("data");
+    std::fs::write(data.join("changes.csv"), mine).unwrap();
+    let before = std::fs::read(data.join("tickets.csv")).unwrap();
+    let o = gen("11");
+    assert_eq!(o.status.code(), Some(4), "{:?}", text(&o));
+    assert!(text(&o).1.contains("changes.csv"), "{:?}", text(&o));
+    assert_eq!(std::fs::read_to_string(data.join("changes.csv")).unwrap(), mine);
+    assert_eq!(std::fs::read(data.join("tickets.csv")).unwrap(), before, "tickets.csv untouched");
+}
+
+#[test]
 fn a_report_file_the_user_changed_is_replaced_only_with_force() {
     let dir = tempfile::tempdir().unwrap();
     let args = |extra: &[&str]| {
@@ -306,4 +354,23 @@ fn typed_inputs_with_small_integers_streams_and_repeated_names() {
     let o = validate(dir.path(), &fixture("typed/repeated_name.arrow"), &sops, "out");
     assert_eq!(o.status.code(), Some(3), "{:?}", text(&o));
     assert!(text(&o).1.contains("17 columns but only 16 distinct column names"), "{:?}", text(&o));
+}
+
+/// Arrow IPC timestamps stored in seconds, two of them ±2^62 s (beyond what milliseconds hold,
+/// which polars wrapped to 1970-01-01): those two rows are rejected as out of range, in the file
+/// format (UTC) and the stream (no zone) alike; the other 58 are read.
+#[test]
+fn timestamps_in_seconds_beyond_milliseconds_reject_their_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let sops = demo("sops.csv");
+    for (k, f) in ["seconds_range.arrow", "seconds_range.arrows"].iter().enumerate() {
+        let out = format!("o{k}");
+        let o = validate(dir.path(), &fixture("typed").join(f), &sops, &out);
+        assert!(o.status.success(), "{f}: {:?}", text(&o));
+        assert!(text(&o).0.contains("60 rows read = 58 accepted + 2 rejected"), "{f}: {}", text(&o).0);
+        let r = rejects(&dir.path().join(&out));
+        let lines: Vec<&str> = r.iter().map(|r| &r[1]).collect();
+        assert_eq!(lines, ["2", "3"], "{f}: {r:?}");
+        assert!(r.iter().all(|r| &r[2] == "opened_at" && r[4].contains("out of range")), "{f}: {r:?}");
+    }
 }

@@ -7,50 +7,13 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use encoding_rs::{Encoding, UTF_16BE, UTF_16LE, WINDOWS_1252};
+use encoding_rs::{Encoding, WINDOWS_1252};
 
 use crate::error::{Error, Result};
 
-/// The encoding of a text file, from its first bytes.
-pub fn detect(head: &[u8]) -> &'static Encoding {
-    if head.starts_with(b"\xFF\xFE") {
-        return UTF_16LE;
-    }
-    if head.starts_with(b"\xFE\xFF") {
-        return UTF_16BE;
-    }
-    let (characters, invalid) = utf8_evidence(head);
-    // A few stray bytes in a UTF-8 export stay rejects of their rows: Windows-1252 only where
-    // the bytes outside ASCII are mostly not UTF-8 (in Windows-1252 text, a pair of bytes that
-    // happens to be a UTF-8 character is rare).
-    if invalid > characters {
-        WINDOWS_1252
-    } else {
-        encoding_rs::UTF_8
-    }
-}
-
-/// In `head`: the UTF-8 characters of more than one byte, and the invalid sequences (a
-/// character cut by the end of the window is neither).
-pub fn utf8_evidence(head: &[u8]) -> (usize, usize) {
-    let (mut characters, mut invalid) = (0usize, 0usize);
-    let mut rest = head;
-    loop {
-        let valid = match std::str::from_utf8(rest) {
-            Ok(text) => text,
-            Err(e) => {
-                // (the prefix up to valid_up_to is UTF-8 by definition)
-                std::str::from_utf8(rest.get(..e.valid_up_to()).unwrap_or_default()).unwrap_or_default()
-            }
-        };
-        characters += valid.chars().filter(|c| !c.is_ascii()).count();
-        let Err(e) = std::str::from_utf8(rest) else { break };
-        let Some(bad) = e.error_len() else { break };
-        invalid += 1;
-        rest = rest.get(e.valid_up_to() + bad..).unwrap_or_default();
-    }
-    (characters, invalid)
-}
+// Detection is in the parse crate (no table library), where the fuzz target `encodings`
+// reaches it.
+pub use sop_impact_parse::encoding::{detect, utf8_evidence};
 
 /// The first bytes decoded to UTF-8, for sniffing the delimiter and the header.
 pub fn decode_head(head: &[u8], encoding: &'static Encoding) -> String {
@@ -141,6 +104,7 @@ pub fn decode_copy(path: &Path, encoding: &'static Encoding, unwrap: bool) -> Re
 #[cfg(test)]
 mod tests {
     use super::*;
+    use encoding_rs::UTF_16LE;
 
     #[test]
     fn detects_and_decodes_each_encoding() {

@@ -443,9 +443,10 @@ pub fn open_table(path: &Path, select: &mut Select, overrides: TextOverrides) ->
             let projection: Vec<usize> = projection_of(&keep);
             check_time_zones(path, &schema, &projection)?;
             let df = IpcReader::new(open()?)
-                .with_projection(Some(projection))
+                .with_projection(Some(projection.clone()))
                 .finish()
                 .map_err(polars_in(path, "cannot read Arrow IPC"))?;
+            let df = reread_seconds(path, df, &schema, &projection)?;
             Ok(columnar(headers, Body::Frame { df, keep }))
         }
         Format::IpcStream => {
@@ -469,6 +470,7 @@ pub fn open_table(path: &Path, select: &mut Select, overrides: TextOverrides) ->
                     .zip(&projection)
                     .map(|(array, &i)| {
                         let name = headers.get(i).map_or("", String::as_str);
+                        let array = seconds_as_millis(&*array).unwrap_or(array);
                         Series::try_from((PlSmallStr::from(name), array)).map(Column::from)
                     })
                     .collect::<PolarsResult<Vec<Column>>>()
@@ -497,6 +499,56 @@ pub fn open_table(path: &Path, select: &mut Select, overrides: TextOverrides) ->
             Ok(columnar(headers, Body::Frame { df, keep }))
         }
     }
+}
+
+/// An Arrow `timestamp[s]` array as `timestamp[ms]` in the same zone, each value multiplied by
+/// 1000 saturating; None for any other array. Polars multiplies wrapping: ±2^62 seconds came
+/// out as a time near 1970-01-01. Saturated, such a value is the farthest millisecond, which
+/// validation rejects for its row as out of range (validate::columns::typed_timestamps), as it
+/// rejects a stored time beyond the calendar in any other unit.
+fn seconds_as_millis(array: &dyn polars_arrow::array::Array) -> Option<Box<dyn polars_arrow::array::Array>> {
+    use polars_arrow::array::PrimitiveArray;
+    let ArrowDataType::Timestamp(polars_arrow::datatypes::TimeUnit::Second, zone) = array.dtype() else {
+        return None;
+    };
+    let seconds = array.as_any().downcast_ref::<PrimitiveArray<i64>>()?;
+    let millis: Vec<i64> = seconds.values().iter().map(|s| s.saturating_mul(1000)).collect();
+    let dtype = ArrowDataType::Timestamp(polars_arrow::datatypes::TimeUnit::Millisecond, zone.clone());
+    Some(Box::new(PrimitiveArray::<i64>::new(dtype, millis.into(), seconds.validity().cloned())))
+}
+
+/// The `timestamp[s]` columns of an IPC file (of those read), read again with polars-arrow and
+/// converted with [`seconds_as_millis`] in place of polars' conversion; the frame as it is when
+/// there are none. (The stream is converted as its batches are read.)
+fn reread_seconds(path: &Path, mut df: DataFrame, schema: &ArrowSchema, projection: &[usize]) -> Result<DataFrame> {
+    use polars_arrow::io::ipc::read::{read_file_metadata, FileReader};
+    let in_seconds = |i: &usize| {
+        schema.get_at_index(*i).is_some_and(|(_, field)| {
+            matches!(field.dtype, ArrowDataType::Timestamp(polars_arrow::datatypes::TimeUnit::Second, _))
+        })
+    };
+    // increasing, as the projection is: FileReader requires it
+    let seconds: Vec<usize> = projection.iter().copied().filter(in_seconds).collect();
+    if seconds.is_empty() {
+        return Ok(df);
+    }
+    let cannot = || polars_in(path, "cannot read Arrow IPC");
+    let mut file = File::open(path).map_err(|source| Error::Unreadable { path: path.to_path_buf(), source })?;
+    let metadata = read_file_metadata(&mut file).map_err(cannot())?;
+    let mut chunks: Vec<Vec<Box<dyn polars_arrow::array::Array>>> = seconds.iter().map(|_| Vec::new()).collect();
+    for batch in FileReader::new(file, metadata, Some(seconds.clone()), None) {
+        for (array, column) in batch.map_err(cannot())?.into_arrays().into_iter().zip(chunks.iter_mut()) {
+            column.push(seconds_as_millis(&*array).unwrap_or(array));
+        }
+    }
+    for (&i, column) in seconds.iter().zip(chunks) {
+        // (a file without record batches has no value to convert)
+        let (Some((name, _)), false) = (schema.get_at_index(i), column.is_empty()) else { continue };
+        let series = Series::try_from((name.clone(), column)).map_err(cannot())?;
+        // replaces the column of that name where it is (the frame's height is checked)
+        df.with_column(series.into_column()).map_err(cannot())?;
+    }
+    Ok(df)
 }
 
 /// Polars keys a schema by name, so a second column of one name disappears from it and reading
@@ -1580,6 +1632,70 @@ mod tests {
         let any = parse_any_block(&opened, b',', &[true], text.as_bytes().to_vec(), 1, true, Scratch::default());
         let table = any.0.unwrap().table;
         assert_eq!((table.rows, table.values(0).unwrap().collect::<Vec<_>>()), (1, vec![Some("v")]));
+    }
+
+    proptest::proptest! {
+        /// Whatever the bytes of a block (fields, quotes that close and quotes that never do,
+        /// escaped quotes, CRLF, blank lines, bytes that are not UTF-8), through either reader
+        /// (parse_block, and parse_any_block, which takes the plain scan when it can): every
+        /// record read is kept or rejected, never both, never lost; each starts on a line of its
+        /// own within the block, in order; and without quotes every line that is neither blank
+        /// nor the header is a record.
+        #[test]
+        fn every_line_of_a_block_is_accounted_for(
+            pieces in proptest::collection::vec(
+                proptest::sample::select(vec![
+                    &b"a"[..], &b"bc"[..], &b","[..], &b"\""[..], &b"\"\""[..], &b"\n"[..], &b"\r\n"[..],
+                    &b" "[..], "é".as_bytes(), &b"\xff"[..],
+                ]),
+                0..200,
+            ),
+            width in 1usize..5,
+            has_header in proptest::bool::ANY,
+        ) {
+            let data: Vec<u8> = pieces.concat();
+            let keep = vec![true; width];
+            let opened = Opened {
+                path: PathBuf::from("t.csv"),
+                format: Format::Csv { delimiter: b',' },
+                encoding: "UTF-8",
+                headers: (0..width).map(|i| format!("c{i}")).collect(),
+                body: Body::Csv { delimiter: b',', keep: keep.clone() },
+                decoded: None,
+            };
+            // an editor's count: every line end, and a last line without one
+            let lines_in_block = count_line_ends(&data) + u64::from(!data.is_empty() && !data.ends_with(b"\n"));
+            let by_reader = parse_block(&opened, b',', &keep, &data, 1, has_header, Scratch::default());
+            let any = parse_any_block(&opened, b',', &keep, data.clone(), 1, has_header, Scratch::default()).0;
+            for (reader, block) in [("parse_block", by_reader), ("parse_any_block", any)] {
+                let t = block.unwrap().table;
+                proptest::prop_assert_eq!(t.rows_read, t.rows as u64 + t.rejects.len() as u64, "{}", reader);
+                let kept: Vec<u64> = (0..t.rows as u64).map(|i| t.lines.line(i)).collect();
+                let rejected: Vec<u64> = t.rejects.iter().map(|r| r.line).collect();
+                let increasing = |v: &[u64]| v.windows(2).all(|w| w[0] < w[1]);
+                proptest::prop_assert!(increasing(kept.as_slice()) && increasing(rejected.as_slice()), "{}: {:?} {:?}", reader, kept, rejected);
+                let mut all: Vec<u64> = kept.iter().chain(&rejected).copied().collect();
+                all.sort_unstable();
+                proptest::prop_assert!(increasing(all.as_slice()), "{}: a line twice: {:?} {:?}", reader, kept, rejected);
+                proptest::prop_assert!(
+                    all.iter().all(|&l| (1..=lines_in_block).contains(&l)),
+                    "{}: a line outside the block's {}: {:?}", reader, lines_in_block, all
+                );
+                if !data.contains(&b'"') {
+                    let text = String::from_utf8_lossy(&data);
+                    let mut header = has_header;
+                    let mut expected = Vec::new();
+                    for (i, line) in text.split('\n').enumerate() {
+                        let line = line.strip_suffix('\r').unwrap_or(line);
+                        if line.is_empty() || std::mem::take(&mut header) {
+                            continue;
+                        }
+                        expected.push(i as u64 + 1);
+                    }
+                    proptest::prop_assert_eq!(&all, &expected, "{}: every line a record", reader);
+                }
+            }
+        }
     }
 
     #[test]

@@ -467,8 +467,9 @@ fn apply_config(
     let known: Vec<&str> = columns.iter().map(|(c, _)| *c).collect();
     let unknown = |key: &str, name: &str| {
         MapError::Config(format!(
-            "{}: {key}.{name} is not a column of {what}; its columns are {}",
-            explicit.where_is(name),
+            "{}: {key}.{} is not a column of {what}; its columns are {}",
+            explicit.where_is(key, name),
+            values::clip(name, 60),
             known.join(", ")
         ))
     };
@@ -485,8 +486,9 @@ fn apply_config(
             .or_else(|| by_position(header).filter(|&i| i < headers.len()))
             .ok_or_else(|| {
                 MapError::Config(format!(
-                    "{}: columns.{canonical} = '{header}' is not a header of this file; found {} columns: {}",
-                    explicit.where_is(canonical),
+                    "{}: columns.{canonical} = '{}' is not a header of this file; found {} columns: {}",
+                    explicit.where_is("columns", canonical),
+                    values::clip(header, 60),
                     headers.len(),
                     headers.iter().map(|h| format!("'{}'", values::clip(h, 60))).collect::<Vec<_>>().join(", ")
                 ))
@@ -502,7 +504,7 @@ fn apply_config(
             _ => {
                 return Err(MapError::Config(format!(
                     "{}: values.{canonical}: this profile derives {canonical} from several columns; name its column with columns.{canonical}",
-                    explicit.where_is(canonical)
+                    explicit.where_is("values", canonical)
                 )))
             }
         }
@@ -691,6 +693,13 @@ mod tests {
             panic!("a configuration error")
         };
         assert!(e.contains("columns.closed_at = 'Closed On'") && e.contains("'Incident Ref', 'Logged On'"), "{e}");
+        // A 100 KB header in the configuration is quoted cut, not whole.
+        explicit.columns.insert("closed_at".into(), "y".repeat(100_000));
+        let MapError::Config(e) = map_header(InputKind::Tickets, Profile::Auto, &headers, &explicit).unwrap_err()
+        else {
+            panic!("a configuration error")
+        };
+        assert!(e.contains("columns.closed_at = 'yyy") && e.len() < 2_000, "{} bytes", e.len());
         explicit.columns.remove("closed_at");
         explicit.columns.insert("openend_at".into(), "Logged On".into());
         let MapError::Config(e) = map_header(InputKind::Tickets, Profile::Auto, &headers, &explicit).unwrap_err()

@@ -3,7 +3,10 @@
 
 /// Escape text from the data for a Markdown table cell or line: `|` and Markdown punctuation are
 /// backslash-escaped, `<`, `>` and `&` become entities (no HTML reaches the reader), and line
-/// breaks become spaces so that a cell stays one cell.
+/// breaks (U+2028 and U+2029 too) become spaces so that a cell stays one cell. Control
+/// characters, bidirectional embeddings, overrides and isolates (U+202A-U+202E, U+2066-U+2069)
+/// and zero-width characters (U+200B-U+200F, U+FEFF) are dropped: invisible, they would make
+/// a name read as another one (`abc` shown as `cba`) or two names look alike.
 pub fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
@@ -15,7 +18,8 @@ pub fn escape(text: &str) -> String {
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
             '&' => out.push_str("&amp;"),
-            '\n' | '\r' | '\t' => out.push(' '),
+            '\n' | '\r' | '\t' | '\u{2028}' | '\u{2029}' => out.push(' '),
+            '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}' => {}
             c if c.is_control() => {}
             c => out.push(c),
         }
@@ -138,6 +142,12 @@ mod tests {
         assert_eq!(escape("<script>alert(1)</script>"), "&lt;script&gt;alert(1)&lt;/script&gt;");
         assert_eq!(escape("two\nlines"), "two lines");
         assert_eq!(escape("*bold* _it_ [link](x)"), "\\*bold\\* \\_it\\_ \\[link\\](x)");
+        // bidirectional overrides and isolates, zero-width characters: dropped; line separators: spaces
+        assert_eq!(escape("Pass\u{202E}word\u{202C} reset"), "Password reset");
+        assert_eq!(escape("\u{2066}Access\u{2069}\u{200B}\u{200D}\u{200F}\u{FEFF}"), "Access");
+        assert_eq!(escape("\u{202A}a\u{202B}b\u{202D}c\u{2067}d\u{2068}e\u{200C}f\u{200E}"), "abcdef");
+        assert_eq!(escape("one\u{2028}two\u{2029}three"), "one two three");
+        assert_eq!(escape("café → ✓"), "café → ✓", "other text is kept");
     }
 
     #[test]

@@ -19,7 +19,7 @@ use crate::compare::{Change, Comparison, Verdict, Window};
 use crate::error::{polars_internal, Error, Result};
 use crate::metrics::{self, Better, Kind, Metric};
 use crate::output;
-use crate::period::Period;
+use crate::period::{year4, Period};
 use crate::pipeline::Analysis;
 use crate::render::charts::{self, Trend, TrendPanel};
 use crate::render::markdown::{ci_confidence, ci_label, escape, table, thousands};
@@ -110,12 +110,12 @@ fn period_position(ms: i64, period: Period, tz: Tz) -> (String, f64) {
             let days = chrono::NaiveDate::from_ymd_opt(d.year(), d.month(), 1)
                 .and_then(|f| f.checked_add_months(chrono::Months::new(1)).map(|n| (n - f).num_days()))
                 .unwrap_or(30);
-            (format!("{}-{:02}", d.year(), d.month()), (d.day0() as f64) / days as f64)
+            (format!("{}-{:02}", year4(d.year().into()), d.month()), (d.day0() as f64) / days as f64)
         }
         Period::Quarter => {
             let q0 = (d.month0() / 3) * 3 + 1;
             let start = chrono::NaiveDate::from_ymd_opt(d.year(), q0, 1).unwrap_or(d);
-            (format!("{}-Q{}", d.year(), d.month0() / 3 + 1), (d - start).num_days() as f64 / 91.0)
+            (format!("{}-Q{}", year4(d.year().into()), d.month0() / 3 + 1), (d - start).num_days() as f64 / 91.0)
         }
         Period::Week => (d.format("%G-W%V").to_string(), d.weekday().num_days_from_monday() as f64 / 7.0),
     }
@@ -258,7 +258,8 @@ pub(crate) fn write_json(path: &Path, value: &impl serde::Serialize) -> Result<(
 /// Write the full report to `out` (replacing what is there only when everything is written).
 pub fn write_report(a: &Analysis, out: &Path, args: &[String], replace: crate::publish::Replace) -> Result<()> {
     let publication = crate::publish::Publication::begin(out, replace)?;
-    build_report(a, publication.stage(), args)?;
+    // an error names the file under --out, not its staging copy
+    build_report(a, publication.stage(), args).map_err(|e| publication.at_target(e))?;
     publication.commit()
 }
 

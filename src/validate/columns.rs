@@ -317,6 +317,25 @@ fn typed_timestamps(
             continue;
         };
         let ms = if days { v.saturating_mul(DAY_MS) } else { v.div_euclid(per_ms) };
+        // Beyond the calendar (about ±262,000 years from 1970; a `timestamp[s]` past ±2^63 ms
+        // arrives saturated, see ingest::seconds_as_millis): the row is rejected, as the text
+        // would be, instead of reaching the periods as a date no one meant.
+        if chrono::DateTime::from_timestamp_millis(ms).is_none() {
+            let unit = match (days, per_ms) {
+                (true, _) => "days",
+                (false, 1) => "ms",
+                (false, 1_000) => "µs",
+                (false, _) => "ns",
+            };
+            let reason = if unit == "ms" && (v == i64::MAX || v == i64::MIN) {
+                format!("{name} is out of range: more than 2^63 milliseconds from 1970-01-01")
+            } else {
+                format!("{name} is out of range: {v} {unit} from 1970-01-01 is beyond any calendar date")
+            };
+            problems.add(i, name, &v.to_string(), reason);
+            out.push(None);
+            continue;
+        }
         if !wall_clock {
             out.push(Some(ms));
             continue;
