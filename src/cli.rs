@@ -156,6 +156,10 @@ pub enum Command {
         /// The cut in resolution time of `--effects mttr-steps`, percent.
         #[arg(long, default_value_t = 35.0, value_name = "PCT")]
         step: f64,
+        /// Each version's effect builds up evenly over this many weeks after its date, as a
+        /// procedure that needs training does (0: in full from its date).
+        #[arg(long, default_value_t = 0, value_name = "WEEKS")]
+        ramp_weeks: u32,
         /// Realistic where it matters for cost (benchmarks): one process with half the tickets,
         /// resolution times in whole minutes (ties), a quarter of the last four weeks' tickets
         /// still open at the end.

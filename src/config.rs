@@ -478,7 +478,12 @@ mod tests {
         let huge = "x".repeat(100_000);
         for text in [format!("[tickets]\ndelimiter = \"{huge}\"\n"), format!("[metrics]\nperiod = \"{huge}\"\n")] {
             let e = load(text.as_str()).unwrap_err().to_string();
-            assert!(e.contains("c.toml:2:") && e.len() < 1_000, "{} bytes: {}", e.len(), sop_impact_parse::values::clip(&e, 200));
+            assert!(
+                e.contains("c.toml:2:") && e.len() < 1_000,
+                "{} bytes: {}",
+                e.len(),
+                sop_impact_parse::values::clip(&e, 200)
+            );
         }
         // Literal and escaped strings, a value map under its own header, a blank line between.
         let c = load(

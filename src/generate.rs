@@ -407,6 +407,9 @@ pub struct Spec {
     /// resolution times in whole minutes (many ties), and a quarter of the last four weeks'
     /// tickets still open at the end
     pub realistic: bool,
+    /// weeks over which a version's effect builds up after its date (0: at once), as a
+    /// procedure that needs training does
+    pub ramp_weeks: u32,
 }
 
 /// What the SOP versions do.
@@ -447,6 +450,7 @@ impl Spec {
             seasonality_pct: 0.0,
             effects: Effects::Planted,
             realistic: false,
+            ramp_weeks: 0,
         })
     }
 
@@ -496,6 +500,10 @@ impl Spec {
             .collect()
     }
 
+    fn ramp_seconds(&self) -> i64 {
+        i64::from(self.ramp_weeks) * 7 * DAY
+    }
+
     fn start_ts(&self) -> i64 {
         self.start.and_hms_opt(0, 0, 0).map(|t| t.and_utc().timestamp()).unwrap_or(0)
     }
@@ -535,8 +543,25 @@ fn schedule(spec: &Spec, p: &ProcessDef) -> Vec<(i64, Effect)> {
         .unwrap_or_default()
 }
 
-fn effect_at(schedule: &[(i64, Effect)], t: i64) -> Effect {
-    schedule.iter().rev().find(|(from, _)| *from <= t).map(|(_, e)| *e).unwrap_or(NONE)
+/// The effect in force at `t`; within `ramp` seconds of its version's date, the way from the
+/// previous version's effect to it, in proportion to the time gone.
+fn effect_at(schedule: &[(i64, Effect)], t: i64, ramp: i64) -> Effect {
+    let Some(k) = schedule.iter().rposition(|(from, _)| *from <= t) else { return NONE };
+    let (from, target) = schedule[k];
+    if ramp <= 0 || t - from >= ramp {
+        return target;
+    }
+    let before = k.checked_sub(1).map_or(NONE, |j| schedule[j].1);
+    let share = (t - from) as f64 / ramp as f64;
+    let between = |a: f64, b: f64| a + (b - a) * share;
+    Effect {
+        mttr: between(before.mttr, target.mttr),
+        reopen: between(before.reopen, target.reopen),
+        escalation: between(before.escalation, target.escalation),
+        error: between(before.error, target.error),
+        audit: between(before.audit, target.audit),
+        change_failure: between(before.change_failure, target.change_failure),
+    }
 }
 
 struct World {
@@ -606,7 +631,7 @@ fn make_ticket(spec: &Spec, world: &World, i: u64, rng: &mut Pcg64Mcg, noise: &L
     // happen only then, so that the default data stay byte for byte what they were.)
     let process = if spec.realistic && rng.random::<f64>() < 0.5 { 0 } else { world.pick_process(rng.random::<f64>()) };
     let p = &PROCESSES[process];
-    let effect = effect_at(&world.schedules[process], opened);
+    let effect = effect_at(&world.schedules[process], opened, spec.ramp_seconds());
     let drift = spec.drift(p, opened);
     let mut u = rng.random::<f64>();
     let mut priority = 4;
@@ -873,7 +898,7 @@ fn chunk(spec: &Spec, world: &World, k: u64) -> (Vec<u8>, Vec<Finding>, u64) {
             Layout::Servicenow => rows += write_servicenow(&mut out, &t, &mut rng, spec.event_log),
         }
         let p = &PROCESSES[t.process];
-        let effect = effect_at(&world.schedules[t.process], t.opened);
+        let effect = effect_at(&world.schedules[t.process], t.opened, spec.ramp_seconds());
         if rng.random::<f64>() * 1000.0 < p.audit_per_1k * effect.audit * spec.drift(p, t.opened) {
             let raised = t.opened + rng.random_range(2 * DAY..30 * DAY);
             if raised < spec.end_ts() {
@@ -921,6 +946,9 @@ struct Truth {
     /// one process with half the tickets, minutes, open tickets at the end (absent: no)
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     realistic: bool,
+    /// weeks over which each version's effect builds up (absent: at once)
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ramp_weeks: Option<u32>,
     changes: Vec<TruthChange>,
     processes_without_sop: Vec<&'static str>,
     sla_target_hours_by_priority: [f64; 5],
@@ -996,6 +1024,7 @@ fn truth(spec: &Spec) -> Truth {
             )),
         },
         realistic: spec.realistic,
+        ramp_weeks: (spec.ramp_weeks > 0).then_some(spec.ramp_weeks),
         changes,
         processes_without_sop: PROCESSES.iter().filter(|p| p.sop.is_none()).map(|p| p.name).collect(),
         sla_target_hours_by_priority: SLA_TARGET_H,
@@ -1068,7 +1097,7 @@ fn changes_csv(spec: &Spec, world: &World) -> (Vec<u8>, u64) {
         let opened = start + ((i as f64 + rng.random::<f64>()) / n as f64 * (end - start) as f64) as i64;
         let process = world.pick_process(rng.random::<f64>());
         let p = &PROCESSES[process];
-        let effect = effect_at(&world.schedules[process], opened);
+        let effect = effect_at(&world.schedules[process], opened, spec.ramp_seconds());
         let failed = rng.random::<f64>() < (0.10 * effect.change_failure).min(0.95);
         let close = if failed {
             if rng.random::<f64>() < 0.5 {
@@ -1223,6 +1252,18 @@ mod tests {
         assert_eq!(a, b);
         let other = Spec { seed: 8, ..spec.clone() };
         assert_ne!(a, chunk(&other, &World::new(&other), 0).0);
+    }
+
+    #[test]
+    fn an_effect_builds_up_over_its_ramp() {
+        let half = Effect { mttr: 0.5, ..NONE };
+        let schedule = [(100, NONE), (1_000, half)];
+        assert_eq!(effect_at(&schedule, 50, 0).mttr, 1.0, "before the first version");
+        assert_eq!(effect_at(&schedule, 1_000, 0).mttr, 0.5, "at once without a ramp");
+        assert_eq!(effect_at(&schedule, 1_000, 400).mttr, 1.0, "a ramp starts where the last version was");
+        assert_eq!(effect_at(&schedule, 1_100, 400).mttr, 0.875);
+        assert_eq!(effect_at(&schedule, 1_400, 400).mttr, 0.5, "and ends at the new one");
+        assert_eq!(effect_at(&schedule, 9_000, 400).mttr, 0.5);
     }
 
     #[test]

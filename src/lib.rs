@@ -53,6 +53,7 @@ pub fn run(cli: Cli) -> Result<()> {
             seasonality,
             effects,
             step,
+            ramp_weeks,
             realistic,
         } => {
             let effects = match effects {
@@ -65,7 +66,10 @@ pub fn run(cli: Cli) -> Result<()> {
                 seasonality,
                 effects,
             )?;
-            let spec = generate::Spec { realistic, ..spec };
+            if ramp_weeks > 520 {
+                return Err(error::Error::Usage(format!("--ramp-weeks {ramp_weeks} is out of range: use 0 to 520")));
+            }
+            let spec = generate::Spec { realistic, ramp_weeks, ..spec };
             commands::generate(&out, &spec, quiet)
         }
         Command::Metrics { inputs, analysis, format, out } => {

@@ -122,7 +122,8 @@ fn no_command_writes_over_a_file_it_did_not_write() {
         let user_file = out.join(name);
         std::fs::create_dir_all(user_file.parent().unwrap()).unwrap();
         std::fs::write(&user_file, mine).unwrap();
-        let mut args = vec![command, "--quiet", "--tickets", tickets.to_str().unwrap(), "--sops", sops.to_str().unwrap()];
+        let mut args =
+            vec![command, "--quiet", "--tickets", tickets.to_str().unwrap(), "--sops", sops.to_str().unwrap()];
         args.extend(["--out", out.to_str().unwrap()]);
         if command != "validate" {
             args.extend(["--as-of", "2025-12-31"]);
@@ -140,7 +141,9 @@ fn no_command_writes_over_a_file_it_did_not_write() {
         }
     }
     // generate: its own files are replaced; a file of the user's stops it before any is touched
-    let gen = |seed: &str| run_in(dir.path(), &["generate", "--quiet", "--out", "data", "--tickets", "300", "--seed", seed], &[]);
+    let gen = |seed: &str| {
+        run_in(dir.path(), &["generate", "--quiet", "--out", "data", "--tickets", "300", "--seed", seed], &[])
+    };
     for seed in ["9", "10"] {
         let o = gen(seed);
         assert!(o.status.success(), "{:?}", text(&o));

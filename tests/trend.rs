@@ -131,3 +131,34 @@ fn planted_effects_without_a_trend_are_still_found() {
     // As many as the before/after test found on these desks (22 of 24, 11 per seed) but one.
     assert!(found + 3 >= planted, "found {found} of {planted}");
 }
+
+/// A procedure that needs training: each of the three planted 40% cuts in resolution time builds
+/// up over the 12 weeks after its change, on a trending, seasonal desk. The verdict tests the
+/// average effect after the change, so an effect that builds up is found as what it is.
+#[test]
+fn gradual_effects_are_found() {
+    let mut per_seed = Vec::new();
+    for seed in [1, 2, 3] {
+        let mut args = TRENDING.to_vec();
+        args.extend(["--effects", "mttr-steps", "--step", "40", "--ramp-weeks", "12"]);
+        let (rows, truth) = desk(seed, &args);
+        let expected = expected(&truth);
+        let (mut planted, mut found) = (0, 0);
+        for r in rows.iter().filter(|r| r["metric"] == "mttr_median_h") {
+            match expected[&key(r)]["mttr_median_h"].as_str() {
+                "improved" => {
+                    planted += 1;
+                    found += usize::from(r["verdict"] == "improved");
+                    let average: f64 = r["average_effect"].parse().unwrap();
+                    assert!(average < -0.15, "the average effect is a clear cut: {r:?}");
+                }
+                _ => assert!(!called(r), "only the planted cuts: {r:?}"),
+            }
+        }
+        assert_eq!(planted, 3);
+        per_seed.push(found);
+    }
+    // Measured: 2, 2 and 3 of 3 (the misses are SOP-HW-002 1.2, a small process: average
+    // effect −43% and −37% with p 0.004 and 0.014, q 0.052 and 0.135 among the run's rows).
+    assert!(per_seed.iter().all(|f| *f >= 2) && per_seed.iter().sum::<usize>() >= 7, "found per seed: {per_seed:?}");
+}

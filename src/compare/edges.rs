@@ -132,6 +132,9 @@ pub fn desk_weeks(att: &Attributed, as_of_ms: i64) -> Result<Vec<DeskWeek>> {
             (w, open, median)
         },
     );
+    // (the cores hand the weeks back in the order they finished them)
+    let mut medians = medians;
+    medians.sort_by_key(|m| m.0);
     Ok(medians
         .into_iter()
         .map(|(w, open, log_median)| DeskWeek {

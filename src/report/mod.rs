@@ -776,13 +776,13 @@ pub(crate) fn edge_lines(edges: &crate::compare::edges::ExportEdges) -> Vec<Stri
             let reference = if side == "first" { edges.reference_hours.0 } else { edges.reference_hours.1 };
             let finding = match why {
                 Why::Thin => format!(
-                    "hold {} tickets, under a quarter of a typical week's {}",
+                    "the {side} {when} hold {} tickets, under a quarter of a typical week's {}",
                     thousands(tickets),
                     thousands(edges.typical_week)
                 ),
-                Why::MostlyOpen => "have half or more of their tickets still open".to_string(),
+                Why::MostlyOpen => format!("the {side} {when} have half or more of their tickets still open"),
                 Why::Durations => format!(
-                    "the desk's median time to resolve was {range}, against {reference:.1} h over the export's {side} 13 weeks (outside 3 robust standard deviations of the week-to-week changes{})",
+                    "in the {side} {when}, the desk's median time to resolve was {range}, against {reference:.1} h over the export's {side} 13 weeks (outside 3 robust standard deviations of the week-to-week changes{})",
                     if side == "first" {
                         ": an export's first weeks hold mostly the tickets opened long before it and still running, left truncation"
                     } else {
@@ -791,7 +791,7 @@ pub(crate) fn edge_lines(edges: &crate::compare::edges::ExportEdges) -> Vec<Stri
                 ),
             };
             lines.push(format!(
-                "Export {}: the {side} {when} {finding}; they are left out of every comparison window and weekly series (the metric tables keep them).",
+                "Export {}: {finding}; these weeks are left out of every comparison window and weekly series (the metric tables keep them).",
                 if side == "first" { "start" } else { "end" }
             ));
             start = end;
