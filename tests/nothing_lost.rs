@@ -377,3 +377,68 @@ fn timestamps_in_seconds_beyond_milliseconds_reject_their_rows() {
         assert!(r.iter().all(|r| &r[2] == "opened_at" && r[4].contains("out of range")), "{f}: {r:?}");
     }
 }
+
+#[test]
+fn utf32_exports_read_as_their_utf8_twin() {
+    let dir = tempfile::tempdir().unwrap();
+    let text0 = std::fs::read_to_string(demo("tickets.csv")).unwrap().replace(",Hardware,", ",Hardwäre,");
+    let first: String = text0.lines().take(61).map(|l| format!("{l}\r\n")).collect();
+    let plain = dir.path().join("utf8.csv");
+    std::fs::write(&plain, &first).unwrap();
+    let sops = dir.path().join("sops.csv");
+    std::fs::write(&sops, std::fs::read_to_string(demo("sops.csv")).unwrap().replace(",Hardware,", ",Hardwäre,"))
+        .unwrap();
+    let summary = |tickets: &Path, out: &str| {
+        let o = validate(dir.path(), tickets, &sops, out);
+        assert!(o.status.success(), "{:?}", text(&o));
+        (text(&o).0, std::fs::read_to_string(dir.path().join(out).join("rejects.csv")).unwrap())
+    };
+    let (want, want_rejects) = summary(&plain, "o8");
+    for (name, little) in [("le.csv", true), ("be.csv", false)] {
+        let mut bytes: Vec<u8> = if little { vec![0xFF, 0xFE, 0, 0] } else { vec![0, 0, 0xFE, 0xFF] };
+        for c in first.chars() {
+            let v = c as u32;
+            bytes.extend(if little { v.to_le_bytes() } else { v.to_be_bytes() });
+        }
+        let path = dir.path().join(name);
+        std::fs::write(&path, &bytes).unwrap();
+        let (got, rejects) = summary(&path, &format!("out-{name}"));
+        assert!(got.contains("60 rows read = 60 accepted") && got.contains("UTF-32"), "{got}");
+        assert_eq!(
+            got.lines().filter(|l| l.contains("Hardwäre")).count(),
+            want.lines().filter(|l| l.contains("Hardwäre")).count()
+        );
+        assert_eq!(rejects.lines().count(), want_rejects.lines().count());
+    }
+}
+
+#[test]
+fn wrapped_exports_with_line_breaks_inside_a_record_lose_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let text0 = std::fs::read_to_string(demo("tickets.csv")).unwrap();
+    // every fifth ticket's assignee written over two lines, as a free-text field would be
+    let records: Vec<String> = text0
+        .lines()
+        .take(61)
+        .enumerate()
+        .map(|(k, l)| {
+            if k > 0 && k % 5 == 0 {
+                let mut fields: Vec<String> = l.split(',').map(str::to_string).collect();
+                fields[9] = format!("\"{}\"", fields[9].replacen(' ', "\n", 1));
+                fields.join(",")
+            } else {
+                l.to_string()
+            }
+        })
+        .collect();
+    let wrapped: String = records.iter().map(|r| format!("\"{}\"\r\n", r.replace('"', "\"\""))).collect();
+    let path = dir.path().join("wrapped.csv");
+    std::fs::write(&path, &wrapped).unwrap();
+    let o = validate(dir.path(), &path, &demo("sops.csv"), "out");
+    let (stdout, stderr) = text(&o);
+    assert!(o.status.success(), "{stdout}{stderr}");
+    assert!(
+        stdout.contains("60 rows read = 60 accepted + 0 rejected") && stdout.contains("lines unwrapped"),
+        "{stdout}"
+    );
+}

@@ -53,15 +53,114 @@ pub fn unwrap_or_keep(line: &str) -> String {
     unwrapped_line(body).unwrap_or_else(|| body.to_string())
 }
 
-/// Whether the first lines of a text are each one quoted field that holds a whole delimited
-/// line: what a reporting tool writes when it re-saves an export as a one-column table.
+/// Whether the first records of a text are each one quoted field that holds a whole delimited
+/// record: what a reporting tool writes when it re-saves an export as a one-column table. Read
+/// as CSV, so that a wrapped record whose text has a line break in it is still one record.
 pub fn is_wrapped(head: &str) -> bool {
-    let mut lines = head.lines().map(|l| l.trim_end_matches('\r')).filter(|l| !l.is_empty());
-    let Some(first) = lines.next().and_then(unwrapped_line) else { return false };
-    // The last line of the window may be cut: the complete ones decide.
-    let rest: Vec<&str> = lines.collect();
+    if !head.trim_start_matches('\u{feff}').starts_with('"') {
+        return false;
+    }
+    let mut rdr = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(head.as_bytes());
+    let records: Vec<csv::ByteRecord> = rdr.byte_records().take(52).map_while(|r| r.ok()).collect();
+    let Some((first, rest)) = records.split_first() else { return false };
+    // The last record of the window may be cut: the complete ones decide.
     let complete = rest.len().saturating_sub(1);
-    first.contains([',', ';', '\t', '|']) && rest.iter().take(complete.min(50)).all(|l| unwrapped_line(l).is_some())
+    let holds_a_record =
+        |r: &csv::ByteRecord| r.len() == 1 && r.get(0).is_some_and(|f| f.iter().any(|b| b",;\t|".contains(b)));
+    holds_a_record(first) && rest.iter().take(complete.min(50)).all(|r| r.len() == 1)
+}
+
+/// The text with each record that is one quoted field replaced by that field's text, the line
+/// ends kept where they were (so every line number still names the original file's line). A
+/// line that is not one whole quoted field is copied as it is.
+fn unwrap_records(text: &str, out: &mut impl Write) -> std::io::Result<()> {
+    let bytes = text.as_bytes();
+    let mut at = 0;
+    while at < bytes.len() {
+        if let Some((inner, end)) = one_quoted_field(bytes, at) {
+            out.write_all(&inner)?;
+            at = end;
+            continue;
+        }
+        let line = bytes.get(at..).unwrap_or_default();
+        let len = line.iter().position(|&b| b == b'\n').map_or(line.len(), |k| k + 1);
+        out.write_all(line.get(..len).unwrap_or_default())?;
+        at += len;
+    }
+    Ok(())
+}
+
+/// The unquoted text of the quoted field that starts at `start` and is the whole record (a line
+/// end or the end of the text follows it), and where that field ends.
+fn one_quoted_field(bytes: &[u8], start: usize) -> Option<(Vec<u8>, usize)> {
+    if bytes.get(start) != Some(&b'"') {
+        return None;
+    }
+    let mut inner = Vec::new();
+    let mut at = start + 1;
+    while let Some(&b) = bytes.get(at) {
+        if b == b'"' {
+            if bytes.get(at + 1) == Some(&b'"') {
+                inner.push(b'"');
+                at += 2;
+                continue;
+            }
+            let end = at + 1;
+            return matches!(bytes.get(end), None | Some(b'\r' | b'\n')).then_some((inner, end));
+        }
+        inner.push(b);
+        at += 1;
+    }
+    None
+}
+
+/// Whether a file starts with a UTF-32 byte-order mark: `Some(true)` little-endian, `Some(false)`
+/// big-endian (encoding_rs does not decode UTF-32, which some tools still write).
+pub fn utf32_mark(head: &[u8]) -> Option<bool> {
+    if head.starts_with(&[0xFF, 0xFE, 0, 0]) {
+        Some(true)
+    } else if head.starts_with(&[0, 0, 0xFE, 0xFF]) {
+        Some(false)
+    } else {
+        None
+    }
+}
+
+/// A UTF-8 copy of a UTF-32 file (its mark left out). A unit that is no character stops it,
+/// naming its byte offset.
+pub fn decode_utf32_copy(path: &Path, little_endian: bool) -> Result<Decoded> {
+    let bytes = std::fs::read(path).map_err(|source| Error::Unreadable { path: path.to_path_buf(), source })?;
+    let body = bytes.get(4..).unwrap_or_default();
+    if body.len() % 4 != 0 {
+        return Err(Error::invalid(
+            path,
+            format!("is UTF-32 text but ends {} bytes into a character (the file is cut short)", body.len() % 4),
+            "export it again",
+        ));
+    }
+    let mut text = String::with_capacity(body.len() / 4);
+    for (k, unit) in body.chunks_exact(4).enumerate() {
+        let word: [u8; 4] = unit.try_into().unwrap_or_default();
+        let value = if little_endian { u32::from_le_bytes(word) } else { u32::from_be_bytes(word) };
+        let Some(c) = char::from_u32(value) else {
+            return Err(Error::invalid(
+                path,
+                format!("is UTF-32 text but holds {value:#x} at byte {}, which is no character", 4 + 4 * k),
+                "export it again as UTF-8 (or UTF-16) CSV",
+            ));
+        };
+        text.push(c);
+    }
+    write_copy(text.as_bytes())
+}
+
+/// `bytes` into a new UTF-8 copy in the temporary directory.
+fn write_copy(bytes: &[u8]) -> Result<Decoded> {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let name = format!(".sop-impact-32-{}-{}.csv", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed));
+    let copy = Decoded { path: std::env::temp_dir().join(name) };
+    std::fs::write(&copy.path, bytes).map_err(|e| Error::output(&copy.path, e))?;
+    Ok(copy)
 }
 
 /// Decode `path` from `encoding` into a UTF-8 copy in the temporary directory, each line that
@@ -84,15 +183,7 @@ pub fn decode_copy(path: &Path, encoding: &'static Encoding, unwrap: bool) -> Re
     let io = |e| Error::output(&copy.path, e);
     let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
     if unwrap {
-        for line in text.split_inclusive('\n') {
-            let body = line.trim_end_matches(['\r', '\n']);
-            let ending = line.get(body.len()..).unwrap_or("");
-            match unwrapped_line(body) {
-                Some(inner) => out.write_all(inner.as_bytes()).map_err(io)?,
-                None => out.write_all(body.as_bytes()).map_err(io)?,
-            }
-            out.write_all(ending.as_bytes()).map_err(io)?;
-        }
+        unwrap_records(text, &mut out).map_err(io)?;
     } else {
         out.write_all(text.as_bytes()).map_err(io)?;
     }
@@ -125,6 +216,18 @@ mod tests {
             [0xFF, 0xFE].into_iter().chain("a;\u{e9}\n".encode_utf16().flat_map(u16::to_le_bytes)).collect();
         assert_eq!(detect(&utf16), UTF_16LE);
         assert_eq!(decode_head(&utf16, UTF_16LE), "a;\u{e9}\n");
+    }
+
+    #[test]
+    fn wrapped_records_are_unwrapped_line_for_line() {
+        let text = "\"id,name,note\"\r\n\"1,a,\"\"two\nlines\"\"\"\r\n\r\n\"2,b,plain\"\r\nnot,wrapped,row\n\"3,c,x\"";
+        let mut out = Vec::new();
+        unwrap_records(text, &mut out).unwrap();
+        let out = String::from_utf8(out).unwrap();
+        assert_eq!(out, "id,name,note\r\n1,a,\"two\nlines\"\r\n\r\n2,b,plain\r\nnot,wrapped,row\n3,c,x");
+        assert_eq!(out.matches('\n').count(), text.matches('\n').count(), "every line stays on its line");
+        assert!(is_wrapped("\"id,name,note\"\r\n\"1,a,\"\"two\nlines\"\"\"\r\n\"2,b,plain\"\r\n\"3,c"));
+        assert!(!is_wrapped(text), "a line that is not wrapped means the file is not");
     }
 
     #[test]

@@ -239,12 +239,9 @@ fn sniff(
     if head.len() >= 8 && head.starts_with(&[0xFF, 0xFF, 0xFF, 0xFF]) {
         return Ok((Format::IpcStream, binary, false));
     }
-    if head.starts_with(&[0xFF, 0xFE, 0, 0]) || head.starts_with(&[0, 0, 0xFE, 0xFF]) {
-        return Err(Error::invalid(
-            path,
-            "is UTF-32 text (its byte-order mark says so), which is not read",
-            "save the export as UTF-8 (or UTF-16) CSV, e.g. in a text editor's 'Save as' encoding choice",
-        ));
+    if encoding::utf32_mark(head).is_some() {
+        // (open_table reads it through a UTF-8 copy; sniffing it as it is would see UTF-16)
+        return Ok((Format::Csv { delimiter: b',' }, encoding_rs::UTF_8, false));
     }
     let encoding = told.unwrap_or_else(|| encoding::detect(head));
     let text = head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(head);
@@ -271,6 +268,17 @@ fn sniff(
         ));
     }
     Ok((Format::Csv { delimiter: sniff_delimiter(decoded.as_bytes()) }, encoding, false))
+}
+
+/// Whether a regular file starts with a UTF-32 byte-order mark (and which one).
+fn utf32_file(path: &Path) -> Result<Option<bool>> {
+    if !std::fs::metadata(path).is_ok_and(|m| m.is_file()) {
+        return Ok(None);
+    }
+    let mut f = File::open(path).map_err(|source| Error::Unreadable { path: path.to_path_buf(), source })?;
+    let mut head = [0u8; 4];
+    let n = read_up_to(&mut f, &mut head).map_err(|source| Error::Unreadable { path: path.to_path_buf(), source })?;
+    Ok(encoding::utf32_mark(head.get(..n).unwrap_or_default()))
 }
 
 fn read_up_to(f: &mut File, buf: &mut [u8]) -> std::io::Result<usize> {
@@ -383,6 +391,17 @@ pub struct TextOverrides {
 }
 
 pub fn open_table(path: &Path, select: &mut Select, overrides: TextOverrides) -> Result<Opened> {
+    if let Some(little_endian) = utf32_file(path)? {
+        let copy = encoding::decode_utf32_copy(path, little_endian)?;
+        let mut opened = open_table(&copy.path, select, overrides).map_err(|e| e.with_path(path))?;
+        opened.path = path.to_path_buf();
+        opened.encoding = if little_endian { "UTF-32LE" } else { "UTF-32BE" };
+        // (a wrapped export was copied again, unwrapped: that copy is the one read)
+        if opened.decoded.is_none() {
+            opened.decoded = Some(copy);
+        }
+        return Ok(opened);
+    }
     let (mut format, mut text_encoding, wrapped) = sniff(path, overrides.encoding)?;
     if let Format::Csv { delimiter } = &mut format {
         *delimiter = overrides.delimiter.unwrap_or(*delimiter);
