@@ -51,6 +51,9 @@ pub fn data_quality(inputs: &[InputSummary], warnings: &[String]) -> String {
             "  {} rows read = {} accepted + {} rejected{superseded}",
             s.rows_read, s.accepted, s.rejected
         );
+        if let Some(lines) = s.file_lines {
+            let _ = writeln!(out, "  {}", line_accounting(lines, s.rows_read));
+        }
         for (reason, n) in s.top_reasons.iter().take(5) {
             let _ = writeln!(out, "  rejected {n:>6} × {reason}");
         }
@@ -93,6 +96,19 @@ impl<'a> QualityRow<'a> {
     }
 }
 
+/// "4001 lines: the header and one per row read", or how many lines more the rows took.
+fn line_accounting(lines: u64, rows_read: u64) -> String {
+    let plural = |n: u64| if n == 1 { "" } else { "s" };
+    match lines.checked_sub(rows_read + 1) {
+        Some(0) => format!("{lines} lines: the header and one per row read"),
+        Some(more) => format!(
+            "{lines} lines: the header, one per row read and {more} more (line{} inside quoted fields, or blank)",
+            plural(more)
+        ),
+        None => format!("{lines} line{}: fewer than the header and one per row read", plural(lines)),
+    }
+}
+
 /// "1000 rows read = 990 accepted + 8 rejected + 2 superseded"
 pub fn accounting(s: &InputSummary) -> String {
     let superseded = if s.superseded > 0 { format!(" + {} superseded", s.superseded) } else { String::new() };
@@ -102,4 +118,16 @@ pub fn accounting(s: &InputSummary) -> String {
 /// "tickets t.csv: 1000 rows read = …"
 pub fn accounting_line(s: &InputSummary) -> String {
     format!("{} {}: {}", s.kind.name(), s.path.display(), accounting(s))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_are_accounted_for_by_the_header_and_the_rows() {
+        assert_eq!(line_accounting(4001, 4000), "4001 lines: the header and one per row read");
+        assert!(line_accounting(4001, 99).contains("and 3901 more"), "a swallowed stretch shows");
+        assert!(line_accounting(3, 5).contains("fewer"));
+    }
 }

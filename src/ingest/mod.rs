@@ -12,6 +12,7 @@
 
 pub mod encoding;
 pub mod guess;
+mod ipc_names;
 pub mod profile;
 mod reject;
 
@@ -112,6 +113,8 @@ pub struct RawTable {
     pub lines: LineMap,
     /// data records found, including the ones rejected while reading
     pub rows_read: u64,
+    /// the lines of a whole CSV file (header included), as an editor counts them
+    pub file_lines: Option<u64>,
     /// records that could not be read as a row at all (ragged, not UTF-8)
     pub rejects: Vec<Reject>,
     /// rows kept (read minus the records rejected while reading)
@@ -444,7 +447,14 @@ pub fn open_table(path: &Path, select: &mut Select, overrides: TextOverrides) ->
         }
         Format::Parquet => {
             let mut reader = ParquetReader::new(open()?);
-            let schema = reader.schema().map_err(polars_in(path, "cannot read Parquet"))?;
+            let schema = reader.schema().map_err(|e| match e {
+                PolarsError::Duplicate(what) => Error::invalid(
+                    path,
+                    format!("cannot read Parquet: {}, which polars' Parquet reader refuses even for a column that is not read", what.as_ref().replace("duplicate: ", "")),
+                    "write the file with unique column names (in pandas: df.columns = [...]; in pyarrow: table.rename_columns([...])), or export it as Arrow IPC or CSV, where a repeated name that is not read is left alone",
+                ),
+                e => polars_in(path, "cannot read Parquet")(e),
+            })?;
             let metadata = reader.get_metadata().map_err(polars_in(path, "cannot read Parquet"))?.clone();
             let headers = names(&schema);
             let keep = select(&headers, format)?;
@@ -453,14 +463,19 @@ pub fn open_table(path: &Path, select: &mut Select, overrides: TextOverrides) ->
             Ok(columnar(headers, Body::Parquet { projection, keep, metadata }))
         }
         Format::Ipc => {
-            let metadata = polars_arrow::io::ipc::read::read_file_metadata(&mut open()?)
-                .map_err(polars_in(path, "cannot read Arrow IPC"))?;
-            refuse_repeated_names(path, metadata.schema.len(), metadata.ipc_schema.fields.len())?;
-            let schema = IpcReader::new(open()?).schema().map_err(polars_in(path, "cannot read Arrow IPC"))?;
-            let headers = names(&schema);
+            let file = ipc_names::file_schema(path)?;
+            let headers = file.names.clone();
             let keep = select(&headers, format)?;
             let projection: Vec<usize> = projection_of(&keep);
-            check_time_zones(path, &schema, &projection)?;
+            check_time_zones(path, &file.metadata.schema, &projection)?;
+            if file.repeats {
+                // polars' reader would read the schema again, repeats and all
+                use polars_arrow::io::ipc::read::FileReader;
+                let batches = FileReader::new(open()?, file.metadata, Some(projection.clone()), None);
+                let df = frame_of_batches(path, batches, &headers, &projection, "cannot read Arrow IPC")?;
+                return Ok(columnar(headers, Body::Frame { df, keep }));
+            }
+            let schema = file.metadata.schema.as_ref().clone();
             let df = IpcReader::new(open()?)
                 .with_projection(Some(projection.clone()))
                 .finish()
@@ -469,54 +484,66 @@ pub fn open_table(path: &Path, select: &mut Select, overrides: TextOverrides) ->
             Ok(columnar(headers, Body::Frame { df, keep }))
         }
         Format::IpcStream => {
-            use polars_arrow::io::ipc::read::{read_stream_metadata, StreamReader, StreamState};
-            let cannot = || polars_in(path, "cannot read the Arrow IPC stream");
+            use polars_arrow::io::ipc::read::{StreamReader, StreamState};
             let mut input = BufReader::new(open()?);
-            let metadata = read_stream_metadata(&mut input).map_err(cannot())?;
-            refuse_repeated_names(path, metadata.schema.len(), metadata.ipc_schema.fields.len())?;
-            let schema = metadata.schema.clone();
-            let headers = names(&schema);
+            let stream = ipc_names::stream_schema(path, &mut input)?;
+            let headers = stream.names.clone();
             let keep = select(&headers, format)?;
             let projection: Vec<usize> = projection_of(&keep);
-            check_time_zones(path, &schema, &projection)?;
-            let mut df: Option<DataFrame> = None;
-            for state in StreamReader::new(input, metadata, Some(projection.clone())) {
-                let StreamState::Some(batch) = state.map_err(cannot())? else { break };
-                let height = batch.len();
-                let columns = batch
-                    .into_arrays()
-                    .into_iter()
-                    .zip(&projection)
-                    .map(|(array, &i)| {
-                        let name = headers.get(i).map_or("", String::as_str);
-                        let array = seconds_as_millis(&*array).unwrap_or(array);
-                        Series::try_from((PlSmallStr::from(name), array)).map(Column::from)
-                    })
-                    .collect::<PolarsResult<Vec<Column>>>()
-                    .map_err(cannot())?;
-                let batch = DataFrame::new(height, columns).map_err(cannot())?;
-                match &mut df {
-                    Some(df) => {
-                        df.vstack_mut_owned(batch).map_err(cannot())?;
-                    }
-                    None => df = Some(batch),
-                }
-            }
-            let df = match df {
-                Some(mut df) => {
-                    df.rechunk_mut();
-                    df
-                }
-                None => {
-                    return Err(Error::invalid(
-                        path,
-                        "is an Arrow IPC stream without any record batch",
-                        "export it again with its data",
-                    ))
-                }
-            };
+            check_time_zones(path, &stream.metadata.schema, &projection)?;
+            let batches =
+                StreamReader::new(input, stream.metadata, Some(projection.clone())).map_while(|state| match state {
+                    Ok(StreamState::Some(batch)) => Some(Ok(batch)),
+                    Ok(StreamState::Waiting) => None,
+                    Err(e) => Some(Err(e)),
+                });
+            let df = frame_of_batches(path, batches, &headers, &projection, "cannot read the Arrow IPC stream")?;
             Ok(columnar(headers, Body::Frame { df, keep }))
         }
+    }
+}
+
+/// One frame of the record batches polars-arrow reads (the columns of `projection`, named by
+/// `headers`), `timestamp[s]` columns converted with [`seconds_as_millis`].
+fn frame_of_batches(
+    path: &Path,
+    batches: impl Iterator<
+        Item = PolarsResult<polars_arrow::record_batch::RecordBatchT<Box<dyn polars_arrow::array::Array>>>,
+    >,
+    headers: &[String],
+    projection: &[usize],
+    what: &str,
+) -> Result<DataFrame> {
+    let cannot = || polars_in(path, what);
+    let mut df: Option<DataFrame> = None;
+    for batch in batches {
+        let batch = batch.map_err(cannot())?;
+        let height = batch.len();
+        let columns = batch
+            .into_arrays()
+            .into_iter()
+            .zip(projection)
+            .map(|(array, &i)| {
+                let name = headers.get(i).map_or("", String::as_str);
+                let array = seconds_as_millis(&*array).unwrap_or(array);
+                Series::try_from((PlSmallStr::from(name), array)).map(Column::from)
+            })
+            .collect::<PolarsResult<Vec<Column>>>()
+            .map_err(cannot())?;
+        let batch = DataFrame::new(height, columns).map_err(cannot())?;
+        match &mut df {
+            Some(df) => {
+                df.vstack_mut_owned(batch).map_err(cannot())?;
+            }
+            None => df = Some(batch),
+        }
+    }
+    match df {
+        Some(mut df) => {
+            df.rechunk_mut();
+            Ok(df)
+        }
+        None => Err(Error::invalid(path, "is Arrow IPC without any record batch", "export it again with its data")),
     }
 }
 
@@ -570,19 +597,6 @@ fn reread_seconds(path: &Path, mut df: DataFrame, schema: &ArrowSchema, projecti
     Ok(df)
 }
 
-/// Polars keys a schema by name, so a second column of one name disappears from it and reading
-/// the file would stop the process: refused before, with the fix.
-fn refuse_repeated_names(path: &Path, names: usize, columns: usize) -> Result<()> {
-    if names == columns {
-        return Ok(());
-    }
-    Err(Error::invalid(
-        path,
-        format!("has {columns} columns but only {names} distinct column names (a name is repeated), which Arrow IPC here cannot read"),
-        "write the file with unique column names (in pandas: df.columns = [...]; in pyarrow: table.rename_columns([...])), or export it as CSV, where a repeated header can be read by position",
-    ))
-}
-
 /// Timestamp columns must have no zone, UTC or an IANA zone name: polars cannot read a fixed
 /// offset such as `+05:45` (reading an Arrow IPC file with one stops the process), so such a
 /// column is refused by name before it is read.
@@ -617,14 +631,47 @@ pub fn read_table(path: &Path, select: &mut Select, overrides: TextOverrides) ->
             if data.starts_with(b"\xEF\xBB\xBF") {
                 data.drain(..3);
             }
+            let lines = lines_of(&data);
             let block = parse_any_block(&opened, delimiter, keep, data, 1, true, Scratch::default()).0?;
             check_not_all_ragged(&opened, delimiter, block.table.rows_read, block.ragged)?;
-            Ok(block.table)
+            Ok(RawTable { file_lines: Some(lines), ..block.table })
         }
     }
 }
 
+/// Lines as an editor counts them, a last line without a line end included.
+fn lines_of(text: &[u8]) -> u64 {
+    count_line_ends(text) + u64::from(text.last().is_some_and(|b| !matches!(b, b'\r' | b'\n')))
+}
+
 impl Opened {
+    /// The lines of a CSV file (None for Parquet and IPC), counted in a pass of their own so
+    /// that the summary can show that every line went into the header or a row read.
+    pub fn file_lines(&self) -> Result<Option<u64>> {
+        if !matches!(self.body, Body::Csv { .. }) {
+            return Ok(None);
+        }
+        let unreadable = |source| Error::Unreadable { path: self.path.clone(), source };
+        let mut file = File::open(self.data_path()).map_err(unreadable)?;
+        let mut buffer = vec![0u8; 1 << 20];
+        let (mut lines, mut last, mut carried_cr) = (0u64, None, false);
+        loop {
+            let n = read_up_to(&mut file, &mut buffer).map_err(unreadable)?;
+            let chunk = buffer.get(..n).unwrap_or_default();
+            if chunk.is_empty() {
+                break;
+            }
+            // a CRLF cut between two reads is one line end, counted at its LF
+            if carried_cr && chunk.first() == Some(&b'\n') {
+                lines -= 1;
+            }
+            lines += count_line_ends(chunk);
+            carried_cr = chunk.last() == Some(&b'\r');
+            last = chunk.last().copied();
+        }
+        Ok(Some(lines + u64::from(last.is_some_and(|b| !matches!(b, b'\r' | b'\n')))))
+    }
+
     /// Read the records in blocks, handing each block to `process` on every core; the results
     /// come back in file order. With `limit`, reading stops after about that many bytes.
     pub fn read_parts<T: Send>(
@@ -1199,6 +1246,7 @@ fn spans_block(
             rows,
             lines,
             rows_read,
+            file_lines: None,
             rejects,
         },
         ragged,
@@ -1541,6 +1589,7 @@ fn frame_table(opened: &Opened, df: &DataFrame, keep: &[bool], first_row: usize)
         lines: LineMap::new(first_row as u64 + 1),
         rows,
         rows_read: rows as u64,
+        file_lines: None,
         rejects: Vec::new(),
     })
 }

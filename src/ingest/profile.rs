@@ -549,7 +549,10 @@ pub fn map_header(
     };
     let mut columns = columns;
     apply_config(&mut columns, explicit, headers, kind.name())?;
-    refuse_repeated_headers(&columns, headers, explicit, kind.name())?;
+    // Jira writes a multi-valued field (components, labels, versions, in every language) as one
+    // column per value, the first the main value: its profile reads the first.
+    let vendor_repeats = profile == Profile::Jira;
+    refuse_repeated_headers(&columns, headers, explicit, kind.name(), vendor_repeats)?;
     let reason =
         if explicit.columns.is_empty() { reason } else { format!("{reason}; columns named in the configuration") };
     let mapping = Mapping { profile, reason, columns };
@@ -586,22 +589,25 @@ fn by_position(header: &str) -> Option<usize> {
     digits.parse::<usize>().ok().filter(|&n| n >= 1 && digits.bytes().all(|b| b.is_ascii_digit())).map(|n| n - 1)
 }
 
-/// A column the configuration names, where the file has that name (or one that differs only in
-/// case and spaces) more than once, would be read from whichever came first: refused, naming the
-/// positions, unless the configuration names the column by position (`"#5"`).
+/// A column that is read by a name (the configuration's or the profile's) the file has more than
+/// once (or in names that differ only in case and spaces) would be read from whichever came
+/// first: refused, naming the positions, unless the configuration names the column by position
+/// (`"#5"`).
 fn refuse_repeated_headers(
     columns: &[(&'static str, Source)],
     headers: &[String],
     explicit: &InputMapping,
     what: &str,
+    vendor_repeats: bool,
 ) -> Result<(), MapError> {
     let norm: Vec<String> = headers.iter().map(|h| normalise_header(h)).collect();
     for (canonical, src) in columns {
         let positional = explicit.columns.get(*canonical).and_then(|h| by_position(h)).is_some()
             && !explicit.columns.get(*canonical).is_some_and(|h| headers.iter().any(|x| x.trim() == h.trim()));
-        // Only a name the configuration gives: a profile knows its vendor's repeated columns
-        // (Jira repeats Labels and Component/s for each value, the first one the main value).
-        if positional || !explicit.columns.contains_key(*canonical) {
+        if positional || matches!(src, Source::HasLabel(_)) {
+            continue;
+        }
+        if vendor_repeats && !explicit.columns.contains_key(*canonical) {
             continue;
         }
         for i in src.columns() {

@@ -80,6 +80,8 @@ pub struct InputSummary {
     pub rejected: u64,
     /// earlier events of an event-log export whose latest event was kept
     pub superseded: u64,
+    /// the lines of a CSV file, header included
+    pub file_lines: Option<u64>,
     /// earliest and latest record timestamp (UTC ms) among accepted rows
     pub date_range: Option<(i64, i64)>,
     /// reject reasons (first words, without the value) and their counts, most frequent first
@@ -204,6 +206,7 @@ pub(crate) struct FileFacts<'a> {
     pub encoding: &'static str,
     pub headers: &'a [String],
     pub rows_read: u64,
+    pub file_lines: Option<u64>,
 }
 
 impl<'a> FileFacts<'a> {
@@ -214,6 +217,7 @@ impl<'a> FileFacts<'a> {
             encoding: table.encoding,
             headers: &table.headers,
             rows_read: table.rows_read,
+            file_lines: table.file_lines,
         }
     }
 }
@@ -265,6 +269,7 @@ fn summarise(
         profile_reason: mapping.reason.clone(),
         mapping: mapping.describe(table.headers),
         rows_read: table.rows_read,
+        file_lines: table.file_lines,
         accepted,
         rejected,
         superseded,

@@ -243,6 +243,7 @@ pub fn load(
                 encoding: file.encoding,
                 headers: &file.headers,
                 rows_read,
+                file_lines: file.file_lines()?,
             },
             mapping,
             Counts { accepted, rejected: rejected + dup_rejected, superseded },
