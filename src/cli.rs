@@ -160,6 +160,11 @@ pub enum Command {
         /// procedure that needs training does (0: in full from its date).
         #[arg(long, default_value_t = 0, value_name = "WEEKS")]
         ramp_weeks: u32,
+        /// A new version of every SOP every this many months (staggered between SOPs), three
+        /// changes in five moving MTTR, the reopen or the escalation rate by 20-40% either way,
+        /// in place of the scenario's versions (with --effects none: no change does anything).
+        #[arg(long, default_value_t = 0, value_name = "MONTHS")]
+        sop_every_months: u32,
         /// Realistic where it matters for cost (benchmarks): one process with half the tickets,
         /// resolution times in whole minutes (ties), a quarter of the last four weeks' tickets
         /// still open at the end.

@@ -410,6 +410,9 @@ pub struct Spec {
     /// weeks over which a version's effect builds up after its date (0: at once), as a
     /// procedure that needs training does
     pub ramp_weeks: u32,
+    /// a new version of every SOP every this many months (staggered between SOPs), each change
+    /// with a drawn effect or none, in place of the scenario's few versions (0: the scenario's)
+    pub sop_every_months: u32,
 }
 
 /// What the SOP versions do.
@@ -451,6 +454,7 @@ impl Spec {
             effects: Effects::Planted,
             realistic: false,
             ramp_weeks: 0,
+            sop_every_months: 0,
         })
     }
 
@@ -533,14 +537,72 @@ fn ts(d: NaiveDate) -> i64 {
     d.and_hms_opt(0, 0, 0).map(|t| t.and_utc().timestamp()).unwrap_or(0)
 }
 
+/// One version of an SOP as generated: the scenario's, or one of a frequently revised SOP.
+struct Version {
+    version: String,
+    date: NaiveDate,
+    effect: Effect,
+    summary: &'static str,
+    approved_by: &'static str,
+}
+
+/// The versions of the SOP of `p`, in date order (none for a process without one).
+fn versions(spec: &Spec, p: &ProcessDef) -> Vec<Version> {
+    let Some(sop) = &p.sop else { return Vec::new() };
+    if spec.sop_every_months > 0 {
+        return frequent_versions(spec, p);
+    }
+    sop.versions
+        .iter()
+        .zip(spec.version_effects(sop))
+        .map(|(v, effect)| Version {
+            version: v.version.to_string(),
+            date: version_date(spec.start, v),
+            effect,
+            summary: v.summary,
+            approved_by: v.approved_by,
+        })
+        .collect()
+}
+
+/// A version every `sop_every_months` months from a month into the history (each SOP a month
+/// later than the one before, so that others are unchanged around each change). Three changes
+/// in five move one of MTTR, the reopen rate or the escalation rate by 20-40% (either way) from
+/// the version before; the others change nothing (all of them with `Effects::None`).
+fn frequent_versions(spec: &Spec, p: &ProcessDef) -> Vec<Version> {
+    let index = PROCESSES.iter().position(|q| q.name == p.name).unwrap_or(0);
+    let mut rng = Pcg64Mcg::seed_from_u64(spec.seed ^ 0x50F7_C4A6 ^ (index as u64) << 32);
+    let every = spec.sop_every_months;
+    let first = 1 + index as u32 % every;
+    let mut effect = NONE;
+    let mut out = Vec::new();
+    for (k, month) in (first..spec.months).step_by(every as usize).enumerate() {
+        let date = spec.start.checked_add_months(Months::new(month)).unwrap_or(spec.start);
+        let mut summary = "Wording and links updated; no change to the procedure";
+        if k > 0 && rng.random::<f64>() < 0.6 && spec.effects != Effects::None {
+            let size = 0.2 + 0.2 * rng.random::<f64>();
+            let factor = if rng.random::<bool>() { 1.0 - size } else { 1.0 + size };
+            match rng.random_range(0..3) {
+                0 => effect.mttr *= factor,
+                1 => effect.reopen *= factor,
+                _ => effect.escalation *= factor,
+            }
+            summary = "Procedure steps revised";
+        }
+        out.push(Version {
+            version: format!("{}.0", k + 1),
+            date,
+            effect,
+            summary,
+            approved_by: "Change Advisory Board",
+        });
+    }
+    out
+}
+
 /// Version schedule of one process: (effective timestamp, effect), in date order.
 fn schedule(spec: &Spec, p: &ProcessDef) -> Vec<(i64, Effect)> {
-    p.sop
-        .as_ref()
-        .map(|s| {
-            s.versions.iter().zip(spec.version_effects(s)).map(|(v, e)| (ts(version_date(spec.start, v)), e)).collect()
-        })
-        .unwrap_or_default()
+    versions(spec, p).iter().map(|v| (ts(v.date), v.effect)).collect()
 }
 
 /// The effect in force at `t`; within `ramp` seconds of its version's date, the way from the
@@ -918,7 +980,7 @@ struct TruthChange {
     sop_id: &'static str,
     process: &'static str,
     from_version: String,
-    to_version: &'static str,
+    to_version: String,
     change_date: String,
     /// multipliers of the new version relative to the previous one (1 = no planted effect)
     planted: BTreeMap<&'static str, f64>,
@@ -949,6 +1011,9 @@ struct Truth {
     /// weeks over which each version's effect builds up (absent: at once)
     #[serde(skip_serializing_if = "Option::is_none")]
     ramp_weeks: Option<u32>,
+    /// months between an SOP's versions (absent: the scenario's versions)
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sop_every_months: Option<u32>,
     changes: Vec<TruthChange>,
     processes_without_sop: Vec<&'static str>,
     sla_target_hours_by_priority: [f64; 5],
@@ -970,7 +1035,8 @@ fn truth(spec: &Spec) -> Truth {
         let Some(sop) = &p.sop else { continue };
         let mut prev = NONE;
         let mut prev_label = "-".to_string();
-        for (v, e) in sop.versions.iter().zip(spec.version_effects(sop)) {
+        for v in versions(spec, p) {
+            let e = v.effect;
             let ratio = |a: f64, b: f64| (a / b * 1e6).round() / 1e6;
             let planted = BTreeMap::from([
                 ("mttr", ratio(e.mttr, prev.mttr)),
@@ -992,13 +1058,13 @@ fn truth(spec: &Spec) -> Truth {
                 sop_id: sop.id,
                 process: p.name,
                 from_version: prev_label.clone(),
-                to_version: v.version,
-                change_date: version_date(spec.start, v).to_string(),
+                to_version: v.version.clone(),
+                change_date: v.date.to_string(),
                 planted,
                 expected,
             });
             prev = e;
-            prev_label = v.version.to_string();
+            prev_label = v.version;
         }
     }
     Truth {
@@ -1025,6 +1091,7 @@ fn truth(spec: &Spec) -> Truth {
         },
         realistic: spec.realistic,
         ramp_weeks: (spec.ramp_weeks > 0).then_some(spec.ramp_weeks),
+        sop_every_months: (spec.sop_every_months > 0).then_some(spec.sop_every_months),
         changes,
         processes_without_sop: PROCESSES.iter().filter(|p| p.sop.is_none()).map(|p| p.name).collect(),
         sla_target_hours_by_priority: SLA_TARGET_H,
@@ -1050,9 +1117,10 @@ fn sops_csv(spec: &Spec) -> (Vec<u8>, u64) {
     ]);
     for p in PROCESSES {
         let Some(sop) = &p.sop else { continue };
-        for (k, v) in sop.versions.iter().enumerate() {
-            let eff = version_date(spec.start, v);
-            let next = sop.versions.get(k + 1).map(|n| version_date(spec.start, n));
+        let versions = versions(spec, p);
+        for (k, v) in versions.iter().enumerate() {
+            let eff = v.date;
+            let next = versions.get(k + 1).map(|n| n.date);
             let review = match next {
                 Some(n) => n.to_string(),
                 None => eff
@@ -1063,7 +1131,7 @@ fn sops_csv(spec: &Spec) -> (Vec<u8>, u64) {
             let approved = eff - chrono::Duration::days(7);
             let _ = w.write_record([
                 sop.id,
-                v.version,
+                &v.version,
                 p.name,
                 p.category,
                 p.subcategory,
@@ -1235,6 +1303,7 @@ pub fn write(dir: &Path, spec: &Spec) -> Result<Vec<(PathBuf, Option<u64>)>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::BTreeSet;
 
     #[test]
     fn civil_dates() {
@@ -1264,6 +1333,34 @@ mod tests {
         assert_eq!(effect_at(&schedule, 1_100, 400).mttr, 0.875);
         assert_eq!(effect_at(&schedule, 1_400, 400).mttr, 0.5, "and ends at the new one");
         assert_eq!(effect_at(&schedule, 9_000, 400).mttr, 0.5);
+    }
+
+    #[test]
+    fn frequently_revised_sops_change_one_rate_by_a_fifth_to_two_fifths() {
+        let spec =
+            Spec { sop_every_months: 3, ..Spec::new(1000, 7, Layout::Canonical, false, "2024-01-01", 24).unwrap() };
+        let mut dates = BTreeSet::new();
+        for p in PROCESSES.iter().filter(|p| p.sop.is_some()) {
+            let v = versions(&spec, p);
+            assert!(v.len() >= 7, "{}: {} versions", p.name, v.len());
+            dates.insert(v[0].date);
+            for pair in v.windows(2) {
+                assert_eq!(pair[1].date, pair[0].date.checked_add_months(Months::new(3)).unwrap());
+                let (a, b) = (pair[0].effect, pair[1].effect);
+                let moved: Vec<f64> = [b.mttr / a.mttr, b.reopen / a.reopen, b.escalation / a.escalation]
+                    .into_iter()
+                    .filter(|r| *r != 1.0)
+                    .collect();
+                assert!(moved.len() <= 1 && moved.iter().all(|r| (0.2..=0.4).contains(&(r - 1.0).abs())), "{moved:?}");
+                assert_eq!((b.error, b.audit), (a.error, a.audit));
+            }
+        }
+        assert!(dates.len() >= 3, "the SOPs start in different months: {dates:?}");
+        let none = Spec { effects: Effects::None, ..spec };
+        assert!(PROCESSES
+            .iter()
+            .flat_map(|p| versions(&none, p))
+            .all(|v| v.effect.mttr == 1.0 && v.effect.reopen == 1.0));
     }
 
     #[test]

@@ -54,6 +54,7 @@ pub fn run(cli: Cli) -> Result<()> {
             effects,
             step,
             ramp_weeks,
+            sop_every_months,
             realistic,
         } => {
             let effects = match effects {
@@ -69,7 +70,12 @@ pub fn run(cli: Cli) -> Result<()> {
             if ramp_weeks > 520 {
                 return Err(error::Error::Usage(format!("--ramp-weeks {ramp_weeks} is out of range: use 0 to 520")));
             }
-            let spec = generate::Spec { realistic, ramp_weeks, ..spec };
+            if sop_every_months > 60 {
+                return Err(error::Error::Usage(format!(
+                    "--sop-every-months {sop_every_months} is out of range: use 1 to 60 (0: the scenario's versions)"
+                )));
+            }
+            let spec = generate::Spec { realistic, ramp_weeks, sop_every_months, ..spec };
             commands::generate(&out, &spec, quiet)
         }
         Command::Metrics { inputs, analysis, format, out } => {
