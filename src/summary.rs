@@ -45,12 +45,7 @@ pub fn data_quality(inputs: &[InputSummary], warnings: &[String]) -> String {
         if !s.mapping.is_empty() {
             let _ = writeln!(out, "  columns: {}", s.mapping);
         }
-        let superseded = if s.superseded > 0 { format!(" + {} superseded", s.superseded) } else { String::new() };
-        let _ = writeln!(
-            out,
-            "  {} rows read = {} accepted + {} rejected{superseded}",
-            s.rows_read, s.accepted, s.rejected
-        );
+        let _ = writeln!(out, "  {}", accounting(s));
         if let Some(lines) = s.file_lines {
             let _ = writeln!(out, "  {}", line_accounting(lines, s.rows_read));
         }

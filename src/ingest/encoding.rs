@@ -151,22 +151,21 @@ pub fn decode_utf32_copy(path: &Path, little_endian: bool) -> Result<Decoded> {
         };
         text.push(c);
     }
-    write_copy(text.as_bytes())
+    let copy = new_copy();
+    std::fs::write(&copy.path, text.as_bytes()).map_err(|e| Error::output(&copy.path, e))?;
+    Ok(copy)
 }
 
-/// `bytes` into a new UTF-8 copy in the temporary directory.
-fn write_copy(bytes: &[u8]) -> Result<Decoded> {
+/// A new, not yet written, UTF-8 copy in the temporary directory (removed when dropped).
+fn new_copy() -> Decoded {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let name = format!(".sop-impact-32-{}-{}.csv", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed));
-    let copy = Decoded { path: std::env::temp_dir().join(name) };
-    std::fs::write(&copy.path, bytes).map_err(|e| Error::output(&copy.path, e))?;
-    Ok(copy)
+    let name = format!(".sop-impact-{}-{}.csv", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed));
+    Decoded { path: std::env::temp_dir().join(name) }
 }
 
 /// Decode `path` from `encoding` into a UTF-8 copy in the temporary directory, each line that
 /// is one quoted field unwrapped when `unwrap` is set.
 pub fn decode_copy(path: &Path, encoding: &'static Encoding, unwrap: bool) -> Result<Decoded> {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
     let bytes = std::fs::read(path).map_err(|source| Error::Unreadable { path: path.to_path_buf(), source })?;
     let (text, _, replaced) = encoding.decode(&bytes);
     if replaced && encoding != WINDOWS_1252 {
@@ -176,8 +175,7 @@ pub fn decode_copy(path: &Path, encoding: &'static Encoding, unwrap: bool) -> Re
             "save the export as UTF-8 CSV (e.g. from Excel: CSV UTF-8), or as Parquet",
         ));
     }
-    let name = format!(".sop-impact-{}-{}.csv", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed));
-    let copy = Decoded { path: std::env::temp_dir().join(name) };
+    let copy = new_copy();
     let file = std::fs::File::create(&copy.path).map_err(|e| Error::output(&copy.path, e))?;
     let mut out = std::io::BufWriter::new(file);
     let io = |e| Error::output(&copy.path, e);

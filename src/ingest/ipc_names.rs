@@ -23,7 +23,6 @@ use crate::error::{polars_in, Error, Result};
 pub struct Schema<M> {
     pub metadata: M,
     pub names: Vec<String>,
-    pub repeats: bool,
 }
 
 /// The metadata of an IPC file, read from its footer.
@@ -57,9 +56,9 @@ pub fn file_schema(path: &Path) -> Result<Schema<FileMetadata>> {
     let Some(fields) = fields else {
         return Err(Error::invalid(path, "is an Arrow IPC file whose schema cannot be read", "export it again"));
     };
-    let repeats = rename_repeats(path, &mut footer, &fields)?;
+    rename_repeats(path, &mut footer, &fields)?;
     let metadata = deserialize_footer(&footer, size).map_err(polars_in(path, "cannot read Arrow IPC"))?;
-    Ok(Schema { metadata, names: fields.into_iter().map(|(name, _)| name).collect(), repeats })
+    Ok(Schema { metadata, names: fields.into_iter().map(|(name, _)| name).collect() })
 }
 
 /// The metadata of an IPC stream, read from its first message; `input` is left where the
@@ -81,14 +80,14 @@ pub fn stream_schema(path: &Path, input: &mut impl Read) -> Result<Schema<Stream
     let Some(fields) = fields else {
         return Err(Error::invalid(path, "is an Arrow IPC stream whose schema cannot be read", "export it again"));
     };
-    let repeats = rename_repeats(path, &mut message, &fields)?;
+    rename_repeats(path, &mut message, &fields)?;
     let mut framed = Vec::with_capacity(message.len() + 8);
     framed.extend([0xFF; 4]);
     framed.extend(i32::try_from(message.len()).unwrap_or(0).to_le_bytes());
     framed.extend(&message);
     let metadata =
         read_stream_metadata(&mut Cursor::new(framed)).map_err(polars_in(path, "cannot read the Arrow IPC stream"))?;
-    Ok(Schema { metadata, names: fields.into_iter().map(|(name, _)| name).collect(), repeats })
+    Ok(Schema { metadata, names: fields.into_iter().map(|(name, _)| name).collect() })
 }
 
 /// Each top-level field's name and where its bytes are in `buffer`.
@@ -106,16 +105,14 @@ fn field_names(schema: SchemaRef<'_>, buffer: &[u8]) -> Option<Vec<(String, Rang
 }
 
 /// Every second and later occurrence of a name overwritten, in place, by a placeholder of the
-/// same length that no column has; whether there were any.
-fn rename_repeats(path: &Path, buffer: &mut [u8], fields: &[(String, Range<usize>)]) -> Result<bool> {
+/// same length that no column has.
+fn rename_repeats(path: &Path, buffer: &mut [u8], fields: &[(String, Range<usize>)]) -> Result<()> {
     let mut taken: BTreeSet<String> = fields.iter().map(|(n, _)| n.clone()).collect();
     let mut seen = BTreeSet::new();
-    let mut any = false;
     for (name, range) in fields {
         if seen.insert(name.as_str()) {
             continue;
         }
-        any = true;
         let Some(placeholder) = (0..).map(|k| placeholder(name.len(), k)).take(10_000).find(|p| !taken.contains(p))
         else {
             return Err(Error::invalid(
@@ -129,7 +126,7 @@ fn rename_repeats(path: &Path, buffer: &mut [u8], fields: &[(String, Range<usize
         }
         taken.insert(placeholder);
     }
-    Ok(any)
+    Ok(())
 }
 
 /// The `k`-th string of `len` characters from a set no header synonym uses.

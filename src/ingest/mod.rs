@@ -204,15 +204,33 @@ pub type Select<'a> = dyn FnMut(&[String], Format) -> Result<Vec<bool>> + 'a;
 
 /// Detect the format of `path` from its first bytes.
 pub fn detect_format(path: &Path) -> Result<Format> {
-    sniff(path, None).map(|(format, _, _)| format)
+    sniff(path, None).map(|sniffed| sniffed.format)
+}
+
+/// What the first bytes of a file say about it.
+struct Sniffed {
+    format: Format,
+    /// the text encoding of a CSV file
+    encoding: &'static encoding_rs::Encoding,
+    /// each record of a CSV file wrapped in one quoted field
+    wrapped: bool,
+    /// a UTF-32 byte-order mark (`Some(true)`: little-endian), which encoding_rs does not decode
+    utf32: Option<bool>,
+}
+
+impl Sniffed {
+    fn csv(delimiter: u8, encoding: &'static encoding_rs::Encoding, wrapped: bool) -> Self {
+        Sniffed { format: Format::Csv { delimiter }, encoding, wrapped, utf32: None }
+    }
+
+    fn binary(format: Format) -> Self {
+        Sniffed { format, encoding: encoding_rs::UTF_8, wrapped: false, utf32: None }
+    }
 }
 
 /// The format of `path` and, for CSV, its text encoding, from its first bytes.
 /// `told` is the encoding the configuration names, which detection does not second-guess.
-fn sniff(
-    path: &Path,
-    told: Option<&'static encoding_rs::Encoding>,
-) -> Result<(Format, &'static encoding_rs::Encoding, bool)> {
+fn sniff(path: &Path, told: Option<&'static encoding_rs::Encoding>) -> Result<Sniffed> {
     // Judged before opening: opening a pipe waits for a writer, and a pipe could be read once only.
     let meta = std::fs::metadata(path).map_err(|source| Error::Unreadable { path: path.to_path_buf(), source })?;
     if meta.is_dir() {
@@ -232,19 +250,18 @@ fn sniff(
     if n == 0 {
         return Err(Error::invalid(path, "is empty (0 bytes)", "export it again with a header row and data"));
     }
-    let binary = encoding_rs::UTF_8;
     if head.starts_with(b"PAR1") {
-        return Ok((Format::Parquet, binary, false));
+        return Ok(Sniffed::binary(Format::Parquet));
     }
     if head.starts_with(b"ARROW1") {
-        return Ok((Format::Ipc, binary, false));
+        return Ok(Sniffed::binary(Format::Ipc));
     }
     if head.len() >= 8 && head.starts_with(&[0xFF, 0xFF, 0xFF, 0xFF]) {
-        return Ok((Format::IpcStream, binary, false));
+        return Ok(Sniffed::binary(Format::IpcStream));
     }
-    if encoding::utf32_mark(head).is_some() {
-        // (open_table reads it through a UTF-8 copy; sniffing it as it is would see UTF-16)
-        return Ok((Format::Csv { delimiter: b',' }, encoding_rs::UTF_8, false));
+    if let Some(little_endian) = encoding::utf32_mark(head) {
+        // (the rest is judged on its UTF-8 copy: read as it is, it would look like UTF-16)
+        return Ok(Sniffed { utf32: Some(little_endian), ..Sniffed::csv(b',', encoding_rs::UTF_8, false) });
     }
     let encoding = told.unwrap_or_else(|| encoding::detect(head));
     let text = head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(head);
@@ -258,10 +275,10 @@ fn sniff(
     let decoded = encoding::decode_head(head, encoding);
     if encoding::is_wrapped(&decoded) {
         let inner: String = decoded.lines().take(50).map(|l| encoding::unwrap_or_keep(l) + "\n").collect();
-        return Ok((Format::Csv { delimiter: sniff_delimiter(inner.as_bytes()) }, encoding, true));
+        return Ok(Sniffed::csv(sniff_delimiter(inner.as_bytes()), encoding, true));
     }
     if encoding == encoding_rs::UTF_8 {
-        return Ok((Format::Csv { delimiter: sniff_delimiter(text) }, encoding, false));
+        return Ok(Sniffed::csv(sniff_delimiter(text), encoding, false));
     }
     if decoded.contains('\0') {
         return Err(Error::invalid(
@@ -270,18 +287,7 @@ fn sniff(
             "export the table as CSV (UTF-8), Parquet or Arrow IPC/Feather v2",
         ));
     }
-    Ok((Format::Csv { delimiter: sniff_delimiter(decoded.as_bytes()) }, encoding, false))
-}
-
-/// Whether a regular file starts with a UTF-32 byte-order mark (and which one).
-fn utf32_file(path: &Path) -> Result<Option<bool>> {
-    if !std::fs::metadata(path).is_ok_and(|m| m.is_file()) {
-        return Ok(None);
-    }
-    let mut f = File::open(path).map_err(|source| Error::Unreadable { path: path.to_path_buf(), source })?;
-    let mut head = [0u8; 4];
-    let n = read_up_to(&mut f, &mut head).map_err(|source| Error::Unreadable { path: path.to_path_buf(), source })?;
-    Ok(encoding::utf32_mark(head.get(..n).unwrap_or_default()))
+    Ok(Sniffed::csv(sniff_delimiter(decoded.as_bytes()), encoding, false))
 }
 
 fn read_up_to(f: &mut File, buf: &mut [u8]) -> std::io::Result<usize> {
@@ -354,6 +360,16 @@ enum Body {
     },
 }
 
+/// How far reading a file in blocks went.
+pub struct ReadTally {
+    /// data records read, including rejected ones
+    pub rows_read: u64,
+    /// false when a byte limit stopped the reading before the end of the file
+    pub complete: bool,
+    /// the lines of a CSV file read to its end (header included), as an editor counts them
+    pub lines: Option<u64>,
+}
+
 /// The results of reading a file in blocks, in file order.
 pub struct Parts<T> {
     pub parts: Vec<T>,
@@ -394,7 +410,8 @@ pub struct TextOverrides {
 }
 
 pub fn open_table(path: &Path, select: &mut Select, overrides: TextOverrides) -> Result<Opened> {
-    if let Some(little_endian) = utf32_file(path)? {
+    let Sniffed { mut format, encoding: mut text_encoding, wrapped, utf32 } = sniff(path, overrides.encoding)?;
+    if let Some(little_endian) = utf32 {
         let copy = encoding::decode_utf32_copy(path, little_endian)?;
         let mut opened = open_table(&copy.path, select, overrides).map_err(|e| e.with_path(path))?;
         opened.path = path.to_path_buf();
@@ -405,7 +422,6 @@ pub fn open_table(path: &Path, select: &mut Select, overrides: TextOverrides) ->
         }
         return Ok(opened);
     }
-    let (mut format, mut text_encoding, wrapped) = sniff(path, overrides.encoding)?;
     if let Format::Csv { delimiter } = &mut format {
         *delimiter = overrides.delimiter.unwrap_or(*delimiter);
         text_encoding = overrides.encoding.unwrap_or(text_encoding);
@@ -468,19 +484,16 @@ pub fn open_table(path: &Path, select: &mut Select, overrides: TextOverrides) ->
             let keep = select(&headers, format)?;
             let projection: Vec<usize> = projection_of(&keep);
             check_time_zones(path, &file.metadata.schema, &projection)?;
-            if file.repeats {
-                // polars' reader would read the schema again, repeats and all
-                use polars_arrow::io::ipc::read::FileReader;
-                let batches = FileReader::new(open()?, file.metadata, Some(projection.clone()), None);
-                let df = frame_of_batches(path, batches, &headers, &projection, "cannot read Arrow IPC")?;
-                return Ok(columnar(headers, Body::Frame { df, keep }));
-            }
-            let schema = file.metadata.schema.as_ref().clone();
-            let df = IpcReader::new(open()?)
-                .with_projection(Some(projection.clone()))
-                .finish()
-                .map_err(polars_in(path, "cannot read Arrow IPC"))?;
-            let df = reread_seconds(path, df, &schema, &projection)?;
+            // (polars' IpcReader would read the schema again, repeated names and all)
+            let projected: ArrowSchema = projection
+                .iter()
+                .filter_map(|&i| file.metadata.schema.get_at_index(i))
+                .map(|(_, f)| f.clone())
+                .collect();
+            let batches =
+                polars_arrow::io::ipc::read::FileReader::new(open()?, file.metadata, Some(projection.clone()), None);
+            let df = frame_of_batches(path, batches, &headers, &projection, "cannot read Arrow IPC")?
+                .unwrap_or_else(|| DataFrame::empty_with_schema(&Schema::from_arrow_schema(&projected)));
             Ok(columnar(headers, Body::Frame { df, keep }))
         }
         Format::IpcStream => {
@@ -497,14 +510,21 @@ pub fn open_table(path: &Path, select: &mut Select, overrides: TextOverrides) ->
                     Ok(StreamState::Waiting) => None,
                     Err(e) => Some(Err(e)),
                 });
-            let df = frame_of_batches(path, batches, &headers, &projection, "cannot read the Arrow IPC stream")?;
+            let df = frame_of_batches(path, batches, &headers, &projection, "cannot read the Arrow IPC stream")?
+                .ok_or_else(|| {
+                    Error::invalid(
+                        path,
+                        "is an Arrow IPC stream without any record batch",
+                        "export it again with its data",
+                    )
+                })?;
             Ok(columnar(headers, Body::Frame { df, keep }))
         }
     }
 }
 
 /// One frame of the record batches polars-arrow reads (the columns of `projection`, named by
-/// `headers`), `timestamp[s]` columns converted with [`seconds_as_millis`].
+/// `headers`), `timestamp[s]` columns converted with [`seconds_as_millis`]; None without any.
 fn frame_of_batches(
     path: &Path,
     batches: impl Iterator<
@@ -513,7 +533,7 @@ fn frame_of_batches(
     headers: &[String],
     projection: &[usize],
     what: &str,
-) -> Result<DataFrame> {
+) -> Result<Option<DataFrame>> {
     let cannot = || polars_in(path, what);
     let mut df: Option<DataFrame> = None;
     for batch in batches {
@@ -538,13 +558,10 @@ fn frame_of_batches(
             None => df = Some(batch),
         }
     }
-    match df {
-        Some(mut df) => {
-            df.rechunk_mut();
-            Ok(df)
-        }
-        None => Err(Error::invalid(path, "is Arrow IPC without any record batch", "export it again with its data")),
-    }
+    Ok(df.map(|mut df| {
+        df.rechunk_mut();
+        df
+    }))
 }
 
 /// An Arrow `timestamp[s]` array as `timestamp[ms]` in the same zone, each value multiplied by
@@ -561,40 +578,6 @@ fn seconds_as_millis(array: &dyn polars_arrow::array::Array) -> Option<Box<dyn p
     let millis: Vec<i64> = seconds.values().iter().map(|s| s.saturating_mul(1000)).collect();
     let dtype = ArrowDataType::Timestamp(polars_arrow::datatypes::TimeUnit::Millisecond, zone.clone());
     Some(Box::new(PrimitiveArray::<i64>::new(dtype, millis.into(), seconds.validity().cloned())))
-}
-
-/// The `timestamp[s]` columns of an IPC file (of those read), read again with polars-arrow and
-/// converted with [`seconds_as_millis`] in place of polars' conversion; the frame as it is when
-/// there are none. (The stream is converted as its batches are read.)
-fn reread_seconds(path: &Path, mut df: DataFrame, schema: &ArrowSchema, projection: &[usize]) -> Result<DataFrame> {
-    use polars_arrow::io::ipc::read::{read_file_metadata, FileReader};
-    let in_seconds = |i: &usize| {
-        schema.get_at_index(*i).is_some_and(|(_, field)| {
-            matches!(field.dtype, ArrowDataType::Timestamp(polars_arrow::datatypes::TimeUnit::Second, _))
-        })
-    };
-    // increasing, as the projection is: FileReader requires it
-    let seconds: Vec<usize> = projection.iter().copied().filter(in_seconds).collect();
-    if seconds.is_empty() {
-        return Ok(df);
-    }
-    let cannot = || polars_in(path, "cannot read Arrow IPC");
-    let mut file = File::open(path).map_err(|source| Error::Unreadable { path: path.to_path_buf(), source })?;
-    let metadata = read_file_metadata(&mut file).map_err(cannot())?;
-    let mut chunks: Vec<Vec<Box<dyn polars_arrow::array::Array>>> = seconds.iter().map(|_| Vec::new()).collect();
-    for batch in FileReader::new(file, metadata, Some(seconds.clone()), None) {
-        for (array, column) in batch.map_err(cannot())?.into_arrays().into_iter().zip(chunks.iter_mut()) {
-            column.push(seconds_as_millis(&*array).unwrap_or(array));
-        }
-    }
-    for (&i, column) in seconds.iter().zip(chunks) {
-        // (a file without record batches has no value to convert)
-        let (Some((name, _)), false) = (schema.get_at_index(i), column.is_empty()) else { continue };
-        let series = Series::try_from((name.clone(), column)).map_err(cannot())?;
-        // replaces the column of that name where it is (the frame's height is checked)
-        df.with_column(series.into_column()).map_err(cannot())?;
-    }
-    Ok(df)
 }
 
 /// Timestamp columns must have no zone, UTC or an IANA zone name: polars cannot read a fixed
@@ -645,33 +628,6 @@ fn lines_of(text: &[u8]) -> u64 {
 }
 
 impl Opened {
-    /// The lines of a CSV file (None for Parquet and IPC), counted in a pass of their own so
-    /// that the summary can show that every line went into the header or a row read.
-    pub fn file_lines(&self) -> Result<Option<u64>> {
-        if !matches!(self.body, Body::Csv { .. }) {
-            return Ok(None);
-        }
-        let unreadable = |source| Error::Unreadable { path: self.path.clone(), source };
-        let mut file = File::open(self.data_path()).map_err(unreadable)?;
-        let mut buffer = vec![0u8; 1 << 20];
-        let (mut lines, mut last, mut carried_cr) = (0u64, None, false);
-        loop {
-            let n = read_up_to(&mut file, &mut buffer).map_err(unreadable)?;
-            let chunk = buffer.get(..n).unwrap_or_default();
-            if chunk.is_empty() {
-                break;
-            }
-            // a CRLF cut between two reads is one line end, counted at its LF
-            if carried_cr && chunk.first() == Some(&b'\n') {
-                lines -= 1;
-            }
-            lines += count_line_ends(chunk);
-            carried_cr = chunk.last() == Some(&b'\r');
-            last = chunk.last().copied();
-        }
-        Ok(Some(lines + u64::from(last.is_some_and(|b| !matches!(b, b'\r' | b'\n')))))
-    }
-
     /// Read the records in blocks, handing each block to `process` on every core; the results
     /// come back in file order. With `limit`, reading stops after about that many bytes.
     pub fn read_parts<T: Send>(
@@ -680,22 +636,22 @@ impl Opened {
         process: &(dyn Fn(&RawTable) -> Result<T> + Sync),
     ) -> Result<Parts<T>> {
         let mut parts = Vec::new();
-        let (rows_read, complete) = self.read_parts_into(limit, process, &mut |part| {
+        let tally = self.read_parts_into(limit, process, &mut |part| {
             parts.push(part);
             Ok(())
         })?;
-        Ok(Parts { parts, rows_read, complete })
+        Ok(Parts { parts, rows_read: tally.rows_read, complete: tally.complete })
     }
 
     /// As [`Opened::read_parts`], but each result is handed to `consume` in file order as soon
     /// as it and every result before it are done, so that a large file's results need not all
-    /// be held at once. Returns the records read and whether the whole file was read.
+    /// be held at once.
     pub fn read_parts_into<T: Send>(
         &self,
         limit: Option<usize>,
         process: &(dyn Fn(&RawTable) -> Result<T> + Sync),
         consume: &mut (dyn FnMut(T) -> Result<()> + Send),
-    ) -> Result<(u64, bool)> {
+    ) -> Result<ReadTally> {
         let keep = match &self.body {
             Body::Frame { df, keep } => return self.read_whole(df, keep, process, consume),
             Body::Parquet { projection, keep, metadata } if metadata.row_groups.is_empty() => {
@@ -717,6 +673,7 @@ impl Opened {
         // Block buffers go back to the reader, and each worker keeps its parsing buffers: fresh
         // buffers for every block cost more in page faults than the parsing.
         let (spare_tx, spare_rx) = std::sync::mpsc::channel::<Vec<u8>>();
+        let mut lines = None;
         let complete = std::thread::scope(|scope| -> Result<bool> {
             let (done_tx, done_rx) = std::sync::mpsc::channel::<Done<T>>();
             // The same workers for the whole file: a Parquet file's runs of row groups were
@@ -780,7 +737,9 @@ impl Opened {
             });
             // This thread reads while the workers check what it read.
             let reading = match &self.body {
-                Body::Csv { delimiter, .. } => self.feed_csv_blocks(*delimiter, limit, &work_tx, stop, spare_rx),
+                Body::Csv { delimiter, .. } => {
+                    self.feed_csv_blocks(*delimiter, limit, &work_tx, stop, spare_rx, &mut lines)
+                }
                 Body::Parquet { projection, metadata, .. } => {
                     self.feed_parquet_runs(projection, metadata, limit, &work_tx, stop)
                 }
@@ -808,7 +767,7 @@ impl Opened {
         if let (true, Body::Csv { delimiter, .. }) = (complete, &self.body) {
             check_not_all_ragged(self, *delimiter, in_order.rows_read, in_order.ragged)?;
         }
-        Ok((in_order.rows_read, complete))
+        Ok(ReadTally { rows_read: in_order.rows_read, complete, lines: lines.filter(|_| complete) })
     }
 
     /// CSV: blocks cut after a record, in order, to the workers. Returns whether the whole file
@@ -820,11 +779,13 @@ impl Opened {
         work: &std::sync::mpsc::SyncSender<(usize, Work)>,
         stop: &std::sync::atomic::AtomicBool,
         spare: std::sync::mpsc::Receiver<Vec<u8>>,
+        lines: &mut Option<u64>,
     ) -> Result<bool> {
         let unreadable = |source| Error::Unreadable { path: self.path.to_path_buf(), source };
         let mut file = File::open(self.data_path()).map_err(unreadable)?;
         let mut reader = BlockReader::new(&mut file, delimiter, spare);
         let (mut line, mut read, mut index) = (1u64, 0usize, 0usize);
+        let mut unended = false;
         loop {
             // a problem in a block handed on stops the reading
             if stop.load(std::sync::atomic::Ordering::Relaxed) {
@@ -836,14 +797,19 @@ impl Opened {
             match reader.next_block() {
                 Ok(Some(bytes)) => {
                     read += bytes.len();
-                    let lines = count_line_ends(&bytes);
+                    let ends = count_line_ends(&bytes);
+                    unended = bytes.last().is_some_and(|b| !matches!(b, b'\r' | b'\n'));
                     if work.send((index, Work::Block { bytes, first_line: line, delimiter })).is_err() {
                         return Ok(true);
                     }
-                    line += lines;
+                    line += ends;
                     index += 1;
                 }
-                Ok(None) => return Ok(true),
+                Ok(None) => {
+                    // (a last line without a line end is a line too)
+                    *lines = Some(line - 1 + u64::from(unended));
+                    return Ok(true);
+                }
                 Err(e) => return Err(unreadable(e)),
             }
         }
@@ -1503,11 +1469,11 @@ impl Opened {
         keep: &[bool],
         process: &(dyn Fn(&RawTable) -> Result<T> + Sync),
         consume: &mut (dyn FnMut(T) -> Result<()> + Send),
-    ) -> Result<(u64, bool)> {
+    ) -> Result<ReadTally> {
         for part in self.process_frame(df, keep, 0, process)? {
             consume(part)?;
         }
-        Ok((df.height() as u64, true))
+        Ok(ReadTally { rows_read: df.height() as u64, complete: true, lines: None })
     }
 
     /// A Parquet/IPC frame (whose first row is row `first_row` of the file) in slices, each

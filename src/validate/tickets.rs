@@ -194,7 +194,7 @@ pub fn load(
         let order = file_date_order(file, mapping, opts)?;
         crate::diag::trace("date order settled");
         let mut rejected = 0u64;
-        let (rows_read, _) = file.read_parts_into(
+        let tally = file.read_parts_into(
             None,
             &|t| check_block(t, mapping, order, opts, k as u32, event_log),
             &mut |(frame, mut block_rejects): (DataFrame, Vec<Reject>)| {
@@ -203,10 +203,10 @@ pub fn load(
                 table.push(&frame)
             },
         )?;
-        if rows_read == 0 {
+        if tally.rows_read == 0 {
             return Err(no_rows_error(&file.path, InputKind::Tickets));
         }
-        files.push((rejected, rows_read));
+        files.push((rejected, tally));
     }
     drop(kept);
     let all = table.finish()?.ok_or_else(|| Error::Internal("no ticket file was read".into()))?;
@@ -224,7 +224,7 @@ pub fn load(
     // Per-file accounting, from what each file contributed.
     let accepted_by_file = per_file_counts(&deduped, opened.len())?;
     let date_ranges = file_date_ranges(&deduped, opened.len())?;
-    for (k, ((file, mapping), (rejected, rows_read))) in opened.iter().zip(files).enumerate() {
+    for (k, ((file, mapping), (rejected, tally))) in opened.iter().zip(files).enumerate() {
         let accepted = accepted_by_file.get(&(k as u32)).copied().unwrap_or(0);
         let before = kept_before_dedupe.get(&(k as u32)).copied().unwrap_or(0);
         let dup_rejected = dup_by_file.get(&k).copied().unwrap_or(0);
@@ -242,8 +242,8 @@ pub fn load(
                 format: file.format,
                 encoding: file.encoding,
                 headers: &file.headers,
-                rows_read,
-                file_lines: file.file_lines()?,
+                rows_read: tally.rows_read,
+                file_lines: tally.lines,
             },
             mapping,
             Counts { accepted, rejected: rejected + dup_rejected, superseded },
