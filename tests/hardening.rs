@@ -168,6 +168,40 @@ fn long_and_colliding_process_names_get_short_distinct_chart_names() {
 }
 
 #[test]
+fn a_category_too_long_to_be_a_name_is_shortened_alike_in_every_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let (long, other) = (format!("Pasted {}", "x".repeat(5000)), format!("Pasted {}y", "x".repeat(5000)));
+    let mut tickets = String::from("ticket_id,opened_at,resolved_at,category\n");
+    for (c, cat) in [&long, &other].iter().enumerate() {
+        for i in 0..30 {
+            let (m, day) = (1 + i % 6, 1 + i % 28);
+            tickets.push_str(&format!("T{c}-{i},2025-0{m}-{day:02} 09:00,2025-0{m}-{day:02} 11:00,{cat}\n"));
+        }
+    }
+    let sops = format!("sop_id,version,category,effective_from\nS-1,1,{long},2025-01-01\nS-1,2,{long},2025-04-01\n");
+    let (t, s) = write_inputs(dir.path(), &tickets, &sops);
+    let args = ["report", "--tickets", t.to_str().unwrap(), "--sops", s.to_str().unwrap(), "--out", "out"];
+    let o = run_in(dir.path(), &args, &[]);
+    ok(&o);
+    let (stdout, stderr) = text(&o);
+    let said = format!("{stdout}{stderr}");
+    assert!(
+        said.contains("tickets.csv: 60 category values longer than 1024 bytes kept as their first 100 characters"),
+        "{said}"
+    );
+    assert!(
+        said.contains("sops.csv: 2 category values longer than 1024 bytes") && said.contains("(first at line 2)"),
+        "{said}"
+    );
+    let md = std::fs::read_to_string(dir.path().join("out/report.md")).unwrap();
+    assert!(!md.contains(&"x".repeat(200)), "no table or heading repeats the whole text");
+    assert!(md.contains("… \\[5007 bytes \\#"), "the shortened name says how long the text was");
+    assert!(!md.contains("match no process"), "the SOP's category, shortened alike, still governs its tickets");
+    let backlog = std::fs::read_to_string(dir.path().join("out/backlog.csv")).unwrap();
+    assert_eq!(backlog.lines().count(), 3, "the two long categories that differ stay two processes: {backlog}");
+}
+
+#[test]
 fn a_backlog_of_thousands_of_processes_is_drawn_as_its_top() {
     let dir = tempfile::tempdir().unwrap();
     let mut tickets = String::from("ticket_id,opened_at,resolved_at,category\n");

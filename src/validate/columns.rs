@@ -11,6 +11,7 @@ use crate::ingest::{ColumnValues, RawTable};
 use sop_impact_parse::time::{local_to_utc_millis, parse_timestamp, DateOrder, OrderEvidence};
 use sop_impact_parse::values::{
     clean, has_escalated_label, parse_bool, parse_count, parse_escalation_level, parse_priority, parse_sla_text,
+    shorten_long_text, LONG_TEXT_BYTES,
 };
 
 fn raw<'t>(table: &'t RawTable, src: &'t Source) -> Option<ColumnValues<'t>> {
@@ -80,16 +81,44 @@ fn per_distinct<V: Clone>(ca: &StringChunked, mut work: impl FnMut(&str) -> V, m
     }
 }
 
-/// A text column, trimmed, with missing markers as nulls.
-pub fn text(table: &RawTable, src: &Source, name: &str) -> StringChunked {
+/// A text column that names something (a ticket, SOP, group, analyst…), trimmed, with missing
+/// markers as nulls; a value too long to be a name is kept shortened and noted.
+pub fn text(table: &RawTable, src: &Source, name: &str, problems: &mut RowProblems) -> StringChunked {
     // A stored text column whose values need no trimming is taken as it is (ticket ids).
     if let Some(ca) = stored_text(table, src) {
-        if ca.iter().all(|v| v.is_none_or(|s| clean(Some(s)).is_some_and(|c| std::ptr::eq(c, s)))) {
+        if ca
+            .iter()
+            .all(|v| v.is_none_or(|s| s.len() <= LONG_TEXT_BYTES && clean(Some(s)).is_some_and(|c| std::ptr::eq(c, s))))
+        {
             let mut out = ca.clone();
             out.rename(name.into());
             return out;
         }
     }
+    match raw(table, src) {
+        Some(values) => {
+            let mut out: StringChunked = values
+                .enumerate()
+                .map(|(i, v)| {
+                    clean(v).map(|c| {
+                        let kept = shorten_long_text(c);
+                        if matches!(kept, std::borrow::Cow::Owned(_)) {
+                            problems.shortened(i, name);
+                        }
+                        kept
+                    })
+                })
+                .collect();
+            out.rename(name.into());
+            out
+        }
+        None => StringChunked::full_null(name.into(), table.height()),
+    }
+}
+
+/// A free-text column (a change summary, a finding's description): trimmed, missing markers as
+/// nulls, kept whole however long.
+pub fn free_text(table: &RawTable, src: &Source, name: &str) -> StringChunked {
     match raw(table, src) {
         Some(values) => {
             let mut out: StringChunked = values.map(clean).collect();
@@ -102,43 +131,62 @@ pub fn text(table: &RawTable, src: &Source, name: &str) -> StringChunked {
 
 /// A text column straight to categorical codes (trimmed, missing markers as nulls): no string
 /// column is built on the way.
-pub fn categorical_text(table: &RawTable, src: &Source, name: &str, dtype: &DataType) -> Result<Column> {
-    if let (Some(ca), DataType::Categorical(_, mapping)) = (stored_text(table, src), dtype) {
+pub fn categorical_text(
+    table: &RawTable,
+    src: &Source,
+    name: &str,
+    dtype: &DataType,
+    problems: &mut RowProblems,
+) -> Result<Column> {
+    let mut failed = None;
+    let DataType::Categorical(_, mapping) = dtype else {
+        return Err(Error::Internal(format!("categorical column {name}: not a categorical type")));
+    };
+    // a text's code, and whether the text was kept shortened
+    let mut code_of = |text: &str| {
+        let kept = shorten_long_text(text);
+        let long = matches!(kept, std::borrow::Cow::Owned(_));
+        mapping.insert_cat(&kept).map_err(|e| failed = Some(e)).ok().map(|code| (code, long))
+    };
+    if let Some(ca) = stored_text(table, src) {
         let mut codes = Nullable::<UInt32Type>::with_capacity(ca.len());
-        let mut failed = None;
+        let mut row = 0;
         per_distinct(
             ca,
-            |s| clean(Some(s)).and_then(|c| mapping.insert_cat(c).map_err(|e| failed = Some(e)).ok()),
-            |code| codes.push(code.flatten()),
+            |s| clean(Some(s)).and_then(&mut code_of),
+            |code| {
+                let code = code.flatten();
+                if code.is_some_and(|(_, long)| long) {
+                    problems.shortened(row, name);
+                }
+                codes.push(code.map(|(c, _)| c));
+                row += 1;
+            },
         );
         return categorical_column(codes, failed, name, dtype);
     }
-    let (Some(values), DataType::Categorical(_, mapping)) = (raw(table, src), dtype) else {
+    let Some(values) = raw(table, src) else {
         let ca = Categorical32Chunked::full_null_with_dtype(name.into(), table.height(), dtype.clone());
         return Ok(ca.into_series().into_column());
     };
     // Each distinct text of the block looked up once in the categories all threads share (a
     // block repeats a few hundred texts thousands of times; the shared lookup was 7% of
     // reading a 10M-ticket export).
-    let mut codes: PlHashMap<&str, u32> = PlHashMap::new();
-    let mut failed = None;
+    let mut codes: PlHashMap<&str, (u32, bool)> = PlHashMap::new();
     let mut cats = Nullable::<UInt32Type>::with_capacity(table.height());
-    for value in values {
-        cats.push(clean(value).and_then(|text| {
-            if let Some(&code) = codes.get(text) {
-                return Some(code);
+    for (row, value) in values.enumerate() {
+        let code = clean(value).and_then(|text| match codes.get(text) {
+            Some(&code) => Some(code),
+            None => {
+                let code = code_of(text)?;
+                codes.insert(text, code);
+                Some(code)
             }
-            match mapping.insert_cat(text) {
-                Ok(code) => {
-                    codes.insert(text, code);
-                    Some(code)
-                }
-                Err(e) => {
-                    failed = Some(e);
-                    None
-                }
-            }
-        }));
+        });
+        if code.is_some_and(|(_, long)| long) {
+            problems.shortened(row, name);
+        }
+        cats.push(code.map(|(c, _)| c));
     }
     categorical_column(cats, failed, name, dtype)
 }
@@ -391,7 +439,7 @@ fn parse_with(s: &str, format: Option<&str>, opts: &LoadOptions) -> Option<i64> 
 
 /// A required text column: an empty value rejects the row.
 pub fn required_text(table: &RawTable, src: &Source, name: &str, problems: &mut RowProblems) -> StringChunked {
-    let ca = text(table, src, name);
+    let ca = text(table, src, name, problems);
     for (i, v) in ca.iter().enumerate() {
         if v.is_none() {
             problems.add(i, name, "", format!("{name} is empty"));

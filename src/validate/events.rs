@@ -5,7 +5,7 @@ use std::path::Path;
 
 use polars::prelude::*;
 
-use super::columns::{datetime_column, required_text, settle_order, text, timestamps};
+use super::columns::{datetime_column, free_text, required_text, settle_order, text, timestamps};
 use super::{date_range, open, summarise, Counts, FileFacts, InputSummary, LoadOptions, Reject, RowProblems};
 use crate::error::{polars_internal, Result};
 use crate::ingest::profile::{InputKind, Mapping};
@@ -57,7 +57,7 @@ fn finish(
         kind,
         &FileFacts::of(table),
         mapping,
-        Counts { accepted: df.height() as u64, rejected, superseded: 0 },
+        Counts { accepted: df.height() as u64, rejected, superseded: 0, shortened: problems.shortened },
         date_range(&t),
         rejects,
     ));
@@ -87,7 +87,7 @@ pub fn load_changes(
     reject_repeated_ids(&id, "change_id", &mut problems);
     let mut cols = vec![id.into_column(), datetime_column(opened), datetime_column(ended)];
     for name in ["type", "risk", "close_code", "category", "subcategory", "cmdb_ci"] {
-        cols.push(text(&table, &src(name), name).into_column());
+        cols.push(text(&table, &src(name), name, &mut problems).into_column());
     }
     finish(InputKind::Changes, &table, &mapping, problems, cols, "opened_at", (inputs, rejects))
 }
@@ -104,9 +104,9 @@ pub fn load_audits(
     let mut problems = RowProblems::new(&table);
     let id = required_text(&table, &src("finding_id"), "finding_id", &mut problems);
     let raised = timestamps(&table, &src("raised_at"), "raised_at", order, opts, &mut problems, true);
-    let process = text(&table, &src("process"), "process");
-    let category = text(&table, &src("category"), "category");
-    let sop_id = text(&table, &src("sop_id"), "sop_id");
+    let process = text(&table, &src("process"), "process", &mut problems);
+    let category = text(&table, &src("category"), "category", &mut problems);
+    let sop_id = text(&table, &src("sop_id"), "sop_id", &mut problems);
     for i in 0..table.height() {
         if process.get(i).is_none() && category.get(i).is_none() && sop_id.get(i).is_none() {
             problems.add(i, "process", "", "no process, category or sop_id to attribute the finding to");
@@ -114,10 +114,11 @@ pub fn load_audits(
     }
     reject_repeated_ids(&id, "finding_id", &mut problems);
     let mut cols = vec![id.into_column(), datetime_column(raised), process.into_column(), category.into_column()];
-    cols.push(text(&table, &src("subcategory"), "subcategory").into_column());
+    cols.push(text(&table, &src("subcategory"), "subcategory", &mut problems).into_column());
     cols.push(sop_id.into_column());
-    for name in ["control_id", "severity", "status", "description"] {
-        cols.push(text(&table, &src(name), name).into_column());
+    for name in ["control_id", "severity", "status"] {
+        cols.push(text(&table, &src(name), name, &mut problems).into_column());
     }
+    cols.push(free_text(&table, &src("description"), "description").into_column());
     finish(InputKind::Audits, &table, &mapping, problems, cols, "raised_at", (inputs, rejects))
 }

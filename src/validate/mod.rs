@@ -86,6 +86,40 @@ pub struct InputSummary {
     pub date_range: Option<(i64, i64)>,
     /// reject reasons (first words, without the value) and their counts, most frequent first
     pub top_reasons: Vec<(String, u64)>,
+    /// per column: the cells too long to keep whole, kept shortened
+    pub shortened: BTreeMap<String, ShortenedCells>,
+}
+
+/// The cells of one column kept shortened (`shorten_long_text`): how many, and the first one's line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ShortenedCells {
+    pub count: u64,
+    pub first_line: u64,
+}
+
+/// Adds `more` (another block's cells of the same file) to `into`.
+pub(crate) fn merge_shortened(into: &mut BTreeMap<String, ShortenedCells>, more: BTreeMap<String, ShortenedCells>) {
+    for (column, cells) in more {
+        into.entry(column)
+            .and_modify(|c| {
+                c.count += cells.count;
+                c.first_line = c.first_line.min(cells.first_line);
+            })
+            .or_insert(cells);
+    }
+}
+
+/// The warning a user reads about one file's shortened cells.
+fn shortened_warning(path: &Path, column: &str, cells: &ShortenedCells) -> String {
+    let (n, plural) = (cells.count, if cells.count == 1 { "" } else { "s" });
+    format!(
+        "{}: {n} {column} value{plural} longer than {} bytes kept as {} first 100 characters, length and digest \
+         (first at line {}); values that differ stay apart",
+        path.display(),
+        sop_impact_parse::values::LONG_TEXT_BYTES,
+        if n == 1 { "its" } else { "their" },
+        cells.first_line
+    )
 }
 
 impl InputSummary {
@@ -120,6 +154,7 @@ pub(crate) struct RowProblems<'a> {
     lines: &'a LineMap,
     pub rejected: Vec<bool>,
     pub list: Vec<Reject>,
+    pub shortened: BTreeMap<String, ShortenedCells>,
 }
 
 impl<'a> RowProblems<'a> {
@@ -129,6 +164,18 @@ impl<'a> RowProblems<'a> {
             lines: &table.lines,
             rejected: vec![false; table.height()],
             list: Vec::new(),
+            shortened: BTreeMap::new(),
+        }
+    }
+
+    /// The cell of `row` in `column` was too long and is kept shortened.
+    pub fn shortened(&mut self, row: usize, column: &str) {
+        let line = self.lines.line(row as u64);
+        if let Some(cells) = self.shortened.get_mut(column) {
+            cells.count += 1;
+            cells.first_line = cells.first_line.min(line);
+        } else {
+            self.shortened.insert(column.to_string(), ShortenedCells { count: 1, first_line: line });
         }
     }
 
@@ -235,6 +282,7 @@ pub(crate) struct Counts {
     pub accepted: u64,
     pub rejected: u64,
     pub superseded: u64,
+    pub shortened: BTreeMap<String, ShortenedCells>,
 }
 
 fn summarise(
@@ -245,7 +293,7 @@ fn summarise(
     date_range: Option<(i64, i64)>,
     rejects: &[Reject],
 ) -> InputSummary {
-    let Counts { accepted, rejected, superseded } = counts;
+    let Counts { accepted, rejected, superseded, shortened } = counts;
     let input = table.path.display().to_string();
     let mut reasons: BTreeMap<String, u64> = BTreeMap::new();
     for r in rejects.iter().filter(|r| r.input == input) {
@@ -275,6 +323,7 @@ fn summarise(
         superseded,
         date_range,
         top_reasons: top,
+        shortened,
     }
 }
 
@@ -326,6 +375,9 @@ pub fn load(paths: &InputPaths, opts: &LoadOptions) -> Result<Dataset> {
     };
     let order: Vec<String> = inputs.iter().map(|s| s.path.display().to_string()).collect();
     rejects.sort_by_key(|r| (order.iter().position(|p| *p == r.input).unwrap_or(usize::MAX), r.line));
+    for s in &inputs {
+        warnings.extend(s.shortened.iter().map(|(column, cells)| shortened_warning(&s.path, column, cells)));
+    }
     for s in &inputs {
         if !s.balanced() {
             return Err(Error::Internal(format!(

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use polars::prelude::*;
 
-use super::columns::{datetime_column, required_text, settle_order, text, timestamps};
+use super::columns::{datetime_column, free_text, required_text, settle_order, text, timestamps};
 use super::{
     date_range, no_rows_error, open, summarise, Counts, FileFacts, InputSummary, LoadOptions, Reject, RowProblems,
 };
@@ -46,12 +46,12 @@ pub fn load(
     let sop_id = required_text(&table, &src("sop_id"), "sop_id", &mut problems);
     let version = required_text(&table, &src("version"), "version", &mut problems);
     let category = required_text(&table, &src("category"), "category", &mut problems);
-    let subcategory = text(&table, &src("subcategory"), "subcategory");
+    let subcategory = text(&table, &src("subcategory"), "subcategory", &mut problems);
     let effective = timestamps(&table, &src("effective_from"), "effective_from", order, opts, &mut problems, true);
     let approved_at = timestamps(&table, &src("approved_at"), "approved_at", order, opts, &mut problems, false);
     let next_review = timestamps(&table, &src("next_review"), "next_review", order, opts, &mut problems, false);
     let retired = timestamps(&table, &src("retired_at"), "retired_at", order, opts, &mut problems, false);
-    let process_raw = text(&table, &src("process"), "process");
+    let process_raw = text(&table, &src("process"), "process", &mut problems);
 
     let n = table.height();
     let columns = VersionColumns { sop_id: &sop_id, version: &version, category: &category, subcategory: &subcategory };
@@ -66,11 +66,11 @@ pub fn load(
         category.into_column(),
         subcategory.into_column(),
         datetime_column(effective),
-        text(&table, &src(TEXT[0]), TEXT[0]).into_column(),
-        text(&table, &src(TEXT[1]), TEXT[1]).into_column(),
+        text(&table, &src(TEXT[0]), TEXT[0], &mut problems).into_column(),
+        text(&table, &src(TEXT[1]), TEXT[1], &mut problems).into_column(),
         datetime_column(approved_at),
         datetime_column(next_review),
-        text(&table, &src(TEXT[2]), TEXT[2]).into_column(),
+        free_text(&table, &src(TEXT[2]), TEXT[2]).into_column(),
         datetime_column(retired),
         UInt64Chunked::from_iter_values("source_line".into(), (0..n as u64).map(|i| table.lines.line(i))).into_column(),
     ];
@@ -90,7 +90,7 @@ pub fn load(
         InputKind::Sops,
         &FileFacts::of(&table),
         &mapping,
-        Counts { accepted: df.height() as u64, rejected, superseded: 0 },
+        Counts { accepted: df.height() as u64, rejected, superseded: 0, shortened: problems.shortened },
         date_range(&eff),
         rejects,
     ));

@@ -11,7 +11,10 @@ use super::columns::{
     timestamps, OrderSeen,
 };
 use super::stack::FrameStack;
-use super::{no_rows_error, open_input, summarise, Counts, FileFacts, InputSummary, LoadOptions, Reject, RowProblems};
+use super::{
+    merge_shortened, no_rows_error, open_input, summarise, Counts, FileFacts, InputSummary, LoadOptions, Reject,
+    RowProblems, ShortenedCells,
+};
 use crate::arrays::Dense;
 use crate::error::{polars_internal, Error, Result};
 use crate::ingest::profile::{InputKind, Mapping, Source};
@@ -53,7 +56,7 @@ fn check_block(
     opts: &LoadOptions,
     file_idx: u32,
     event_log: bool,
-) -> Result<(DataFrame, Vec<Reject>)> {
+) -> Result<CheckedBlock> {
     let src = |c: &str| mapping.source(c).clone();
     let mut problems = RowProblems::new(table);
     let ticket_id = required_text(table, &src("ticket_id"), "ticket_id", &mut problems);
@@ -83,7 +86,7 @@ fn check_block(
         vec![ticket_id.into_column(), datetime_column(opened), datetime_column(resolved), datetime_column(closed)];
     let cat = categorical();
     for name in TEXT {
-        cols.push(categorical_text(table, &src(name), name, &cat)?);
+        cols.push(categorical_text(table, &src(name), name, &cat, &mut problems)?);
     }
     cols.push(priority.into_column());
     cols.push(reopen.into_column());
@@ -116,7 +119,14 @@ fn check_block(
     }
     let mut rejects = table.rejects.clone();
     rejects.append(&mut problems.list);
-    Ok((frame, rejects))
+    Ok(CheckedBlock { frame, rejects, shortened: problems.shortened })
+}
+
+/// One block of a ticket file, checked: its accepted rows, its rejects and its shortened cells.
+struct CheckedBlock {
+    frame: DataFrame,
+    rejects: Vec<Reject>,
+    shortened: BTreeMap<String, ShortenedCells>,
 }
 
 /// The rows whose `later` time is before their `opened` one: (row, opened, later). Read by row
@@ -194,19 +204,21 @@ pub fn load(
         let order = file_date_order(file, mapping, opts)?;
         crate::diag::trace("date order settled");
         let mut rejected = 0u64;
+        let mut shortened = BTreeMap::new();
         let tally = file.read_parts_into(
             None,
             &|t| check_block(t, mapping, order, opts, k as u32, event_log),
-            &mut |(frame, mut block_rejects): (DataFrame, Vec<Reject>)| {
-                rejected += block_rejects.len() as u64;
-                rejects.append(&mut block_rejects);
-                table.push(&frame)
+            &mut |mut block: CheckedBlock| {
+                rejected += block.rejects.len() as u64;
+                rejects.append(&mut block.rejects);
+                merge_shortened(&mut shortened, block.shortened);
+                table.push(&block.frame)
             },
         )?;
         if tally.rows_read == 0 {
             return Err(no_rows_error(&file.path, InputKind::Tickets));
         }
-        files.push((rejected, tally));
+        files.push((rejected, tally, shortened));
     }
     drop(kept);
     let all = table.finish()?.ok_or_else(|| Error::Internal("no ticket file was read".into()))?;
@@ -224,7 +236,7 @@ pub fn load(
     // Per-file accounting, from what each file contributed.
     let accepted_by_file = per_file_counts(&deduped, opened.len())?;
     let date_ranges = file_date_ranges(&deduped, opened.len())?;
-    for (k, ((file, mapping), (rejected, tally))) in opened.iter().zip(files).enumerate() {
+    for (k, ((file, mapping), (rejected, tally, shortened))) in opened.iter().zip(files).enumerate() {
         let accepted = accepted_by_file.get(&(k as u32)).copied().unwrap_or(0);
         let before = kept_before_dedupe.get(&(k as u32)).copied().unwrap_or(0);
         let dup_rejected = dup_by_file.get(&k).copied().unwrap_or(0);
@@ -246,7 +258,7 @@ pub fn load(
                 file_lines: tally.lines,
             },
             mapping,
-            Counts { accepted, rejected: rejected + dup_rejected, superseded },
+            Counts { accepted, rejected: rejected + dup_rejected, superseded, shortened },
             range,
             rejects,
         );

@@ -176,9 +176,43 @@ pub fn clip(text: &str, max: usize) -> std::borrow::Cow<'_, str> {
     }
 }
 
+/// Longest text (in bytes) an identifying cell keeps whole: a category, group, analyst, SOP id
+/// or ticket id. Longer ones are exports gone wrong (a description pasted into the category) and
+/// would make every table, chart and report line that names them that long.
+pub const LONG_TEXT_BYTES: usize = 1024;
+
+/// Characters a shortened text keeps from its start.
+const SHORTENED_CHARS: usize = 100;
+
+/// `text` when it is at most [`LONG_TEXT_BYTES`] long; else its first characters, its length
+/// and a digest of the whole (`Start… [52428800 bytes #0123456789abcdef]`), so that two long
+/// texts that differ stay two values, and the same text in two files stays one.
+pub fn shorten_long_text(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.len() <= LONG_TEXT_BYTES {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    // FNV-1a: a fixed function (the same digest in every run and build), and a long text is rare
+    let digest = text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+    let cut = text.char_indices().nth(SHORTENED_CHARS).map_or(text.len(), |(cut, _)| cut);
+    std::borrow::Cow::Owned(format!("{}… [{} bytes #{digest:016x}]", text.split_at(cut).0, text.len()))
+}
+
 #[cfg(test)]
 #[allow(clippy::indexing_slicing)]
 mod tests {
+    #[test]
+    fn long_texts_are_shortened_apart() {
+        use super::{shorten_long_text, LONG_TEXT_BYTES};
+        let fits = "é".repeat(LONG_TEXT_BYTES / 2);
+        assert_eq!(shorten_long_text(&fits), fits.as_str(), "at the limit: kept whole");
+        let (a, b) = (format!("{fits}a"), format!("{fits}b"));
+        let (sa, sb) = (shorten_long_text(&a), shorten_long_text(&b));
+        assert_ne!(sa, sb, "texts that differ stay apart");
+        assert_eq!(sa, shorten_long_text(&a.clone()), "the same text, the same value");
+        assert!(sa.starts_with(&"é".repeat(100)) && sa.contains("… [1025 bytes #"), "{sa}");
+        assert!(sa.len() < 250, "{}", sa.len());
+    }
+
     #[test]
     fn trim_is_str_trim() {
         for s in ["", " ", "a", " a", "a ", "\ta b\n", "\u{a0}x\u{a0}", "x\u{2003}", "é", " é ", "\u{feff}y"] {
