@@ -205,9 +205,12 @@ fn the_change(
         crate::report::change_section(
             a,
             c,
-            &crate::report::change_stems(a)[c],
+            &a.comparisons.rows_by_change()[c],
+            &crate::report::ChartsOf {
+                stem: &crate::report::change_stems(a)[c],
+                charts_dir: Some(&dir.join("charts"))
+            },
             infos,
-            &dir.join("charts"),
             as_of,
             "###"
         )?

@@ -332,15 +332,11 @@ fn calibrated_p(statistic: f64, placebos: &[f64]) -> Option<f64> {
         .then(|| crate::stats::two_sided_t_p(statistic / spread_of(placebos), placebos.len() as f64))
 }
 
-/// The candidates for controls, largest first: processes other than `treated` with no SOP
-/// change inside the span (`changed` says whether a process had one).
-pub fn candidates(weekly: &Weekly, treated: u32, changed: impl Fn(u32) -> bool) -> Vec<u32> {
-    let mut by_size: Vec<(u32, u64)> = weekly
-        .tickets_by_process
-        .iter()
-        .map(|(p, n)| (*p, *n))
-        .filter(|(p, _)| *p != treated && !changed(*p))
-        .collect();
+/// The candidates for controls, largest first: processes with no SOP change inside the span
+/// (`changed` says whether a process had one; the treated process has).
+pub fn candidates(weekly: &Weekly, changed: impl Fn(u32) -> bool) -> Vec<u32> {
+    let mut by_size: Vec<(u32, u64)> =
+        weekly.tickets_by_process.iter().map(|(p, n)| (*p, *n)).filter(|(p, _)| !changed(*p)).collect();
     by_size.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     by_size.into_iter().take(CANDIDATE_POOL).map(|(p, _)| p).collect()
 }
@@ -374,6 +370,7 @@ pub fn estimate(
     let offset = |w: i64| (w - span.first) as usize;
     let controls: Vec<(u32, Vec<f64>)> = candidates
         .iter()
+        .filter(|&&p| p != treated)
         .filter_map(|&p| control_series(weekly, metric, p, span, &series.weeks).map(|c| (p, c)))
         .map(|(p, full)| (p, series.weeks.iter().map(|w| full[offset(*w)]).collect()))
         .collect();
@@ -674,7 +671,7 @@ mod tests {
     #[test]
     fn a_step_on_a_trending_seasonal_desk_is_found() {
         let w = desk(-0.4, 7);
-        let candidates = candidates(&w, 0, |_| false);
+        let candidates = candidates(&w, |p| p == 0);
         assert_eq!(candidates.len(), 5);
         let e = estimate(&w, &mttr(), 0, span(&w, 52), &candidates, 0.05).unwrap();
         assert_eq!(e.method, Method::ItsSyntheticControl);
@@ -705,7 +702,7 @@ mod tests {
             let w = desk_with(ramp, seed);
             let change = w.week_start(CHANGE_WEEK);
             let span = Span::of(&w, change - 52 * WEEK_MS, change, Some(change + 13 * WEEK_MS)).unwrap();
-            let e = estimate(&w, &mttr(), 0, span, &candidates(&w, 0, |_| false), 0.05).unwrap();
+            let e = estimate(&w, &mttr(), 0, span, &candidates(&w, |p| p == 0), 0.05).unwrap();
             assert_eq!(e.average_weeks, 13);
             assert!((e.average_effect - expected).abs() < 0.08, "seed {seed}: {} vs {expected}", e.average_effect);
             let passes = match e.calibration {
@@ -722,7 +719,7 @@ mod tests {
         let mut called = 0;
         for seed in 1..=10 {
             let w = desk(0.0, seed);
-            let e = estimate(&w, &mttr(), 0, span(&w, 52), &candidates(&w, 0, |_| false), 0.05).unwrap();
+            let e = estimate(&w, &mttr(), 0, span(&w, 52), &candidates(&w, |p| p == 0), 0.05).unwrap();
             // A before/after comparison would see the desk's 1% a week as a 12% cut.
             assert!(e.level_change.abs() < 0.1, "seed {seed}: {}", e.level_change);
             called += usize::from(e.placebo_p.unwrap() < 0.05 && e.p < 0.05);
@@ -734,7 +731,7 @@ mod tests {
     fn few_weeks_fall_back_to_differences_in_differences_or_to_nothing() {
         let w = desk(-0.4, 3);
         let short = span(&w, 5);
-        let did = estimate(&w, &mttr(), 0, short, &candidates(&w, 0, |_| false), 0.05).unwrap();
+        let did = estimate(&w, &mttr(), 0, short, &candidates(&w, |p| p == 0), 0.05).unwrap();
         assert_eq!(did.method, Method::DifferenceInDifferences);
         assert!(did.slope_change.is_none() && did.controls.len() == 5);
         let none = estimate(&w, &mttr(), 0, short, &[], 0.05).unwrap_err();
@@ -743,7 +740,7 @@ mod tests {
         assert_eq!(alone.method, Method::Its, "enough weeks but no controls: its own trend");
         assert!(alone.no_controls.is_some(), "which decides nothing");
         assert!(
-            candidates(&w, 0, |p| p % 2 == 1).iter().all(|p| p % 2 == 0 && *p != 0),
+            candidates(&w, |p| p == 0 || p % 2 == 1).iter().all(|p| p % 2 == 0 && *p != 0),
             "changed processes are no controls"
         );
     }

@@ -108,27 +108,38 @@ pub(crate) fn change_stems(a: &Analysis) -> Vec<String> {
     a.comparisons.changes.iter().map(|ch| stems[&key(ch)].clone()).collect()
 }
 
-/// The section of one change: what changed, the windows, the table and the chart.
+/// Where a change's charts go: their file stem, and the charts directory, or None when the
+/// report's chart budget is spent.
+pub(crate) struct ChartsOf<'p> {
+    pub stem: &'p str,
+    pub charts_dir: Option<&'p Path>,
+}
+
+/// The section of one change: what changed, the windows, the table and the chart (`rows`: the
+/// change's comparison rows).
 pub(crate) fn change_section(
     a: &Analysis,
     c: usize,
-    stem: &str,
+    rows: &[&Comparison],
+    chart: &ChartsOf,
     infos: &BTreeMap<(String, String), VersionFacts>,
-    charts_dir: &Path,
     as_of: &str,
     heading: &str,
 ) -> Result<String> {
-    let rows: Vec<&Comparison> = a.comparisons.rows.iter().filter(|r| r.change == c).collect();
     let ci = ci_label(a.config.compare.alpha);
     let ch = &a.comparisons.changes[c];
-    charts::write(charts_dir, stem, &change_chart(ch, &rows, &ci))?;
     let mut md = format!(
-        "{}{}{}![before and after](charts/{stem}.png)\n\n",
+        "{}{}{}",
         change_intro(a, c, infos, as_of, heading),
-        change_table(&rows, &ci),
-        trend_reading(ch, &rows, &ci, &a.attributed.processes),
+        change_table(rows, &ci),
+        trend_reading(ch, rows, &ci, &a.attributed.processes),
     );
-    if let Some(chart) = counterfactual_chart(ch, &rows) {
+    let (stem, Some(charts_dir)) = (chart.stem, chart.charts_dir) else {
+        return Ok(md);
+    };
+    charts::write(charts_dir, stem, &change_chart(ch, rows, &ci))?;
+    let _ = writeln!(md, "![before and after](charts/{stem}.png)\n");
+    if let Some(chart) = counterfactual_chart(ch, rows) {
         charts::write(charts_dir, &format!("{stem}-trend"), &chart)?;
         let _ = writeln!(md, "![observed and without the change](charts/{stem}-trend.png)\n");
     }

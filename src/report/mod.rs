@@ -1,7 +1,7 @@
 //! The outputs people read (docs/outputs.md): metric tables, comparisons, charts, report.md and
 //! manifest.json, written into a staging directory and published at --out (src/publish.rs).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
 
@@ -12,7 +12,7 @@ use polars::prelude::*;
 mod change;
 
 use change::{calibration_text, change_label, delta_with_ci, effect_with_ci, q_text, show_value};
-pub(crate) use change::{change_section, change_stems};
+pub(crate) use change::{change_section, change_stems, ChartsOf};
 
 use crate::attribute::{AttributeBy, TimelineRow};
 use crate::compare::{Change, Comparison, Verdict, Window};
@@ -334,9 +334,7 @@ fn summary(a: &Analysis) -> Result<String> {
     let mut md = String::new();
     // Executive summary: at most ten lines.
     let _ = writeln!(md, "## Summary\n");
-    let by_change: Vec<Vec<&Comparison>> = (0..a.comparisons.changes.len())
-        .map(|c| a.comparisons.rows.iter().filter(|r| r.change == c).collect())
-        .collect();
+    let by_change = a.comparisons.rows_by_change();
     let mut lines = Vec::new();
     for verdict in [Verdict::Worsened, Verdict::Improved] {
         for (c, rows) in by_change.iter().enumerate() {
@@ -391,33 +389,124 @@ fn summary(a: &Analysis) -> Result<String> {
     Ok(md)
 }
 
+/// The most charts one report draws (each an SVG and a PNG file): a report over thousands of
+/// SOPs draws those of the SOPs with the most tickets, and says so.
+const CHART_BUDGET: usize = 400;
+
+/// One SOP's part of the report: its versions, its changes and whether they are drawn.
+struct SopSection<'t> {
+    sop: &'t str,
+    versions: Vec<&'t TimelineRow>,
+    /// the period table's rows of its current process
+    rows: Vec<usize>,
+    changes: Vec<usize>,
+    draw_trend: bool,
+    /// the changes drawn: the latest first, while the budget lasts
+    drawn_changes: BTreeSet<usize>,
+}
+
 /// One section per SOP: its facts, its trend chart and each of its changes.
 fn processes(a: &Analysis, charts_dir: &Path, as_of: &str) -> Result<String> {
     let mut md = String::new();
     let infos = version_infos(a)?;
     let axis = PeriodAxis::new(a)?;
     let _ = writeln!(md, "## Processes with an SOP\n");
-    let timeline = &a.attributed.timeline;
-    let mut sop_ids: Vec<&str> = timeline.iter().filter(|r| !r.sop_id.is_empty()).map(|r| r.sop_id.as_str()).collect();
-    sop_ids.dedup();
+    let mut sections = sop_sections(a, &axis);
+    let tickets: Vec<u64> = sections.iter().map(|s| axis.tickets(&s.rows)).collect();
+    let (drawn, skipped) = share_chart_budget(&mut sections, &tickets, CHART_BUDGET);
+    if skipped > 0 {
+        let _ = writeln!(
+            md,
+            "*This report draws at most {CHART_BUDGET} charts: those of the {drawn} SOPs with the most tickets (their trend \
+             and their latest changes). {skipped} more sections have their tables without charts; every change's numbers \
+             are in [comparisons.csv](comparisons.csv).*\n"
+        );
+    }
     // One trend chart per SOP, named after its current process.
-    let trend_stems = distinct_stems(sop_ids.iter().filter_map(|sop| {
-        let current = timeline.iter().rfind(|r| r.sop_id == *sop && r.version != crate::attribute::NO_SOP)?;
-        Some((sop.to_string(), format!("trend-{}", slug(&current.process))))
+    let trend_stems = distinct_stems(sections.iter().filter_map(|s| {
+        let current = s.versions.last()?;
+        Some((s.sop.to_string(), format!("trend-{}", slug(&current.process))))
     }));
     let change_stems = change_stems(a);
-    for sop in &sop_ids {
-        let versions: Vec<&TimelineRow> =
-            timeline.iter().filter(|r| r.sop_id == *sop && r.version != crate::attribute::NO_SOP).collect();
-        let Some(current) = versions.last() else { continue };
-        let info = infos.get(&(sop.to_string(), current.version.clone()));
-        md.push_str(&sop_heading(a, sop, current, info));
-        md.push_str(&trend_chart(a, &axis, sop, &versions, &trend_stems[*sop], charts_dir)?);
-        for (c, _) in a.comparisons.changes.iter().enumerate().filter(|(_, ch)| ch.sop_id == *sop) {
-            md.push_str(&change_section(a, c, &change_stems[c], &infos, charts_dir, as_of, "####")?);
+    let rows_by_change = a.comparisons.rows_by_change();
+    for s in &sections {
+        let Some(current) = s.versions.last() else { continue };
+        let info = infos.get(&(s.sop.to_string(), current.version.clone()));
+        md.push_str(&sop_heading(a, s.sop, current, info));
+        if s.draw_trend {
+            let latest_change = s.changes.last().map(|&c| &a.comparisons.changes[c]);
+            md.push_str(&trend_chart(a, &axis, s, latest_change, &trend_stems[s.sop], charts_dir)?);
+        }
+        for &c in &s.changes {
+            let drawn = s.drawn_changes.contains(&c).then_some(charts_dir);
+            let chart = ChartsOf { stem: &change_stems[c], charts_dir: drawn };
+            md.push_str(&change_section(a, c, &rows_by_change[c], &chart, &infos, as_of, "####")?);
         }
     }
     Ok(md)
+}
+
+/// The SOPs of the timeline in its order, each with its versions, rows and changes (found in one
+/// pass each: per SOP, a scan of the timeline or of the changes was minutes at 20,000 SOPs).
+fn sop_sections<'t>(a: &'t Analysis, axis: &PeriodAxis) -> Vec<SopSection<'t>> {
+    let mut changes_of: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (c, ch) in a.comparisons.changes.iter().enumerate() {
+        changes_of.entry(ch.sop_id.as_str()).or_default().push(c);
+    }
+    let mut sections: Vec<SopSection> = Vec::new();
+    for row in a.attributed.timeline.iter().filter(|r| !r.sop_id.is_empty()) {
+        if sections.last().is_none_or(|s| s.sop != row.sop_id) {
+            sections.push(SopSection {
+                sop: &row.sop_id,
+                versions: Vec::new(),
+                rows: Vec::new(),
+                changes: changes_of.remove(row.sop_id.as_str()).unwrap_or_default(),
+                draw_trend: false,
+                drawn_changes: BTreeSet::new(),
+            });
+        }
+        if let Some(s) = sections.last_mut().filter(|_| row.version != crate::attribute::NO_SOP) {
+            s.versions.push(row);
+        }
+    }
+    for s in &mut sections {
+        if let Some(current) = s.versions.last() {
+            s.rows = axis.rows_of(&current.process).to_vec();
+        }
+    }
+    sections
+}
+
+/// Grants `budget` charts to the SOPs with the most tickets: to each its trend chart, then its
+/// changes' two charts each, the latest first (`tickets`: each section's). Returns how many SOPs
+/// got charts and how many sections went without some.
+fn share_chart_budget(sections: &mut [SopSection], tickets: &[u64], budget: usize) -> (usize, usize) {
+    let mut order: Vec<(u64, &str, usize)> =
+        sections.iter().zip(tickets).enumerate().map(|(k, (s, n))| (*n, s.sop, k)).collect();
+    order.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(b.1)));
+    let order: Vec<usize> = order.into_iter().map(|(_, _, k)| k).collect();
+    let (mut left, mut drawn) = (budget, 0);
+    for k in order {
+        let s = &mut sections[k];
+        if s.rows.is_empty() || left == 0 {
+            continue;
+        }
+        s.draw_trend = true;
+        left -= 1;
+        drawn += 1;
+        for &c in s.changes.iter().rev() {
+            if left < 2 {
+                break;
+            }
+            s.drawn_changes.insert(c);
+            left -= 2;
+        }
+    }
+    let skipped = sections
+        .iter()
+        .filter(|s| !s.rows.is_empty() && (!s.draw_trend || s.drawn_changes.len() < s.changes.len()))
+        .count();
+    (drawn, skipped)
 }
 
 /// The heading of an SOP's section: its current version, owner and review date.
@@ -440,11 +529,13 @@ fn sop_heading(a: &Analysis, sop: &str, current: &TimelineRow, info: Option<&Ver
 struct PeriodAxis<'a> {
     /// every period label, sorted
     labels: Vec<String>,
-    process: Vec<Option<String>>,
     period: Vec<Option<String>>,
     version: Vec<Option<String>>,
     panels: Vec<&'a Metric>,
     columns: BTreeMap<&'a str, Vec<Option<f64>>>,
+    /// each process's rows
+    rows_of_process: HashMap<String, Vec<usize>>,
+    tickets: Vec<Option<f64>>,
 }
 
 impl<'a> PeriodAxis<'a> {
@@ -461,9 +552,17 @@ impl<'a> PeriodAxis<'a> {
                 columns.insert(column, floats(pp, column)?);
             }
         }
+        let process = strings(pp, "process")?;
+        let mut rows_of_process: HashMap<String, Vec<usize>> = HashMap::new();
+        for (i, p) in process.iter().enumerate() {
+            if let Some(p) = p {
+                rows_of_process.entry(p.clone()).or_default().push(i);
+            }
+        }
         Ok(PeriodAxis {
             labels,
-            process: strings(pp, "process")?,
+            rows_of_process,
+            tickets: floats(pp, "tickets")?,
             period,
             version: strings(pp, "version_in_force")?,
             panels,
@@ -472,8 +571,13 @@ impl<'a> PeriodAxis<'a> {
     }
 
     /// The rows of `process` in the period table.
-    fn rows_of(&self, process: &str) -> Vec<usize> {
-        (0..self.process.len()).filter(|&i| self.process[i].as_deref() == Some(process)).collect()
+    fn rows_of(&self, process: &str) -> &[usize] {
+        self.rows_of_process.get(process).map_or(&[], Vec::as_slice)
+    }
+
+    /// The tickets of `rows`.
+    fn tickets(&self, rows: &[usize]) -> u64 {
+        rows.iter().filter_map(|&i| self.tickets.get(i).copied().flatten()).sum::<f64>() as u64
     }
 
     /// Where row `i` falls on the axis.
@@ -509,21 +613,20 @@ impl<'a> PeriodAxis<'a> {
 fn trend_chart(
     a: &Analysis,
     axis: &PeriodAxis,
-    sop: &str,
-    versions: &[&TimelineRow],
+    section: &SopSection,
+    latest_change: Option<&crate::compare::Change>,
     stem: &str,
     charts_dir: &Path,
 ) -> Result<String> {
+    let (versions, rows) = (&section.versions, &section.rows);
     let Some(current) = versions.last() else { return Ok(String::new()) };
     let process = &current.process;
-    let rows = axis.rows_of(process);
     if rows.is_empty() {
         return Ok(String::new());
     }
     let (tz, labels) = (a.opts.tz, &axis.labels);
     let end = labels.len() as f64 - 0.5;
     let x = |ms: Option<i64>, open_end: f64| x_of(ms, labels, a.period, tz, open_end);
-    let latest_change = a.comparisons.changes.iter().rfind(|c| c.sop_id == sop);
     let trend = Trend {
         title: format!(
             "{process} — trend by {} with SOP changes",
@@ -534,7 +637,7 @@ fn trend_chart(
             }
         ),
         periods: labels.clone(),
-        stages: axis.stages(&rows),
+        stages: axis.stages(rows),
         changes: versions
             .iter()
             .filter_map(|r| {
@@ -557,8 +660,8 @@ fn trend_chart(
                 TrendPanel {
                     title: m.label.clone(),
                     unit: m.chart.as_ref().map_or(String::new(), |c| c.axis.clone()),
-                    values: axis.aligned(&rows, &m.name),
-                    counts: axis.aligned(&rows, over).iter().map(|v| v.unwrap_or(0.0) as u64).collect(),
+                    values: axis.aligned(rows, &m.name),
+                    counts: axis.aligned(rows, over).iter().map(|v| v.unwrap_or(0.0) as u64).collect(),
                     is_rate: proportion,
                     percent: proportion,
                 }
@@ -919,6 +1022,36 @@ fn write_manifest(a: &Analysis, dir: &Path, options: &[String], inputs: Vec<Inpu
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_chart_budget_goes_to_the_sops_with_the_most_tickets_latest_changes_first() {
+        let ids: Vec<String> = (0..5).map(|k| format!("S-{k}")).collect();
+        let section = |k: usize, changes: Vec<usize>, rows: Vec<usize>| SopSection {
+            sop: &ids[k],
+            versions: Vec::new(),
+            rows,
+            changes,
+            draw_trend: false,
+            drawn_changes: BTreeSet::new(),
+        };
+        let mut sections = vec![
+            section(0, vec![0], vec![0]),
+            section(1, vec![1, 2, 3], vec![1]),
+            section(2, vec![4], vec![2]),
+            section(3, vec![5], Vec::new()),
+            section(4, vec![6], vec![3]),
+        ];
+        // S-1 has the most tickets, then S-0 and S-4 (a tie, by id), then S-2; S-3 has no rows
+        let (drawn, skipped) = share_chart_budget(&mut sections, &[50, 90, 10, 1000, 50], 6);
+        assert!(
+            sections[1].draw_trend && sections[1].drawn_changes == BTreeSet::from([2, 3]),
+            "its trend, its 2 latest"
+        );
+        assert!(sections[0].draw_trend && sections[0].drawn_changes.is_empty(), "one chart left: the trend only");
+        assert!(!sections[4].draw_trend && !sections[2].draw_trend, "the budget is spent");
+        assert!(!sections[3].draw_trend, "no rows, no chart");
+        assert_eq!((drawn, skipped), (2, 4), "S-1, S-0, S-4 and S-2 go without some charts");
+    }
 
     #[test]
     fn slugs_and_options() {
