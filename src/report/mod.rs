@@ -434,8 +434,7 @@ fn processes(a: &Analysis, charts_dir: &Path, as_of: &str) -> Result<String> {
         let info = infos.get(&(s.sop.to_string(), current.version.clone()));
         md.push_str(&sop_heading(a, s.sop, current, info));
         if s.draw_trend {
-            let latest_change = s.changes.last().map(|&c| &a.comparisons.changes[c]);
-            md.push_str(&trend_chart(a, &axis, s, latest_change, &trend_stems[s.sop], charts_dir)?);
+            md.push_str(&trend_chart(a, &axis, s, &trend_stems[s.sop], charts_dir)?);
         }
         for &c in &s.changes {
             let drawn = s.drawn_changes.contains(&c).then_some(charts_dir);
@@ -610,14 +609,7 @@ impl<'a> PeriodAxis<'a> {
 }
 
 /// The trend chart of one SOP's process with its versions marked, and its caption.
-fn trend_chart(
-    a: &Analysis,
-    axis: &PeriodAxis,
-    section: &SopSection,
-    latest_change: Option<&crate::compare::Change>,
-    stem: &str,
-    charts_dir: &Path,
-) -> Result<String> {
+fn trend_chart(a: &Analysis, axis: &PeriodAxis, section: &SopSection, stem: &str, charts_dir: &Path) -> Result<String> {
     let (versions, rows) = (&section.versions, &section.rows);
     let Some(current) = versions.last() else { return Ok(String::new()) };
     let process = &current.process;
@@ -627,6 +619,7 @@ fn trend_chart(
     let (tz, labels) = (a.opts.tz, &axis.labels);
     let end = labels.len() as f64 - 0.5;
     let x = |ms: Option<i64>, open_end: f64| x_of(ms, labels, a.period, tz, open_end);
+    let latest_change = section.changes.last().map(|&c| &a.comparisons.changes[c]);
     let trend = Trend {
         title: format!(
             "{process} — trend by {} with SOP changes",

@@ -97,15 +97,18 @@ pub struct ShortenedCells {
     pub first_line: u64,
 }
 
+impl ShortenedCells {
+    /// These cells and `more` of the same column.
+    fn add(&mut self, more: ShortenedCells) {
+        self.count += more.count;
+        self.first_line = self.first_line.min(more.first_line);
+    }
+}
+
 /// Adds `more` (another block's cells of the same file) to `into`.
 pub(crate) fn merge_shortened(into: &mut BTreeMap<String, ShortenedCells>, more: BTreeMap<String, ShortenedCells>) {
     for (column, cells) in more {
-        into.entry(column)
-            .and_modify(|c| {
-                c.count += cells.count;
-                c.first_line = c.first_line.min(cells.first_line);
-            })
-            .or_insert(cells);
+        into.entry(column).and_modify(|c| c.add(cells)).or_insert(cells);
     }
 }
 
@@ -170,12 +173,12 @@ impl<'a> RowProblems<'a> {
 
     /// The cell of `row` in `column` was too long and is kept shortened.
     pub fn shortened(&mut self, row: usize, column: &str) {
-        let line = self.lines.line(row as u64);
-        if let Some(cells) = self.shortened.get_mut(column) {
-            cells.count += 1;
-            cells.first_line = cells.first_line.min(line);
-        } else {
-            self.shortened.insert(column.to_string(), ShortenedCells { count: 1, first_line: line });
+        let cell = ShortenedCells { count: 1, first_line: self.lines.line(row as u64) };
+        match self.shortened.get_mut(column) {
+            Some(cells) => cells.add(cell),
+            None => {
+                self.shortened.insert(column.to_string(), cell);
+            }
         }
     }
 
