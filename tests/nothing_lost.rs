@@ -356,12 +356,16 @@ fn typed_inputs_with_small_integers_streams_and_repeated_names() {
         assert_eq!(csv_metrics(&fixture("typed").join(f), &format!("o{k}")), expected, "{f}");
     }
     // a repeated name never read costs nothing; a repeated column that would be read is refused
-    for (k, f) in ["repeated_name.arrow", "repeated_name.arrows"].iter().enumerate() {
+    let repeated =
+        ["repeated_name.arrow", "repeated_name.arrows", "repeated_name.parquet", "repeated_name_plain.parquet"];
+    for (k, f) in repeated.iter().enumerate() {
         assert_eq!(csv_metrics(&fixture("typed").join(f), &format!("r{k}")), expected, "{f}");
     }
-    let o = validate(dir.path(), &fixture("typed/repeated_priority.arrow"), &sops, "out");
-    assert_eq!(o.status.code(), Some(2), "{:?}", text(&o));
-    assert!(text(&o).1.contains("'priority', the header of columns 6 and 16"), "{:?}", text(&o));
+    for f in ["repeated_priority.arrow", "repeated_priority.parquet"] {
+        let o = validate(dir.path(), &fixture("typed").join(f), &sops, &format!("out-{f}"));
+        assert_eq!(o.status.code(), Some(2), "{f}: {:?}", text(&o));
+        assert!(text(&o).1.contains("'priority', the header of columns 6 and 16"), "{f}: {:?}", text(&o));
+    }
 }
 
 /// Arrow IPC timestamps stored in seconds, two of them ±2^62 s (beyond what milliseconds hold,

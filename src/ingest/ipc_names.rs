@@ -1,12 +1,6 @@
-//! Arrow IPC schemas as the file has them. polars keys a schema by name, so a column whose name
-//! an earlier one already has disappears from it, and reading such a file stops the process.
-//! Here the schema's field names are read from its flatbuffer first; every repeat of a name is
-//! renamed in a copy of those bytes (to a placeholder of the same length, so every offset stays
-//! where it was) before polars-arrow reads it. The column headers are the file's own names, so a
-//! repeated name that the mapping would read is refused there, naming its positions, and a repeat
-//! that is never read costs nothing.
+//! Arrow IPC schemas as the file has them: the field names are read from the schema's flatbuffer
+//! before polars-arrow reads it, and every repeat is renamed first (see [`super::repeats`]).
 
-use std::collections::BTreeSet;
 use std::fs::File;
 use std::io::{Cursor, Read, Seek, SeekFrom};
 use std::ops::Range;
@@ -16,6 +10,7 @@ use polars_arrow::io::ipc::read::{deserialize_footer, read_stream_metadata, File
 use polars_arrow_format::ipc::planus::ReadAsRoot;
 use polars_arrow_format::ipc::{FooterRef, MessageHeaderRef, MessageRef, SchemaRef};
 
+use super::repeats::rename_repeats;
 use crate::error::{polars_in, Error, Result};
 
 /// A schema read with every column kept: what polars-arrow reads (repeats renamed) and the
@@ -91,7 +86,7 @@ pub fn stream_schema(path: &Path, input: &mut impl Read) -> Result<Schema<Stream
 }
 
 /// Each top-level field's name and where its bytes are in `buffer`.
-fn field_names(schema: SchemaRef<'_>, buffer: &[u8]) -> Option<Vec<(String, Range<usize>)>> {
+pub(super) fn field_names(schema: SchemaRef<'_>, buffer: &[u8]) -> Option<Vec<(String, Range<usize>)>> {
     let base = buffer.as_ptr() as usize;
     let mut names = Vec::new();
     for field in schema.fields().ok()?? {
@@ -102,54 +97,4 @@ fn field_names(schema: SchemaRef<'_>, buffer: &[u8]) -> Option<Vec<(String, Rang
         names.push((name.to_string(), range));
     }
     Some(names)
-}
-
-/// Every second and later occurrence of a name overwritten, in place, by a placeholder of the
-/// same length that no column has.
-fn rename_repeats(path: &Path, buffer: &mut [u8], fields: &[(String, Range<usize>)]) -> Result<()> {
-    let mut taken: BTreeSet<String> = fields.iter().map(|(n, _)| n.clone()).collect();
-    let mut seen = BTreeSet::new();
-    for (name, range) in fields {
-        if seen.insert(name.as_str()) {
-            continue;
-        }
-        let Some(placeholder) = (0..).map(|k| placeholder(name.len(), k)).take(10_000).find(|p| !taken.contains(p))
-        else {
-            return Err(Error::invalid(
-                path,
-                format!("repeats the column name '{name}', which cannot be told apart here"),
-                "write the file with unique column names (in pandas: df.columns = [...]; in pyarrow: table.rename_columns([...]))",
-            ));
-        };
-        if let Some(bytes) = buffer.get_mut(range.clone()) {
-            bytes.copy_from_slice(placeholder.as_bytes());
-        }
-        taken.insert(placeholder);
-    }
-    Ok(())
-}
-
-/// The `k`-th string of `len` characters from a set no header synonym uses.
-fn placeholder(len: usize, mut k: usize) -> String {
-    const MARKS: &[u8] = b"~^!*+=";
-    (0..len)
-        .map(|_| {
-            let c = MARKS.get(k % MARKS.len()).copied().unwrap_or(b'~');
-            k /= MARKS.len();
-            char::from(c)
-        })
-        .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn placeholders_have_the_length_and_differ() {
-        let some: BTreeSet<String> = (0..30).map(|k| placeholder(3, k)).collect();
-        assert_eq!(some.len(), 30);
-        assert!(some.iter().all(|p| p.len() == 3));
-        assert_eq!(placeholder(0, 0), "");
-    }
 }

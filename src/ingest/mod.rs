@@ -13,8 +13,10 @@
 pub mod encoding;
 pub mod guess;
 mod ipc_names;
+mod parquet_names;
 pub mod profile;
 mod reject;
+mod repeats;
 
 pub use reject::Reject;
 
@@ -463,16 +465,19 @@ pub fn open_table(path: &Path, select: &mut Select, overrides: TextOverrides) ->
         }
         Format::Parquet => {
             let mut reader = ParquetReader::new(open()?);
-            let schema = reader.schema().map_err(|e| match e {
-                PolarsError::Duplicate(what) => Error::invalid(
-                    path,
-                    format!("cannot read Parquet: {}, which polars' Parquet reader refuses even for a column that is not read", what.as_ref().replace("duplicate: ", "")),
-                    "write the file with unique column names (in pandas: df.columns = [...]; in pyarrow: table.rename_columns([...])), or export it as Arrow IPC or CSV, where a repeated name that is not read is left alone",
-                ),
-                e => polars_in(path, "cannot read Parquet")(e),
-            })?;
+            let mut headers = None;
+            let schema = match reader.schema() {
+                Err(PolarsError::Duplicate(_)) => {
+                    let file = parquet_names::file_schema(path)?;
+                    headers = Some(file.names);
+                    reader.set_metadata(Arc::new(file.metadata));
+                    reader.schema()
+                }
+                read => read,
+            }
+            .map_err(polars_in(path, "cannot read Parquet"))?;
             let metadata = reader.get_metadata().map_err(polars_in(path, "cannot read Parquet"))?.clone();
-            let headers = names(&schema);
+            let headers = headers.unwrap_or_else(|| names(&schema));
             let keep = select(&headers, format)?;
             let projection: Vec<usize> = projection_of(&keep);
             check_time_zones(path, &schema, &projection)?;
