@@ -179,3 +179,38 @@ fn gradual_effects_are_found() {
     // effect −43% and −37% with p 0.004 and 0.014, q 0.052 and 0.135 among the run's rows).
     assert!(per_seed.iter().all(|f| *f >= 2) && per_seed.iter().sum::<usize>() >= 7, "found per seed: {per_seed:?}");
 }
+
+/// A realistic desk: a million tickets over two years, five SOPs with a new version every three
+/// months, three changes in five moving MTTR, the reopen or the escalation rate by 20–40%, at
+/// the default windows. Over three seeds at least 80% of the planted effects are found in their
+/// direction and at most 5% of the rows without an effect are called (measured: 55 of 60 and 6
+/// of 291).
+#[test]
+fn effects_of_frequent_sop_changes_are_found_on_a_large_desk() {
+    let metrics = ["mttr_median_h", "reopen_rate", "escalation_rate"];
+    let (mut planted, mut found, mut without, mut false_calls) = (0, 0, 0, 0);
+    for seed in [1, 2, 3] {
+        let seed = seed.to_string();
+        let (rows, truth) = {
+            let args = ["--tickets", "1000000", "--seed", &seed, "--sop-every-months", "3", "--months", "24"];
+            let (data, out) = common::generate_and_measure(&args, &[]);
+            let truth = serde_json::from_slice(&std::fs::read(data.path().join("truth.json")).unwrap()).unwrap();
+            (read_csv(&out.path().join("comparisons.csv")), truth)
+        };
+        let expected = expected(&truth);
+        for r in rows.iter().filter(|r| metrics.contains(&r["metric"].as_str())) {
+            let Some(want) = expected.get(&key(r)).and_then(|e| e.get(&r["metric"])) else { continue };
+            if want == "no_change" {
+                without += 1;
+                false_calls += usize::from(called(r));
+            } else {
+                planted += 1;
+                found += usize::from(&r["verdict"] == want);
+                assert!(!called(r) || &r["verdict"] == want, "never the wrong direction: {r:?}");
+            }
+        }
+    }
+    assert!(planted >= 45, "{planted}");
+    assert!(found * 10 >= planted * 8, "found {found} of {planted}");
+    assert!(false_calls * 20 <= without, "{false_calls} of {without} rows without an effect called");
+}

@@ -7,7 +7,7 @@ pub mod edges;
 mod series;
 pub mod trend;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use polars::prelude::*;
 use statrs::distribution::{ChiSquared, ContinuousCDF};
@@ -987,8 +987,10 @@ fn undecided_reason(row: &Comparison) -> Option<String> {
     })
 }
 
-/// Benjamini–Hochberg across every comparison whose design can decide, and the verdicts. The
-/// others are `insufficient_data`, their windows' test kept as a description.
+/// Benjamini–Hochberg over the comparisons whose design can decide, one family per metric, and
+/// the verdicts. The others are `insufficient_data`, their windows' test kept as a description.
+/// A family per metric because a procedure moves some metrics and not others: the rows of the
+/// metrics it left alone, in one family with the rest, made q of a real cut ten times its p.
 fn adjust<'a>(rows: impl IntoIterator<Item = &'a mut Comparison>, alpha: f64) {
     let mut tested: Vec<&mut Comparison> = Vec::new();
     for row in rows.into_iter().filter(|r| r.p_value.is_some()) {
@@ -1004,36 +1006,48 @@ fn adjust<'a>(rows: impl IntoIterator<Item = &'a mut Comparison>, alpha: f64) {
             }
         }
     }
-    let q = multiple::benjamini_hochberg(&tested.iter().map(|r| r.p_value.unwrap_or(1.0)).collect::<Vec<_>>());
-    for (row, q) in tested.iter_mut().zip(q) {
-        row.p_adjusted = Some(q);
-        let better = row.metric.better;
-        // Where there are placebos enough for their rank to reach the level, it must agree too:
-        // the model's errors alone are too small in short series, and fitting the controls
-        // makes them smaller still.
-        let placebos_agree = row.trend.as_ref().is_some_and(|t| match t.calibration {
-            trend::Calibration::PlaceboRank => t.placebo_p.is_some_and(|p| p < alpha),
-            trend::Calibration::PlaceboSpread => true,
-        });
-        let direction = row.trend.as_ref().map_or(0.0, |t| t.average_effect);
-        row.verdict = if q < alpha && placebos_agree {
-            match (better, direction) {
-                (Better::Lower, d) if d < 0.0 => Verdict::Improved,
-                (Better::Lower, d) if d > 0.0 => Verdict::Worsened,
-                (Better::Higher, d) if d > 0.0 => Verdict::Improved,
-                (Better::Higher, d) if d < 0.0 => Verdict::Worsened,
-                _ => Verdict::NoSignificantChange,
-            }
-        } else {
-            Verdict::NoSignificantChange
-        };
+    let mut families: BTreeMap<String, Vec<&mut Comparison>> = BTreeMap::new();
+    for row in tested {
+        families.entry(row.metric.name.clone()).or_default().push(row);
+    }
+    for family in families.values_mut() {
+        let q = multiple::benjamini_hochberg(&family.iter().map(|r| r.p_value.unwrap_or(1.0)).collect::<Vec<_>>());
+        for (row, q) in family.iter_mut().zip(q) {
+            row.p_adjusted = Some(q);
+            row.verdict = verdict(row, q, alpha);
+        }
+    }
+}
+
+/// `improved` or `worsened` when q and the placebos pass and the average effect moved; else
+/// `no_significant_change`.
+fn verdict(row: &Comparison, q: f64, alpha: f64) -> Verdict {
+    let better = row.metric.better;
+    // Where there are placebos enough for their rank to reach the level, it must agree too:
+    // the model's errors alone are too small in short series, and fitting the controls
+    // makes them smaller still.
+    let placebos_agree = row.trend.as_ref().is_some_and(|t| match t.calibration {
+        trend::Calibration::PlaceboRank => t.placebo_p.is_some_and(|p| p < alpha),
+        trend::Calibration::PlaceboSpread => true,
+    });
+    let direction = row.trend.as_ref().map_or(0.0, |t| t.average_effect);
+    if q < alpha && placebos_agree {
+        match (better, direction) {
+            (Better::Lower, d) if d < 0.0 => Verdict::Improved,
+            (Better::Lower, d) if d > 0.0 => Verdict::Worsened,
+            (Better::Higher, d) if d > 0.0 => Verdict::Improved,
+            (Better::Higher, d) if d < 0.0 => Verdict::Worsened,
+            _ => Verdict::NoSignificantChange,
+        }
+    } else {
+        Verdict::NoSignificantChange
     }
 }
 
 /// The comparisons repeated within each stratum of a ticket column (`priority`,
 /// `assignment_group`): where an overall effect is only a change in the mix, the strata show it.
 /// Audit findings and change requests are not per ticket and are left out of the strata. One
-/// Benjamini–Hochberg family across all strata.
+/// Benjamini–Hochberg family per metric across all strata.
 pub fn compare_by(
     att: &Attributed,
     cfg: &Config,

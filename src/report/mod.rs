@@ -956,7 +956,8 @@ fn methodology(a: &Analysis) -> Result<String> {
          opened before the export), the last weeks likewise against its last 13, and edge weeks with under a quarter of a typical \
          week's tickets or with half of them or more still open, are left out of every window and weekly series (at most 6 weeks \
          told apart by their durations at each edge).\n\
-         - **Multiple testing**: Benjamini–Hochberg across all {} tested comparisons of this report; a verdict needs q < {}.\n\
+         - **Multiple testing**: Benjamini–Hochberg, one family per metric (a procedure moves some metrics and leaves others alone): \
+         the {} comparisons of this report whose design decides, over {} metrics; a verdict needs q < {}.\n\
          - **Minimum data**: fewer than {} records on either side (100 tickets of exposure for audit findings) is *insufficient data*, \
          with the unmet requirement named.\n\
          - **Caveats**: tests assume independent tickets; the before/after columns credit any background trend to the SOP, which is why \
@@ -968,7 +969,14 @@ fn methodology(a: &Analysis) -> Result<String> {
             Window::Days(d) => format!("up to {d} days before and after each change, clipped at the neighbouring changes of the same SOP"),
             Window::All => "the full interval of each version".into(),
         },
-        a.comparisons.rows.iter().filter(|r| r.p_value.is_some()).count(),
+        a.comparisons.rows.iter().filter(|r| r.p_adjusted.is_some()).count(),
+        a.comparisons
+            .rows
+            .iter()
+            .filter(|r| r.p_adjusted.is_some())
+            .map(|r| r.metric.name.as_str())
+            .collect::<std::collections::BTreeSet<_>>()
+            .len(),
         a.config.compare.alpha,
         a.config.compare.min_n
     );

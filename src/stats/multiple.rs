@@ -10,7 +10,8 @@ pub fn benjamini_hochberg(p: &[f64]) -> Vec<f64> {
     for rank in (0..m).rev() {
         let i = order[rank];
         running = running.min(p[i] * m as f64 / (rank + 1) as f64).min(1.0);
-        q[i] = running;
+        // m·p/m can round below p; an adjusted p-value is never below its own
+        q[i] = running.max(p[i].min(1.0));
     }
     q
 }
@@ -18,6 +19,12 @@ pub fn benjamini_hochberg(p: &[f64]) -> Vec<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn no_adjusted_p_value_is_below_its_own() {
+        let p = [0.8364651912319379; 5];
+        assert!(benjamini_hochberg(&p).iter().all(|q| *q >= p[0]));
+    }
 
     /// docs/statistics.md (statsmodels multipletests(method="fdr_bh")).
     #[test]
