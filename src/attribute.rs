@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use polars::prelude::*;
 
-use crate::error::{polars_internal, Error, Result};
+use crate::error::{Error, Result};
 use crate::validate::{Dataset, TicketPairs};
 use sop_impact_parse::values::process_key;
 
@@ -65,8 +65,8 @@ pub fn attributed_ms(df: &DataFrame) -> Result<Int64Chunked> {
 /// A timestamp column as UTC epoch milliseconds (the column itself when it is stored so).
 pub fn timestamp_ms(df: &DataFrame, name: &str) -> Result<Int64Chunked> {
     let ms = DataType::Datetime(TimeUnit::Milliseconds, Some(TimeZone::UTC));
-    let column = df.column(name).and_then(|c| c.cast(&ms)).map_err(polars_internal)?;
-    Ok(column.datetime().map_err(polars_internal)?.physical().clone())
+    let column = df.column(name).and_then(|c| c.cast(&ms))?;
+    Ok(column.datetime()?.physical().clone())
 }
 
 const SEP: char = '\u{1f}';
@@ -90,11 +90,11 @@ fn sop_key(cat: &str, sub: &str) -> String {
 }
 
 fn str_col(df: &DataFrame, name: &str) -> Result<StringChunked> {
-    Ok(df.column(name).map_err(polars_internal)?.str().map_err(polars_internal)?.clone())
+    Ok(df.column(name)?.str()?.clone())
 }
 
 fn ms_col(df: &DataFrame, name: &str) -> Result<Int64Chunked> {
-    Ok(df.column(name).map_err(polars_internal)?.datetime().map_err(polars_internal)?.physical().clone())
+    Ok(df.column(name)?.datetime()?.physical().clone())
 }
 
 /// What governs one (category, subcategory) pair of the tickets.
@@ -327,18 +327,10 @@ fn attribute_tickets(
         // Tickets not resolved yet are attributed by when they were opened.
         AttributeBy::ResolvedAt => coalesce(&[col("resolved_at"), col("closed_at"), col("opened_at")]),
     };
-    let attributed_at = data
-        .tickets
-        .clone()
-        .lazy()
-        .select([time.alias("attributed_at")])
-        .collect()
-        .map_err(polars_internal)?
-        .column("attributed_at")
-        .map_err(polars_internal)?
-        .clone();
-    let times = attributed_at.datetime().map_err(polars_internal)?.physical().rechunk();
-    let times = times.cont_slice().map_err(polars_internal)?;
+    let attributed_at =
+        data.tickets.clone().lazy().select([time.alias("attributed_at")]).collect()?.column("attributed_at")?.clone();
+    let times = attributed_at.datetime()?.physical().rechunk();
+    let times = times.cont_slice()?;
     let n = data.tickets.height();
     let (mut version_id, mut process_id) = (Vec::with_capacity(n), Vec::with_capacity(n));
     for (i, &t) in times.iter().enumerate() {
@@ -353,7 +345,7 @@ fn attribute_tickets(
         UInt32Chunked::from_vec("process_id".into(), process_id).into_column(),
         UInt32Chunked::from_vec("version_id".into(), version_id).into_column(),
     ] {
-        tickets.with_column(c).map_err(polars_internal)?;
+        tickets.with_column(c)?;
     }
     Ok(tickets)
 }
@@ -364,15 +356,14 @@ fn asof_table(rows: &[AsofRow]) -> Result<DataFrame> {
     let eff = Int64Chunked::from_iter_values("effective_from".into(), rows.iter().map(|r| r.1))
         .into_datetime(TimeUnit::Milliseconds, Some(TimeZone::UTC))
         .into_column();
-    DataFrame::new(
+    Ok(DataFrame::new(
         rows.len(),
         vec![
             Column::new("match_key".into(), rows.iter().map(|r| r.0.as_str()).collect::<Vec<_>>()),
             eff,
             Column::new("asof_id".into(), rows.iter().map(|r| r.2).collect::<Vec<_>>()),
         ],
-    )
-    .map_err(polars_internal)
+    )?)
 }
 
 /// The tickets in process order, then by `attributed_at`, ties in file order. Each grouping
@@ -381,7 +372,7 @@ fn asof_table(rows: &[AsofRow]) -> Result<DataFrame> {
 /// every ticket's key. Reordered a column at a time, so that one column is held twice, not the
 /// table.
 pub fn in_process_time_order(mut tickets: DataFrame) -> Result<DataFrame> {
-    let process = tickets.column("process_id").and_then(|c| c.u32()).map_err(polars_internal)?.rechunk().into_owned();
+    let process = tickets.column("process_id").and_then(|c| c.u32())?.rechunk().into_owned();
     let times = attributed_ms(&tickets)?.rechunk().into_owned();
     let (Ok(process), Ok(times)) = (process.cont_slice(), times.cont_slice()) else {
         return Err(Error::Internal("a ticket without a process or an attribution time".into()));
@@ -390,7 +381,7 @@ pub fn in_process_time_order(mut tickets: DataFrame) -> Result<DataFrame> {
     // A column that holds the very values of one before it (the attribution time when it is
     // the opening time) is put in order once: 80 MB less at 10M tickets.
     let names = tickets.get_column_names_owned();
-    let column = |name: &PlSmallStr| tickets.column(name).map_err(polars_internal);
+    let column = |name: &PlSmallStr| tickets.column(name).map_err(Error::from);
     let mut twin_of: Vec<Option<usize>> = Vec::with_capacity(names.len());
     for (k, name) in names.iter().enumerate() {
         let c = column(name)?;
@@ -401,15 +392,13 @@ pub fn in_process_time_order(mut tickets: DataFrame) -> Result<DataFrame> {
     for group in firsts.chunks(crate::cores::count()) {
         // (text read in pieces is put in one piece first: a gather from many pieces looks up
         // each row's piece)
-        let ordered = tickets
-            .select(group.iter().map(|&k| names[k].clone()))
-            .and_then(|mut df| df.rechunk_mut().take(&rows))
-            .map_err(polars_internal)?;
+        let ordered =
+            tickets.select(group.iter().map(|&k| names[k].clone())).and_then(|mut df| df.rechunk_mut().take(&rows))?;
         for (&k, column) in group.iter().zip(ordered.into_columns()) {
             for twin in (0..names.len()).filter(|&t| twin_of[t] == Some(k)) {
-                tickets.with_column(column.clone().with_name(names[twin].clone())).map_err(polars_internal)?;
+                tickets.with_column(column.clone().with_name(names[twin].clone()))?;
             }
-            tickets.with_column(column).map_err(polars_internal)?;
+            tickets.with_column(column)?;
         }
     }
     crate::diag::trace("tickets in process and time order");
@@ -482,27 +471,24 @@ fn process_time_order(process: &[u32], times: &[i64]) -> Vec<IdxSize> {
 /// new version). Records before the first version, or of processes without an SOP, take their
 /// fallback row. Expects `df` sorted by `attributed_at`.
 fn version_in_force(df: DataFrame, asof: &DataFrame) -> Result<DataFrame> {
-    let joined = df
-        .join_asof_by(
-            asof,
-            "attributed_at",
-            "effective_from",
-            ["match_key"],
-            ["match_key"],
-            AsofStrategy::Backward,
-            None,
-            true,
-            // Both sides are sorted here; polars cannot verify it within groups and would warn.
-            false,
-        )
-        .map_err(polars_internal)?;
+    let joined = df.join_asof_by(
+        asof,
+        "attributed_at",
+        "effective_from",
+        ["match_key"],
+        ["match_key"],
+        AsofStrategy::Backward,
+        None,
+        true,
+        // Both sides are sorted here; polars cannot verify it within groups and would warn.
+        false,
+    )?;
     let joined = joined.drop_many(["effective_from", "match_key_right"]);
-    joined
+    Ok(joined
         .lazy()
         .with_column(coalesce(&[col("asof_id"), col("fallback_id")]).alias("version_id"))
         .drop(by_name(["asof_id"], true, false))
-        .collect()
-        .map_err(polars_internal)
+        .collect()?)
 }
 
 /// Changes and audit findings: small tables, so the match is decided row by row in Rust, then
@@ -527,8 +513,7 @@ fn attribute_records(
                     .into_column(),
                 Column::new("close_code".into(), Vec::<String>::new()),
             ],
-        )
-        .map_err(polars_internal)?;
+        )?;
         return Ok((empty, 0));
     };
     let n = df.height();
@@ -580,8 +565,7 @@ fn attribute_records(
         ])
         .filter(col("process_id").is_not_null())
         .sort(["attributed_at"], SortMultipleOptions::default().with_maintain_order(true))
-        .collect()
-        .map_err(polars_internal)?;
+        .collect()?;
     let lost = (n - with_keys.height()) as u64;
     let out = version_in_force(with_keys, asof)?.drop_many(["match_key", "fallback_id"]);
     Ok((out, lost))

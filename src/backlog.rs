@@ -8,7 +8,7 @@ use polars::prelude::*;
 
 use crate::attribute::{attributed_ms, TimelineRow, NO_SOP};
 use crate::compare::Verdict;
-use crate::error::{polars_internal, Result};
+use crate::error::Result;
 use crate::metrics::{derive_change_columns, run_queries};
 use crate::output::{cell, serialize_csv};
 use crate::pipeline::Analysis;
@@ -95,12 +95,9 @@ fn process_metrics(a: &Analysis) -> Result<HashMap<String, HashMap<i64, f64>>> {
         .lazy()
         .group_by([col("process_id")])
         .agg([col("priority").lt_eq(lit(2)).cast(DataType::Float64).mean().alias("urgent_share")])
-        .collect()
-        .map_err(polars_internal)?;
-    let ids: Vec<Option<u32>> =
-        urgent.column("process_id").map_err(polars_internal)?.u32().map_err(polars_internal)?.iter().collect();
-    let share: Vec<Option<f64>> =
-        urgent.column("urgent_share").map_err(polars_internal)?.f64().map_err(polars_internal)?.iter().collect();
+        .collect()?;
+    let ids: Vec<Option<u32>> = urgent.column("process_id")?.u32()?.iter().collect();
+    let share: Vec<Option<f64>> = urgent.column("urgent_share")?.f64()?.iter().collect();
     let m = out.entry("urgent_share".into()).or_default();
     for (i, s) in ids.iter().zip(share) {
         if let (Some(i), Some(s)) = (i, s) {
@@ -170,7 +167,7 @@ impl<'a> Facts<'a> {
         }
         let mut change_times = vec![Vec::new(); processes];
         let c = &a.attributed.changes;
-        let pids = c.column("process_id").map_err(polars_internal)?.u32().map_err(polars_internal)?.clone();
+        let pids = c.column("process_id")?.u32()?.clone();
         let at = attributed_ms(c)?;
         for (p, t) in pids.iter().zip(at.iter()) {
             if let (Some(p), Some(t)) = (p, t) {

@@ -1,5 +1,6 @@
-//! The command line. Only this module knows about clap: its choices mirror the library's enums
-//! and its argument groups turn into the library's plain request and option structs.
+//! The command line, part of the binary: the library never sees clap. Its choices mirror the
+//! library's enums, its argument groups turn into the library's plain request and option
+//! structs, and [`run`] hands each subcommand to one function of `sop_impact::commands`.
 
 use std::path::PathBuf;
 
@@ -7,13 +8,15 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use sop_impact_parse::time::DateOrder;
 
-use crate::attribute::AttributeBy;
-use crate::compare::Stratify;
-use crate::generate::Layout;
-use crate::ingest::profile::Profile;
-use crate::period::Period;
-use crate::pipeline::{AnalysisOptions, InputRequest};
-use crate::tables::TableFormat;
+use sop_impact::attribute::AttributeBy;
+use sop_impact::compare::Stratify;
+use sop_impact::error::Result;
+use sop_impact::generate::Layout;
+use sop_impact::ingest::profile::Profile;
+use sop_impact::period::Period;
+use sop_impact::pipeline::{AnalysisOptions, InputRequest};
+use sop_impact::tables::TableFormat;
+use sop_impact::{commands, generate, publish};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -337,5 +340,69 @@ impl AnalysisArgs {
             low_memory: self.low_memory,
             record_ids: false,
         }
+    }
+}
+
+/// Run one command line.
+pub fn run(cli: Cli) -> Result<()> {
+    if std::env::var_os(publish::FAULT_ENV).is_some_and(|v| v == "panic") {
+        panic!("a panic injected with {}=panic", publish::FAULT_ENV);
+    }
+    let quiet = cli.quiet;
+    match cli.command {
+        Command::Validate { inputs, out } => commands::validate(&inputs.request(), out, quiet),
+        Command::Generate {
+            out,
+            tickets,
+            seed,
+            profile,
+            event_log,
+            start,
+            months,
+            trend,
+            seasonality,
+            effects,
+            step,
+            ramp_weeks,
+            sop_every_months,
+            realistic,
+        } => {
+            let effects = match effects {
+                EffectsArg::Planted => generate::Effects::Planted,
+                EffectsArg::None => generate::Effects::None,
+                EffectsArg::MttrSteps => generate::Effects::MttrSteps(step),
+            };
+            let spec = generate::Spec::new(tickets, seed, profile.into(), event_log, &start, months)?
+                .with_drift(trend, seasonality, effects)?
+                .with_schedule(ramp_weeks, sop_every_months)?;
+            commands::generate(&out, &generate::Spec { realistic, ..spec }, quiet)
+        }
+        Command::Metrics { inputs, analysis, format, out } => {
+            commands::metrics(&inputs.request(), &analysis.options(), format.into(), out, quiet)
+        }
+        Command::Report { inputs, analysis, out, force } => {
+            commands::report(inputs.request(), &analysis.options(), out, replace(force), quiet)
+        }
+        Command::Backlog { inputs, analysis, out } => {
+            commands::backlog(&inputs.request(), &analysis.options(), out, quiet)
+        }
+        Command::Evidence { inputs, analysis, sop, sop_version, out, force } => commands::evidence(
+            &inputs.request(),
+            &analysis.options(),
+            &sop,
+            sop_version.as_deref(),
+            out,
+            replace(force),
+            quiet,
+        ),
+        Command::InitConfig { path, from } => commands::init_config(&path, from.as_deref(), quiet),
+    }
+}
+
+fn replace(force: bool) -> publish::Replace {
+    if force {
+        publish::Replace::Changed
+    } else {
+        publish::Replace::OwnFiles
     }
 }

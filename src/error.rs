@@ -83,6 +83,14 @@ pub fn polars_in<'a>(path: &'a Path, what: &str) -> impl FnOnce(polars::prelude:
     }
 }
 
+/// A polars failure that `?` meets is on a frame the tool built itself: a bug, not the user's
+/// input (reading a user's file maps its errors with [`polars_in`], naming the file).
+impl From<polars::prelude::PolarsError> for Error {
+    fn from(e: polars::prelude::PolarsError) -> Self {
+        polars_internal(e)
+    }
+}
+
 /// Internal polars failures (on frames we built ourselves) are bugs, not user errors.
 pub fn polars_internal(e: polars::prelude::PolarsError) -> Error {
     Error::Internal(first_line(&e.to_string()).to_string())

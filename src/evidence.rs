@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use crate::attribute::{TimelineRow, NO_SOP};
 use crate::compare::Interval;
-use crate::error::{polars_internal, Error, Result};
+use crate::error::{Error, Result};
 use crate::output::{self, cell};
 use crate::pipeline::Analysis;
 use crate::render::markdown::{escape, table, thousands};
@@ -44,11 +44,10 @@ fn window_records(a: &Analysis, process_id: u32, window: Interval) -> Result<Vec
             .filter(crate::compare::in_window(process_id, window))
             .select([col(id_col).alias("id"), t.alias("t"), col("source_line").cast(DataType::UInt64)])
             .sort(["t", "id"], SortMultipleOptions::default())
-            .collect()
-            .map_err(polars_internal)?;
-        let ids = sel.column("id").map_err(polars_internal)?.str().map_err(polars_internal)?.clone();
-        let ts = sel.column("t").map_err(polars_internal)?.i64().map_err(polars_internal)?.clone();
-        let lines = sel.column("source_line").map_err(polars_internal)?.u64().map_err(polars_internal)?.clone();
+            .collect()?;
+        let ids = sel.column("id")?.str()?.clone();
+        let ts = sel.column("t")?.i64()?.clone();
+        let lines = sel.column("source_line")?.u64()?.clone();
         for i in 0..sel.height() {
             out.push(WindowRecord {
                 record,

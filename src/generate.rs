@@ -478,6 +478,22 @@ impl Spec {
         Ok(self)
     }
 
+    /// Effects that build up over `ramp_weeks` after their change, and SOPs revised every
+    /// `sop_every_months` months (0: the scenario's own versions).
+    pub fn with_schedule(mut self, ramp_weeks: u32, sop_every_months: u32) -> Result<Self> {
+        if ramp_weeks > 520 {
+            return Err(Error::Usage(format!("--ramp-weeks {ramp_weeks} is out of range: use 0 to 520")));
+        }
+        if sop_every_months > 60 {
+            return Err(Error::Usage(format!(
+                "--sop-every-months {sop_every_months} is out of range: use 1 to 60 (0: the scenario's versions)"
+            )));
+        }
+        self.ramp_weeks = ramp_weeks;
+        self.sop_every_months = sop_every_months;
+        Ok(self)
+    }
+
     /// How the desk's drift and season scale resolution time and the rates of `process` at `t`.
     fn drift(&self, process: &ProcessDef, t: i64) -> f64 {
         let years = (t - self.start_ts()) as f64 / (365.25 * DAY as f64);

@@ -4,6 +4,8 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+mod cli;
+
 /// See Cargo.toml: the system allocator's page churn cost more than the parsing itself.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -23,8 +25,7 @@ fn main() -> ExitCode {
         eprintln!("sop-impact: internal error: {first}{place} (a bug: please report it with the command line)");
         std::process::exit(i32::from(sop_impact::error::exit::INTERNAL));
     }));
-    let cli = sop_impact::cli::Cli::parse();
-    match sop_impact::run(cli) {
+    match cli::run(cli::Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("sop-impact: error: {e}");

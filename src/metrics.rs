@@ -9,7 +9,7 @@ use polars::sql::SQLContext;
 use crate::arrays::{Bits, Dense, Nullable};
 use crate::attribute::{Attributed, TimelineRow};
 use crate::config::Config;
-use crate::error::{polars_internal, Error, Result};
+use crate::error::{Error, Result};
 use crate::period::{year4, Period};
 
 /// Which way a metric is better.
@@ -439,9 +439,9 @@ fn bind(query: &Query, cfg: &Config) -> Result<String> {
 pub fn derived_ticket_columns(tickets: &DataFrame, cfg: &Config) -> Result<[Column; 3]> {
     let ms = |name: &str| crate::attribute::timestamp_ms(tickets, name).map(|ca| ca.rechunk().into_owned());
     let (opened, resolved, closed) = (ms("opened_at")?, ms("resolved_at")?, ms("closed_at")?);
-    let priority = tickets.column("priority").and_then(|c| c.cast(&DataType::Int32)).map_err(polars_internal)?;
-    let priority = priority.i32().map_err(polars_internal)?.rechunk();
-    let made_sla = tickets.column("made_sla").map_err(polars_internal)?.bool().map_err(polars_internal)?.rechunk();
+    let priority = tickets.column("priority").and_then(|c| c.cast(&DataType::Int32))?;
+    let priority = priority.i32()?.rechunk();
+    let made_sla = tickets.column("made_sla")?.bool()?.rechunk();
     let t = cfg.sla.target_hours;
     let n = tickets.height();
     // Each column as one slice of values and its validity, read row by row by index: taken as
@@ -635,11 +635,9 @@ impl PeriodGrp {
             .iter()
             .zip(&indices)
             .map(|(df, index)| {
-                let process =
-                    df.column("process_id").and_then(|c| c.cast(&DataType::UInt32)).map_err(polars_internal)?;
+                let process = df.column("process_id").and_then(|c| c.cast(&DataType::UInt32))?;
                 let grp = process
-                    .u32()
-                    .map_err(polars_internal)?
+                    .u32()?
                     .iter()
                     .zip(index)
                     .map(|(p, i)| Some(i64::from(p?) * g.periods + (i64::from((*i)?) - g.first)));
@@ -704,7 +702,7 @@ fn run_queries_in(queries: &[Query], cfg: &Config, contexts: &[SQLContext]) -> R
             ),
         });
     }
-    result.ok_or_else(|| Error::Internal("no queries".into()))?.collect().map_err(polars_internal)
+    Ok(result.ok_or_else(|| Error::Internal("no queries".into()))?.collect()?)
 }
 
 /// The SQL contexts the queries run in: one, or with low_memory one per part of the groups
@@ -770,7 +768,7 @@ fn run_query(q: &Query, cfg: &Config, contexts: &[SQLContext]) -> Result<DataFra
     }
     // `<metric>__n`: how many records a proportion is over, for the comparisons
     wanted.extend(q.names().map(|m| format!("{m}__n")).filter(|n| names.contains(n)));
-    df.select(wanted).map_err(polars_internal)
+    Ok(df.select(wanted)?)
 }
 
 /// Whether a query names `name` as a whole word (not as part of a longer name), outside its
@@ -813,19 +811,19 @@ type Ints<'a> = Box<dyn Iterator<Item = Option<i64>> + 'a>;
 /// the pairs numbered in order of appearance. `grp_range`: the range of `grp` to pack against
 /// when several tables' keys must not meet (the layers of windows); those must pack.
 pub(crate) fn pair_key(grp: &Column, values: &Column, name: &str, grp_range: Option<(i64, i64)>) -> Result<Column> {
-    let values = values.to_physical_repr().cast(&DataType::Int64).map_err(polars_internal)?;
-    let values = values.i64().map_err(polars_internal)?;
+    let values = values.to_physical_repr().cast(&DataType::Int64)?;
+    let values = values.i64()?;
     let range = |ca: &Int64Chunked| ca.min().zip(ca.max());
     // A 32-bit grp is read as it is: a 64-bit copy of it cost 80 MB at 10M tickets.
     let grp_as_i64;
     let (grp_min_max, grp): (Option<(i64, i64)>, Ints<'_>) = match grp.dtype() {
         DataType::UInt32 => {
-            let ca = grp.u32().map_err(polars_internal)?;
+            let ca = grp.u32()?;
             (ca.min().map(i64::from).zip(ca.max().map(i64::from)), Box::new(ca.iter().map(|g| g.map(i64::from))))
         }
         _ => {
-            grp_as_i64 = grp.cast(&DataType::Int64).map_err(polars_internal)?;
-            let ca = grp_as_i64.i64().map_err(polars_internal)?;
+            grp_as_i64 = grp.cast(&DataType::Int64)?;
+            let ca = grp_as_i64.i64()?;
             (range(ca), Box::new(ca.iter()))
         }
     };
@@ -876,7 +874,7 @@ pub(crate) fn pair_key(grp: &Column, values: &Column, name: &str, grp_range: Opt
 /// once per query, with the `grp_X` pair keys the queries name. Every grouping's tickets go
 /// through here, so that no grouping lacks a key a query uses.
 pub(crate) fn grouped_tickets(tickets: LazyFrame, queries: &[Query]) -> Result<LazyFrame> {
-    let mut grouped = with_pair_keys(tickets.collect().map_err(polars_internal)?, queries)?;
+    let mut grouped = with_pair_keys(tickets.collect()?, queries)?;
     mark_runs(&mut grouped)?;
     crate::diag::release_freed_memory();
     Ok(grouped.lazy())
@@ -888,12 +886,11 @@ pub(crate) fn grouped_tickets(tickets: LazyFrame, queries: &[Query]) -> Result<L
 /// interleave is grouped by hashing, as before.
 fn mark_runs(df: &mut DataFrame) -> Result<()> {
     let Ok(grp) = df.column("grp") else { return Ok(()) };
-    let rising = grp.null_count() == 0
-        && grp.as_materialized_series().is_sorted(SortOptions::default()).map_err(polars_internal)?;
+    let rising = grp.null_count() == 0 && grp.as_materialized_series().is_sorted(SortOptions::default())?;
     if rising {
         let mut grp = grp.clone();
         grp.set_sorted_flag(polars::series::IsSorted::Ascending);
-        df.with_column(grp).map_err(polars_internal)?;
+        df.with_column(grp)?;
     }
     Ok(())
 }
@@ -904,10 +901,10 @@ fn with_pair_keys(mut df: DataFrame, queries: &[Query]) -> Result<DataFrame> {
     if paired.is_empty() {
         return Ok(df);
     }
-    let grp = df.column("grp").map_err(polars_internal)?.clone();
+    let grp = df.column("grp")?.clone();
     for x in paired {
-        let key = pair_key(&grp, df.column(&x).map_err(polars_internal)?, &format!("grp_{x}"), None)?;
-        df.with_column(key).map_err(polars_internal)?;
+        let key = pair_key(&grp, df.column(&x)?, &format!("grp_{x}"), None)?;
+        df.with_column(key)?;
     }
     Ok(df)
 }
@@ -915,13 +912,11 @@ fn with_pair_keys(mut df: DataFrame, queries: &[Query]) -> Result<DataFrame> {
 /// A query result by column: metric → grp → value (empty values left out). The comparisons
 /// and the backlog look values up by group this way.
 pub fn values_by_grp(df: &DataFrame) -> Result<std::collections::HashMap<String, std::collections::HashMap<i64, f64>>> {
-    let grp: Vec<Option<i64>> =
-        df.column("grp").map_err(polars_internal)?.i64().map_err(polars_internal)?.iter().collect();
+    let grp: Vec<Option<i64>> = df.column("grp")?.i64()?.iter().collect();
     let mut values = std::collections::HashMap::new();
     for c in df.columns().iter().filter(|c| c.name() != "grp") {
-        let f = c.cast(&DataType::Float64).map_err(polars_internal)?;
-        let by_grp =
-            grp.iter().zip(f.f64().map_err(polars_internal)?.iter()).filter_map(|(g, v)| Some(((*g)?, v?))).collect();
+        let f = c.cast(&DataType::Float64)?;
+        let by_grp = grp.iter().zip(f.f64()?.iter()).filter_map(|(g, v)| Some(((*g)?, v?))).collect();
         values.insert(c.name().to_string(), by_grp);
     }
     Ok(values)
@@ -936,8 +931,7 @@ pub struct MetricTables {
 /// Every metric column present (empty where no query row reached it); counts 0, not empty.
 fn ensure_metric_columns(df: DataFrame, queries: &[Query]) -> Result<DataFrame> {
     let mut lf = df.lazy();
-    let have: Vec<String> =
-        lf.clone().collect_schema().map_err(polars_internal)?.iter_names().map(|s| s.to_string()).collect();
+    let have: Vec<String> = lf.clone().collect_schema()?.iter_names().map(|s| s.to_string()).collect();
     let metrics = columns(queries);
     for m in &metrics {
         if !have.contains(&m.name) {
@@ -950,7 +944,7 @@ fn ensure_metric_columns(df: DataFrame, queries: &[Query]) -> Result<DataFrame> 
         .filter(|m| m.kind == Kind::Count)
         .map(|m| col(m.name.as_str()).cast(DataType::UInt64).fill_null(lit(0u64)))
         .collect();
-    lf.with_columns(counts).collect().map_err(polars_internal)
+    Ok(lf.with_columns(counts).collect()?)
 }
 
 /// Compute both tables.
@@ -964,7 +958,7 @@ pub fn compute(
     // The tickets carry the derived columns (see `derived_ticket_columns`); each grouping's `grp`
     // is computed once, not once per query.
     let tickets = att.tickets.clone().lazy();
-    let change_records = derive_change_columns(&att.changes, cfg).collect().map_err(polars_internal)?;
+    let change_records = derive_change_columns(&att.changes, cfg).collect()?;
     let changes = change_records.clone().lazy();
     let audits = att.audits.clone().lazy();
     let once = |lf: LazyFrame| -> Result<LazyFrame> {
@@ -991,7 +985,7 @@ pub fn compute(
         grps.try_into().map_err(|_| Error::Internal("a period grouping is missing".into()))?;
     let with_grp = |df: &DataFrame, grp: Column| -> Result<LazyFrame> {
         let mut df = df.clone();
-        df.with_column(grp).map_err(polars_internal)?;
+        df.with_column(grp)?;
         Ok(df.lazy())
     };
     let tickets = once(with_grp(&att.tickets, tickets_grp)?)?;
@@ -1002,8 +996,7 @@ pub fn compute(
         .group_by([col("grp")])
         .agg([col("version_id").min().alias("first_version"), col("version_id").max().alias("last_version")])
         .with_column(col("grp").cast(DataType::Int64))
-        .collect()
-        .map_err(polars_internal)?;
+        .collect()?;
     let process_periods = assemble_periods(att, period_metrics, spans, periods, period, queries)?;
     Ok(MetricTables { sop_versions, process_periods })
 }
@@ -1027,13 +1020,9 @@ fn assemble_versions(timeline: &[TimelineRow], metrics: DataFrame, queries: &[Qu
             ms_to_datetime("effective_to", timeline.iter().map(|r| r.effective_to).collect()),
             Column::new("order".into(), (0..n as u32).collect::<Vec<_>>()),
         ],
-    )
-    .map_err(polars_internal)?;
-    let joined = base
-        .lazy()
-        .join(metrics.lazy(), [col("grp")], [col("grp")], JoinArgs::new(JoinType::Left))
-        .collect()
-        .map_err(polars_internal)?;
+    )?;
+    let joined =
+        base.lazy().join(metrics.lazy(), [col("grp")], [col("grp")], JoinArgs::new(JoinType::Left)).collect()?;
     let joined = ensure_metric_columns(joined, queries)?;
     // "-" rows of SOPs whose first version predates every ticket are noise; versions themselves
     // stay even with no tickets.
@@ -1044,7 +1033,7 @@ fn assemble_versions(timeline: &[TimelineRow], metrics: DataFrame, queries: &[Qu
         .sort(["order"], SortMultipleOptions::default());
     let mut cols = vec![col("sop_id"), col("version"), col("process"), col("effective_from"), col("effective_to")];
     cols.extend(columns(queries).iter().map(|m| col(m.name.as_str())));
-    keep.select(cols).collect().map_err(polars_internal)
+    Ok(keep.select(cols).collect()?)
 }
 
 fn assemble_periods(
@@ -1055,18 +1044,13 @@ fn assemble_periods(
     period: Period,
     queries: &[Query],
 ) -> Result<DataFrame> {
-    let grp: Vec<i64> =
-        metrics.column("grp").map_err(polars_internal)?.i64().map_err(polars_internal)?.into_no_null_iter().collect();
-    let joined = metrics
-        .lazy()
-        .join(spans.lazy(), [col("grp")], [col("grp")], JoinArgs::new(JoinType::Left))
-        .collect()
-        .map_err(polars_internal)?;
-    let grp_joined: Vec<i64> =
-        joined.column("grp").map_err(polars_internal)?.i64().map_err(polars_internal)?.into_no_null_iter().collect();
+    let grp: Vec<i64> = metrics.column("grp")?.i64()?.into_no_null_iter().collect();
+    let joined =
+        metrics.lazy().join(spans.lazy(), [col("grp")], [col("grp")], JoinArgs::new(JoinType::Left)).collect()?;
+    let grp_joined: Vec<i64> = joined.column("grp")?.i64()?.into_no_null_iter().collect();
     debug_assert_eq!(grp.len(), grp_joined.len());
-    let first = joined.column("first_version").map_err(polars_internal)?.u32().map_err(polars_internal)?.clone();
-    let last = joined.column("last_version").map_err(polars_internal)?.u32().map_err(polars_internal)?.clone();
+    let first = joined.column("first_version")?.u32()?.clone();
+    let last = joined.column("last_version")?.u32()?.clone();
     let label = |id: Option<u32>| id.and_then(|i| att.timeline.get(i as usize)).map(|r| r.version.clone());
     let mut process = Vec::new();
     let mut sop = Vec::new();
@@ -1088,12 +1072,12 @@ fn assemble_periods(
     for (name, values) in
         [("process", process), ("sop_id", sop), ("period", period_text), ("version_in_force", in_force)]
     {
-        df.with_column(Column::new(name.into(), values)).map_err(polars_internal)?;
+        df.with_column(Column::new(name.into(), values))?;
     }
     let df = ensure_metric_columns(df, queries)?;
     let mut cols = vec![col("process"), col("period"), col("sop_id"), col("version_in_force")];
     cols.extend(columns(queries).iter().map(|m| col(m.name.as_str())));
-    df.lazy().sort(["process", "grp"], SortMultipleOptions::default()).select(cols).collect().map_err(polars_internal)
+    Ok(df.lazy().sort(["process", "grp"], SortMultipleOptions::default()).select(cols).collect()?)
 }
 
 #[cfg(test)]

@@ -17,7 +17,7 @@ use crate::attribute::{self, AttributeBy, Attributed};
 use crate::compare::{self, Comparisons, Stratify, Window};
 use crate::config::Config;
 use crate::diag;
-use crate::error::{polars_internal, Error, Result};
+use crate::error::{Error, Result};
 use crate::ingest::profile::Profile;
 use crate::metrics::{self, MetricTables, Query};
 use crate::period::Period;
@@ -227,7 +227,7 @@ pub fn analyse(inputs: &InputRequest, analysis: &AnalysisOptions, progress: &Pro
     });
     let mut attributed = attributed?;
     for c in derived? {
-        attributed.tickets.with_column(c).map_err(polars_internal)?;
+        attributed.tickets.with_column(c)?;
     }
     diag::trace("ticket columns derived");
     let read = columns_read_later(&attributed.tickets, &queries, analysis);
@@ -235,9 +235,9 @@ pub fn analyse(inputs: &InputRequest, analysis: &AnalysisOptions, progress: &Pro
     // The validated table shares its columns with the attributed one: it lets go of them while
     // they are put in order, and takes the ordered ones.
     data.tickets = DataFrame::empty();
-    let read = std::mem::take(&mut attributed.tickets).select(read).map_err(polars_internal)?;
+    let read = std::mem::take(&mut attributed.tickets).select(read)?;
     attributed.tickets = attribute::in_process_time_order(read)?;
-    data.tickets = attributed.tickets.select(validated).map_err(polars_internal)?;
+    data.tickets = attributed.tickets.select(validated)?;
     if diag::timings_enabled() {
         for c in attributed.tickets.columns() {
             let mb = c.as_materialized_series().estimated_size() / (1 << 20);
@@ -323,8 +323,7 @@ fn as_of_ms(as_of: Option<NaiveDate>, tz: Tz, data: &Dataset) -> Result<i64> {
     }
     let mut latest = i64::MIN;
     for c in ["opened_at", "resolved_at", "closed_at"] {
-        let ca =
-            data.tickets.column(c).map_err(polars_internal)?.datetime().map_err(polars_internal)?.physical().clone();
+        let ca = data.tickets.column(c)?.datetime()?.physical().clone();
         if let Some(m) = ca.max() {
             latest = latest.max(m);
         }

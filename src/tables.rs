@@ -6,7 +6,7 @@ use std::borrow::Cow;
 
 use polars::prelude::*;
 
-use crate::error::{polars_internal, Error, Result};
+use crate::error::{Error, Result};
 use sop_impact_parse::time::format_utc;
 
 /// The format the metric tables are written in.
@@ -34,12 +34,12 @@ pub fn to_bytes(df: &DataFrame, format: TableFormat) -> Result<Vec<u8>> {
         TableFormat::Json => to_json(df),
         TableFormat::Parquet => {
             let mut buf = Vec::new();
-            ParquetWriter::new(&mut buf).finish(&mut df.clone()).map_err(polars_internal)?;
+            ParquetWriter::new(&mut buf).finish(&mut df.clone())?;
             Ok(buf)
         }
         TableFormat::Ipc => {
             let mut buf = Vec::new();
-            IpcWriter::new(&mut buf).finish(&mut df.clone()).map_err(polars_internal)?;
+            IpcWriter::new(&mut buf).finish(&mut df.clone())?;
             Ok(buf)
         }
     }
@@ -82,24 +82,16 @@ enum TextColumn {
 impl TextColumn {
     fn of(column: &Column) -> Result<Self> {
         let s = column.as_materialized_series();
-        let text = |s: &Series| -> Result<StringChunked> {
-            Ok(s.cast(&DataType::String)
-                .map_err(polars_internal)?
-                .str()
-                .map_err(polars_internal)?
-                .rechunk()
-                .into_owned())
-        };
+        let text =
+            |s: &Series| -> Result<StringChunked> { Ok(s.cast(&DataType::String)?.str()?.rechunk().into_owned()) };
         Ok(match s.dtype() {
             DataType::Datetime(_, _) => {
-                let ms = s
-                    .cast(&DataType::Datetime(TimeUnit::Milliseconds, Some(TimeZone::UTC)))
-                    .map_err(polars_internal)?;
-                TextColumn::Time(ms.datetime().map_err(polars_internal)?.physical().rechunk().into_owned())
+                let ms = s.cast(&DataType::Datetime(TimeUnit::Milliseconds, Some(TimeZone::UTC)))?;
+                TextColumn::Time(ms.datetime()?.physical().rechunk().into_owned())
             }
             DataType::Float64 | DataType::Float32 => {
-                let f = s.cast(&DataType::Float64).map_err(polars_internal)?;
-                TextColumn::Float(f.f64().map_err(polars_internal)?.rechunk().into_owned())
+                let f = s.cast(&DataType::Float64)?;
+                TextColumn::Float(f.f64()?.rechunk().into_owned())
             }
             DataType::String => TextColumn::Text(text(s)?),
             _ => TextColumn::Plain(text(s)?),
@@ -160,24 +152,18 @@ fn json_values(column: &Column, text: Vec<Option<String>>) -> Result<Vec<serde_j
     let s = column.as_materialized_series();
     let values = match s.dtype() {
         DataType::Float64 | DataType::Float32 => {
-            let f = s.cast(&DataType::Float64).map_err(polars_internal)?;
-            f.f64()
-                .map_err(polars_internal)?
-                .iter()
-                .map(|v| v.filter(|x| x.is_finite()).map_or(Value::Null, json_number))
-                .collect()
+            let f = s.cast(&DataType::Float64)?;
+            f.f64()?.iter().map(|v| v.filter(|x| x.is_finite()).map_or(Value::Null, json_number)).collect()
         }
         dt if dt.is_signed_integer() => {
-            let i = s.cast(&DataType::Int64).map_err(polars_internal)?;
-            i.i64().map_err(polars_internal)?.iter().map(|v| v.map_or(Value::Null, Value::from)).collect()
+            let i = s.cast(&DataType::Int64)?;
+            i.i64()?.iter().map(|v| v.map_or(Value::Null, Value::from)).collect()
         }
         dt if dt.is_unsigned_integer() => {
-            let u = s.cast(&DataType::UInt64).map_err(polars_internal)?;
-            u.u64().map_err(polars_internal)?.iter().map(|v| v.map_or(Value::Null, Value::from)).collect()
+            let u = s.cast(&DataType::UInt64)?;
+            u.u64()?.iter().map(|v| v.map_or(Value::Null, Value::from)).collect()
         }
-        DataType::Boolean => {
-            s.bool().map_err(polars_internal)?.iter().map(|v| v.map_or(Value::Null, Value::Bool)).collect()
-        }
+        DataType::Boolean => s.bool()?.iter().map(|v| v.map_or(Value::Null, Value::Bool)).collect(),
         _ => text.into_iter().map(|v| v.map_or(Value::Null, Value::String)).collect(),
     };
     Ok(values)

@@ -23,7 +23,7 @@
 use super::series::{A_MONDAY_MS, WEEK_MS};
 use super::{Hours, Interval};
 use crate::attribute::{attributed_ms, timestamp_ms, Attributed};
-use crate::error::{polars_internal, Result};
+use crate::error::{Error, Result};
 use crate::stats::survival;
 use polars::prelude::ChunkAgg;
 
@@ -107,9 +107,9 @@ pub fn desk_weeks(att: &Attributed, as_of_ms: i64) -> Result<Vec<DeskWeek>> {
     let (Some(first), Some(last)) = (attributed.min(), attributed.max()) else { return Ok(Vec::new()) };
     let origin = A_MONDAY_MS + (first - A_MONDAY_MS).div_euclid(WEEK_MS) * WEEK_MS;
     let weeks = ((last - origin).div_euclid(WEEK_MS) + 1) as usize;
-    let column = |name: &str| att.tickets.column(name).map_err(polars_internal);
-    let resolved = column("is_resolved")?.bool().map_err(polars_internal)?.clone();
-    let hours = column("resolution_hours")?.f64().map_err(polars_internal)?.clone();
+    let column = |name: &str| att.tickets.column(name).map_err(Error::from);
+    let resolved = column("is_resolved")?.bool()?.clone();
+    let hours = column("resolution_hours")?.f64()?.clone();
     let opened = timestamp_ms(&att.tickets, "opened_at")?;
     let mut by_week: Vec<Vec<Hours>> = vec![Vec::new(); weeks];
     let mut tickets = vec![0u64; weeks];

@@ -14,7 +14,7 @@ use statrs::distribution::{ChiSquared, ContinuousCDF};
 
 use crate::attribute::{attributed_ms, timestamp_ms, Attributed, NO_SOP};
 use crate::config::Config;
-use crate::error::{polars_internal, Result};
+use crate::error::Result;
 use crate::metrics::{self, derive_change_columns, Better, Kind, Metric, Query, RateOf};
 use crate::output::{cell, serialize_csv};
 use crate::stats::{multiple, poisson, proportions, ranks, survival, z_two_sided};
@@ -323,8 +323,8 @@ fn windowed(df: &DataFrame, changes: &[Change], queries: &[Query]) -> Result<Vec
 /// [`windowed`] for records in any order: per layer a `grp` column over the whole table and a
 /// filter on it.
 fn windowed_by_filter(df: &DataFrame, changes: &[Change], queries: &[Query]) -> Result<Vec<LazyFrame>> {
-    let process = df.column("process_id").and_then(|c| c.cast(&DataType::UInt32)).map_err(polars_internal)?;
-    let process = process.u32().map_err(polars_internal)?;
+    let process = df.column("process_id").and_then(|c| c.cast(&DataType::UInt32))?;
+    let process = process.u32()?;
     let attributed = attributed_ms(df)?;
     let layers = window_layers(changes);
     let paired = metrics::paired_columns(df, queries);
@@ -333,14 +333,12 @@ fn windowed_by_filter(df: &DataFrame, changes: &[Change], queries: &[Query]) -> 
     for (k, layer) in layers.iter().enumerate() {
         let grp = layer_grp(process, &attributed, layer, &format!("grp_{k}"));
         for x in &paired {
-            let values = df.column(x).map_err(polars_internal)?;
+            let values = df.column(x)?;
             let key = window_pair_key(&grp.clone().into_column(), values, &format!("grp_{x}_{k}"), changes)?;
-            with_grps.with_column(key).map_err(polars_internal)?;
+            with_grps.with_column(key)?;
         }
         // a window's grp is small: held as 32 bits, each layer's column is half the size
-        with_grps
-            .with_column(grp.into_column().cast(&DataType::Int32).map_err(polars_internal)?)
-            .map_err(polars_internal)?;
+        with_grps.with_column(grp.into_column().cast(&DataType::Int32)?)?;
     }
     let all = with_grps.lazy();
     let parts: Vec<LazyFrame> = (0..layers.len())
@@ -376,8 +374,8 @@ fn windowed_in_runs(df: &DataFrame, changes: &[Change], queries: &[Query]) -> Re
     if layers.is_empty() || df.height() == 0 {
         return Ok(None);
     }
-    let process = df.column("process_id").and_then(|c| c.cast(&DataType::UInt32)).map_err(polars_internal)?;
-    let process = process.u32().map_err(polars_internal)?.rechunk();
+    let process = df.column("process_id").and_then(|c| c.cast(&DataType::UInt32))?;
+    let process = process.u32()?.rechunk();
     let attributed = attributed_ms(df)?;
     let attributed = attributed.rechunk();
     let (Ok(process), Ok(times)) = (process.cont_slice(), attributed.cont_slice()) else {
@@ -406,24 +404,18 @@ fn windowed_in_runs(df: &DataFrame, changes: &[Change], queries: &[Query]) -> Re
         // a window's grp is small: held as 32 bits
         let with_grp = |from: usize, rows: usize, grp: i64| -> Result<DataFrame> {
             let mut run = df.slice(from as i64, rows);
-            run.with_column(Int32Chunked::full("grp".into(), grp as i32, rows).into_column())
-                .map_err(polars_internal)?;
+            run.with_column(Int32Chunked::full("grp".into(), grp as i32, rows).into_column())?;
             Ok(run)
         };
         // (a layer whose windows hold no record is the table's columns without rows)
         let mut frame = with_grp(0, 0, 0)?;
         for (from, rows, grp) in runs {
-            frame.vstack_mut_owned(with_grp(from, rows, grp)?).map_err(polars_internal)?;
+            frame.vstack_mut_owned(with_grp(from, rows, grp)?)?;
         }
         for x in &paired {
             let (grp, values) = (frame.column("grp"), frame.column(x));
-            let key = window_pair_key(
-                grp.map_err(polars_internal)?,
-                values.map_err(polars_internal)?,
-                &format!("grp_{x}"),
-                changes,
-            )?;
-            frame.with_column(key).map_err(polars_internal)?;
+            let key = window_pair_key(grp?, values?, &format!("grp_{x}"), changes)?;
+            frame.with_column(key)?;
         }
         parts.push(frame.lazy());
     }
@@ -438,7 +430,7 @@ fn window_pair_key(grp: &Column, values: &Column, name: &str, changes: &[Change]
 
 /// The layers of windows as one table.
 fn stacked(layers: Vec<LazyFrame>) -> Result<LazyFrame> {
-    concat(layers, UnionArgs::default()).map_err(polars_internal)
+    Ok(concat(layers, UnionArgs::default())?)
 }
 
 struct WindowValues {
@@ -521,13 +513,12 @@ fn collect_samples(layers: &[LazyFrame], as_of_ms: i64) -> Result<Samples> {
                 col("opened_at"),
                 col("priority"),
             ])
-            .collect()
-            .map_err(polars_internal)?;
-        let grp = df.column("grp").map_err(polars_internal)?.i64().map_err(polars_internal)?;
-        let resolved = df.column("is_resolved").map_err(polars_internal)?.bool().map_err(polars_internal)?;
-        let resolution = df.column("resolution_hours").map_err(polars_internal)?.f64().map_err(polars_internal)?;
+            .collect()?;
+        let grp = df.column("grp")?.i64()?;
+        let resolved = df.column("is_resolved")?.bool()?;
+        let resolution = df.column("resolution_hours")?.f64()?;
         let opened = timestamp_ms(&df, "opened_at")?;
-        let prio = df.column("priority").map_err(polars_internal)?.i32().map_err(polars_internal)?;
+        let prio = df.column("priority")?.i32()?;
         let hours = || {
             resolved
                 .iter()
@@ -817,8 +808,8 @@ impl WindowData {
         // The windows of the tickets are views of the table (a `grp` column per layer of
         // windows, filtered as read); change requests and audit findings are few.
         let read = att.tickets.clone().lazy().select(columns_read(&att.tickets, queries)).collect();
-        let ticket_layers = windowed(&read.map_err(polars_internal)?, changes, queries)?;
-        let change_records = derive_change_columns(&att.changes, cfg).collect().map_err(polars_internal)?;
+        let ticket_layers = windowed(&read?, changes, queries)?;
+        let change_records = derive_change_columns(&att.changes, cfg).collect()?;
         let change_layers = windowed(&change_records, changes, &[])?;
         let audit_layers = windowed(&att.audits, changes, &[])?;
         let change_records = stacked(change_layers.clone())?;
@@ -833,12 +824,9 @@ impl WindowData {
         crate::diag::trace("comparison samples collected");
         let change_counts = change_records
             .select([col("grp").cast(DataType::Int64)])
-            .collect()
-            .map_err(polars_internal)?
-            .column("grp")
-            .map_err(polars_internal)?
-            .i64()
-            .map_err(polars_internal)?
+            .collect()?
+            .column("grp")?
+            .i64()?
             .iter()
             .flatten()
             .fold(HashMap::<i64, u64>::new(), |mut m, g| {
@@ -1056,10 +1044,8 @@ pub fn compare_by(
     as_of_ms: i64,
     column: &str,
 ) -> Result<Vec<(String, Comparisons)>> {
-    let values =
-        att.tickets.column(column).map_err(polars_internal)?.cast(&DataType::String).map_err(polars_internal)?;
-    let mut strata: Vec<Option<String>> =
-        values.str().map_err(polars_internal)?.iter().map(|v| v.map(str::to_string)).collect();
+    let values = att.tickets.column(column)?.cast(&DataType::String)?;
+    let mut strata: Vec<Option<String>> = values.str()?.iter().map(|v| v.map(str::to_string)).collect();
     strata.sort();
     strata.dedup();
     let empty = |df: &DataFrame| df.clear();
@@ -1067,13 +1053,13 @@ pub fn compare_by(
     let mut out = Vec::new();
     for stratum in strata {
         let mask = match &stratum {
-            Some(v) => values.str().map_err(polars_internal)?.equal(v.as_str()),
+            Some(v) => values.str()?.equal(v.as_str()),
             None => values.is_null(),
         };
         let sub = Attributed {
             timeline: att.timeline.clone(),
             processes: att.processes.clone(),
-            tickets: att.tickets.filter(&mask).map_err(polars_internal)?,
+            tickets: att.tickets.filter(&mask)?,
             changes: empty(&att.changes),
             audits: empty(&att.audits),
             unattributed: Vec::new(),

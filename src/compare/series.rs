@@ -9,7 +9,7 @@ use polars::prelude::*;
 
 use crate::attribute::Attributed;
 use crate::config::Config;
-use crate::error::{polars_internal, Result};
+use crate::error::Result;
 use crate::metrics::{self, derive_change_columns, run_queries, Kind, Metric, Query};
 use crate::stats::survival;
 
@@ -109,13 +109,10 @@ pub fn weekly(att: &Attributed, cfg: &Config, queries: &[Query], as_of_ms: i64) 
 /// Per grp: the log of the Kaplan–Meier median hours to resolve, open tickets censored at
 /// `as_of_ms`; no value where half the tickets or more are still open.
 fn censored_medians(tickets: LazyFrame, as_of_ms: i64) -> Result<HashMap<i64, f64>> {
-    let df = tickets
-        .select([col("grp"), col("is_resolved"), col("resolution_hours"), col("opened_at")])
-        .collect()
-        .map_err(polars_internal)?;
-    let grp = df.column("grp").map_err(polars_internal)?.i64().map_err(polars_internal)?;
-    let resolved = df.column("is_resolved").map_err(polars_internal)?.bool().map_err(polars_internal)?;
-    let resolution = df.column("resolution_hours").map_err(polars_internal)?.f64().map_err(polars_internal)?;
+    let df = tickets.select([col("grp"), col("is_resolved"), col("resolution_hours"), col("opened_at")]).collect()?;
+    let grp = df.column("grp")?.i64()?;
+    let resolved = df.column("is_resolved")?.bool()?;
+    let resolution = df.column("resolution_hours")?.f64()?;
     let opened = crate::attribute::timestamp_ms(&df, "opened_at")?;
     let records = || {
         grp.iter()

@@ -16,7 +16,7 @@ pub(crate) use change::{change_section, change_stems, ChartsOf};
 
 use crate::attribute::{AttributeBy, TimelineRow};
 use crate::compare::{Change, Comparison, Verdict, Window};
-use crate::error::{polars_internal, Error, Result};
+use crate::error::{Error, Result};
 use crate::metrics::{self, Better, Kind, Metric};
 use crate::output;
 use crate::period::{year4, Period};
@@ -92,13 +92,13 @@ fn shaping_options(args: &[String]) -> Vec<String> {
 
 /// Text columns of a frame as owned strings.
 fn strings(df: &DataFrame, name: &str) -> Result<Vec<Option<String>>> {
-    let c = df.column(name).map_err(polars_internal)?.cast(&DataType::String).map_err(polars_internal)?;
-    Ok(c.str().map_err(polars_internal)?.iter().map(|v| v.map(str::to_string)).collect())
+    let c = df.column(name)?.cast(&DataType::String)?;
+    Ok(c.str()?.iter().map(|v| v.map(str::to_string)).collect())
 }
 
 fn floats(df: &DataFrame, name: &str) -> Result<Vec<Option<f64>>> {
-    let c = df.column(name).map_err(polars_internal)?.cast(&DataType::Float64).map_err(polars_internal)?;
-    Ok(c.f64().map_err(polars_internal)?.iter().collect())
+    let c = df.column(name)?.cast(&DataType::Float64)?;
+    Ok(c.f64()?.iter().collect())
 }
 
 /// Where a moment falls on the period axis: the period's label and the fraction of it elapsed.

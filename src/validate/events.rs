@@ -7,7 +7,7 @@ use polars::prelude::*;
 
 use super::columns::{datetime_column, free_text, required_text, settle_order, text, timestamps};
 use super::{date_range, open, summarise, Counts, FileFacts, InputSummary, LoadOptions, Reject, RowProblems};
-use crate::error::{polars_internal, Result};
+use crate::error::Result;
 use crate::ingest::profile::{InputKind, Mapping};
 use crate::ingest::RawTable;
 use sop_impact_parse::time::format_utc;
@@ -46,13 +46,12 @@ fn finish(
     cols.push(
         UInt64Chunked::from_iter_values("source_line".into(), (0..n as u64).map(|i| table.lines.line(i))).into_column(),
     );
-    let df =
-        DataFrame::new(n, cols).map_err(polars_internal)?.filter(&problems.keep_mask()).map_err(polars_internal)?;
-    let df = df.sort([time_col], SortMultipleOptions::default().with_maintain_order(true)).map_err(polars_internal)?;
+    let df = DataFrame::new(n, cols)?.filter(&problems.keep_mask())?;
+    let df = df.sort([time_col], SortMultipleOptions::default().with_maintain_order(true))?;
     let rejected = problems.list.len() as u64 + table.rejects.len() as u64;
     rejects.extend(table.rejects.iter().cloned());
     rejects.append(&mut problems.list);
-    let t = df.column(time_col).map_err(polars_internal)?.datetime().map_err(polars_internal)?.physical().clone();
+    let t = df.column(time_col)?.datetime()?.physical().clone();
     inputs.push(summarise(
         kind,
         &FileFacts::of(table),

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use polars::prelude::*;
 
-use crate::error::{polars_internal, Result};
+use crate::error::Result;
 
 /// The distinct (category, subcategory) pairs of the tickets as text (sorted), and the pair of
 /// every row. Found on the categorical codes, so the text of 10 million rows is never built.
@@ -16,8 +16,8 @@ pub(crate) struct TicketPairs {
 impl TicketPairs {
     pub(crate) fn of(tickets: &DataFrame) -> Result<Self> {
         let codes = |name: &str| -> Result<(UInt32Chunked, Arc<CategoricalMapping>)> {
-            let column = tickets.column(name).map_err(polars_internal)?;
-            let ca = column.cat32().map_err(polars_internal)?;
+            let column = tickets.column(name)?;
+            let ca = column.cat32()?;
             Ok((ca.physical().rechunk().into_owned(), ca.get_mapping().clone()))
         };
         let (cats, cat_map) = codes("category")?;

@@ -11,7 +11,7 @@ use super::columns::{datetime_column, free_text, required_text, settle_order, te
 use super::{
     date_range, no_rows_error, open, summarise, Counts, FileFacts, InputSummary, LoadOptions, Reject, RowProblems,
 };
-use crate::error::{polars_internal, Result};
+use crate::error::Result;
 use crate::ingest::profile::InputKind;
 use sop_impact_parse::time::{format_date, format_utc};
 use sop_impact_parse::values::process_key;
@@ -74,18 +74,14 @@ pub fn load(
         datetime_column(retired),
         UInt64Chunked::from_iter_values("source_line".into(), (0..n as u64).map(|i| table.lines.line(i))).into_column(),
     ];
-    let df =
-        DataFrame::new(n, cols).map_err(polars_internal)?.filter(&problems.keep_mask()).map_err(polars_internal)?;
-    let df = df
-        .sort(["sop_id", "effective_from"], SortMultipleOptions::default().with_maintain_order(true))
-        .map_err(polars_internal)?;
+    let df = DataFrame::new(n, cols)?.filter(&problems.keep_mask())?;
+    let df = df.sort(["sop_id", "effective_from"], SortMultipleOptions::default().with_maintain_order(true))?;
 
     warnings.extend(unmatched_versions(&df, tickets)?);
     let rejected = problems.list.len() as u64 + table.rejects.len() as u64;
     rejects.extend(table.rejects.iter().cloned());
     rejects.append(&mut problems.list);
-    let eff =
-        df.column("effective_from").map_err(polars_internal)?.datetime().map_err(polars_internal)?.physical().clone();
+    let eff = df.column("effective_from")?.datetime()?.physical().clone();
     inputs.push(summarise(
         InputKind::Sops,
         &FileFacts::of(&table),
@@ -301,12 +297,11 @@ pub struct VersionFacts {
 /// the evidence pack alike.
 pub fn version_facts(sops: &DataFrame) -> Result<BTreeMap<(String, String), VersionFacts>> {
     let text = |name: &str| -> Result<Vec<Option<String>>> {
-        let c = sops.column(name).map_err(polars_internal)?.cast(&DataType::String).map_err(polars_internal)?;
-        Ok(c.str().map_err(polars_internal)?.iter().map(|v| v.map(str::to_string)).collect())
+        let c = sops.column(name)?.cast(&DataType::String)?;
+        Ok(c.str()?.iter().map(|v| v.map(str::to_string)).collect())
     };
-    let millis = |name: &str| -> Result<Vec<Option<i64>>> {
-        Ok(sops.column(name).map_err(polars_internal)?.datetime().map_err(polars_internal)?.physical().iter().collect())
-    };
+    let millis =
+        |name: &str| -> Result<Vec<Option<i64>>> { Ok(sops.column(name)?.datetime()?.physical().iter().collect()) };
     let (ids, versions) = (text("sop_id")?, text("version")?);
     let (owners, approvers, summaries) = (text("owner")?, text("approved_by")?, text("change_summary")?);
     let (approved, review, retired) = (millis("approved_at")?, millis("next_review")?, millis("retired_at")?);
@@ -372,9 +367,7 @@ fn unmatched_versions(sops: &DataFrame, tickets: &DataFrame) -> Result<Vec<Strin
         categories.insert(c.clone());
         keys.insert((c, process_key(s)));
     }
-    let get = |name: &str| -> Result<StringChunked> {
-        Ok(sops.column(name).map_err(polars_internal)?.str().map_err(polars_internal)?.clone())
-    };
+    let get = |name: &str| -> Result<StringChunked> { Ok(sops.column(name)?.str()?.clone()) };
     let (ids, vers, scat, ssub) = (get("sop_id")?, get("version")?, get("category")?, get("subcategory")?);
     let mut out = Vec::new();
     for i in 0..sops.height() {

@@ -9,7 +9,7 @@ use polars::prelude::*;
 use polars_arrow::array::BooleanArray;
 use polars_arrow::bitmap::{Bitmap, MutableBitmap};
 
-use crate::error::{polars_internal, Error, Result};
+use crate::error::{Error, Result};
 
 /// One column being stacked, by its physical type; logical types (timestamps, categories) keep
 /// their type to be put back on at the end.
@@ -125,21 +125,21 @@ impl Stacked {
         match self {
             Stacked::I64(to, dtype) if column.dtype() == dtype => {
                 let physical = column.to_physical_repr();
-                to.append(physical.i64().map_err(polars_internal)?);
+                to.append(physical.i64()?);
             }
             Stacked::I32(to) => to.append(column.i32().map_err(|_| mismatch())?),
             Stacked::U32(to) => to.append(column.u32().map_err(|_| mismatch())?),
             Stacked::U64(to) => to.append(column.u64().map_err(|_| mismatch())?),
             Stacked::Categories(to, dtype) if column.dtype() == dtype => {
-                to.append(column.cat32().map_err(polars_internal)?.physical());
+                to.append(column.cat32()?.physical());
             }
             Stacked::Bool(to) => to.append(column.bool().map_err(|_| mismatch())?),
             Stacked::TextPieces(all) => {
                 column.str().map_err(|_| mismatch())?;
-                all.append(column).map_err(polars_internal)?;
+                all.append(column)?;
             }
             Stacked::Chunks(all) => {
-                all.append(column).map_err(polars_internal)?;
+                all.append(column)?;
             }
             _ => return Err(mismatch()),
         }
@@ -148,7 +148,7 @@ impl Stacked {
 
     fn finish(self, name: PlSmallStr) -> Result<Column> {
         Ok(match self {
-            Stacked::I64(b, dtype) => b.finish(name).into_series().cast(&dtype).map_err(polars_internal)?.into_column(),
+            Stacked::I64(b, dtype) => b.finish(name).into_series().cast(&dtype)?.into_column(),
             Stacked::I32(b) => b.finish(name).into_column(),
             Stacked::U32(b) => b.finish(name).into_column(),
             Stacked::U64(b) => b.finish(name).into_column(),
@@ -198,7 +198,7 @@ impl FrameStack {
             return Ok(None);
         }
         let columns = self.columns.into_iter().map(|(name, c)| c.finish(name)).collect::<Result<Vec<Column>>>()?;
-        DataFrame::new(self.height, columns).map(Some).map_err(polars_internal)
+        Ok(Some(DataFrame::new(self.height, columns)?))
     }
 }
 

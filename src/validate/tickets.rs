@@ -16,7 +16,7 @@ use super::{
     RowProblems, ShortenedCells,
 };
 use crate::arrays::Dense;
-use crate::error::{polars_internal, Error, Result};
+use crate::error::{Error, Result};
 use crate::ingest::profile::{InputKind, Mapping, Source};
 use crate::ingest::{Opened, RawTable};
 use sop_impact_parse::time::{format_utc, DateOrder};
@@ -113,9 +113,9 @@ fn check_block(
         UInt32Chunked::from_iter_values("source_line".into(), (0..n as u64).map(|i| table.lines.line(i) as u32))
             .into_column(),
     );
-    let mut frame = DataFrame::new(n, cols).map_err(polars_internal)?;
+    let mut frame = DataFrame::new(n, cols)?;
     if !problems.list.is_empty() {
-        frame = frame.filter(&problems.keep_mask()).map_err(polars_internal)?;
+        frame = frame.filter(&problems.keep_mask())?;
     }
     let mut rejects = table.rejects.clone();
     rejects.append(&mut problems.list);
@@ -275,7 +275,7 @@ fn per_file_counts(df: &DataFrame, files: usize) -> Result<HashMap<u32, u64>> {
         return Ok([(0, df.height() as u64)].into_iter().filter(|(_, n)| *n > 0).collect());
     }
     let mut counts: Vec<u64> = Vec::new();
-    for f in df.column("source_file").map_err(polars_internal)?.u32().map_err(polars_internal)?.iter().flatten() {
+    for f in df.column("source_file")?.u32()?.iter().flatten() {
         let f = f as usize;
         if f >= counts.len() {
             counts.resize(f + 1, 0);
@@ -290,11 +290,11 @@ fn per_file_counts(df: &DataFrame, files: usize) -> Result<HashMap<u32, u64>> {
 /// The earliest and latest `opened_at` of each file's rows, in one pass (no filtered copy per
 /// file).
 fn file_date_ranges(df: &DataFrame, file_count: usize) -> Result<HashMap<u32, (i64, i64)>> {
-    let opened = df.column("opened_at").map_err(polars_internal)?.datetime().map_err(polars_internal)?.physical();
+    let opened = df.column("opened_at")?.datetime()?.physical();
     if file_count == 1 {
         return Ok(opened.min().zip(opened.max()).map(|range| (0, range)).into_iter().collect());
     }
-    let files = df.column("source_file").map_err(polars_internal)?.u32().map_err(polars_internal)?;
+    let files = df.column("source_file")?.u32()?;
     // by file index (the few files of a run), not hashed per row
     let mut ranges: Vec<Option<(i64, i64)>> = Vec::new();
     for (file, t) in files.iter().zip(opened.iter()) {
@@ -328,10 +328,10 @@ fn count_by_file(rejects: &[Reject], paths: &[PathBuf]) -> HashMap<usize, u64> {
 /// held it three times (10M events: 3.3 s and a 2.8 GB peak for a 1.1 GB table).
 fn keep_latest_events(mut df: DataFrame) -> Result<DataFrame> {
     let physical = |name: &str| -> Result<Int64Chunked> {
-        let c = df.column(name).map_err(polars_internal)?.to_physical_repr();
-        Ok(c.cast(&DataType::Int64).map_err(polars_internal)?.i64().map_err(polars_internal)?.clone())
+        let c = df.column(name)?.to_physical_repr();
+        Ok(c.cast(&DataType::Int64)?.i64()?.clone())
     };
-    let ids = df.column("ticket_id").map_err(polars_internal)?.str().map_err(polars_internal)?;
+    let ids = df.column("ticket_id")?.str()?;
     let (updated, mod_count) = (physical("sys_updated_at")?, physical("sys_mod_count")?);
     let (file, line) = (physical("source_file")?, physical("source_line")?);
     let order = |row: usize| (updated.get(row), mod_count.get(row), file.get(row), line.get(row));
@@ -358,10 +358,10 @@ fn keep_latest_events(mut df: DataFrame) -> Result<DataFrame> {
     let names: Vec<PlSmallStr> = df.get_column_names().into_iter().cloned().collect();
     let mut filtered = Vec::with_capacity(names.len());
     for name in &names {
-        let column = df.drop_in_place(name).map_err(polars_internal)?;
-        filtered.push(column.filter(&keep).map_err(polars_internal)?);
+        let column = df.drop_in_place(name)?;
+        filtered.push(column.filter(&keep)?);
     }
-    DataFrame::new(kept, filtered).map_err(polars_internal)
+    Ok(DataFrame::new(kept, filtered)?)
 }
 
 /// Rows whose ticket_id occurs more than once. Sorting 8-byte hashes of the ids takes a fraction
@@ -431,23 +431,23 @@ const HASH_BUCKETS: usize = 256;
 /// first is kept, the others rejected); rows that differ conflict, and all of them are rejected,
 /// as there is no telling which is right.
 fn resolve_duplicates(df: &DataFrame, paths: &[PathBuf]) -> Result<(DataFrame, Vec<Reject>)> {
-    let dup_mask = repeated_ids(df.column("ticket_id").map_err(polars_internal)?.str().map_err(polars_internal)?);
+    let dup_mask = repeated_ids(df.column("ticket_id")?.str()?);
     if !dup_mask.any() {
         return Ok((df.clone(), Vec::new()));
     }
-    let dups = df.filter(&dup_mask).map_err(polars_internal)?;
+    let dups = df.filter(&dup_mask)?;
     let row_index: Vec<u64> =
         (0..df.height() as u64).zip(dup_mask.iter()).filter(|(_, d)| d.unwrap_or(false)).map(|(i, _)| i).collect();
     // Every compared column as text, so that rows can be compared value by value.
     let mut content: Vec<Vec<Option<String>>> = Vec::new();
     for name in CONTENT {
-        let s = dups.column(name).map_err(polars_internal)?.cast(&DataType::String).map_err(polars_internal)?;
-        content.push(s.str().map_err(polars_internal)?.iter().map(|v| v.map(str::to_string)).collect());
+        let s = dups.column(name)?.cast(&DataType::String)?;
+        content.push(s.str()?.iter().map(|v| v.map(str::to_string)).collect());
     }
-    let id_ca = dups.column("ticket_id").map_err(polars_internal)?.str().map_err(polars_internal)?.clone();
-    let files = dups.column("source_file").map_err(polars_internal)?.u32().map_err(polars_internal)?.clone();
-    let lines = dups.column("source_line").and_then(|c| c.cast(&DataType::UInt64)).map_err(polars_internal)?;
-    let lines = lines.u64().map_err(polars_internal)?.clone();
+    let id_ca = dups.column("ticket_id")?.str()?.clone();
+    let files = dups.column("source_file")?.u32()?.clone();
+    let lines = dups.column("source_line").and_then(|c| c.cast(&DataType::UInt64))?;
+    let lines = lines.u64()?.clone();
     let mut groups: BTreeMap<String, Vec<usize>> = BTreeMap::new();
     for (j, id) in id_ca.iter().enumerate() {
         groups.entry(id.unwrap_or_default().to_string()).or_default().push(j);
@@ -488,7 +488,7 @@ fn resolve_duplicates(df: &DataFrame, paths: &[PathBuf]) -> Result<(DataFrame, V
         }
     }
     let keep = BooleanChunked::from_iter_values("keep".into(), drop.iter().map(|d| !d));
-    Ok((df.filter(&keep).map_err(polars_internal)?, rejects))
+    Ok((df.filter(&keep)?, rejects))
 }
 
 #[cfg(test)]
