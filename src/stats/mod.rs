@@ -3,6 +3,7 @@
 //! written into them with where they come from (docs/statistics.md, "Reference values").
 
 pub mod its;
+pub mod mix;
 pub mod multiple;
 pub mod poisson;
 pub mod proportions;
