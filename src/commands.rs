@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 use crate::generate::Spec;
-use crate::pipeline::{self, AnalysisOptions, InputRequest, Progress};
+use crate::pipeline::{self, Analysis, AnalysisOptions, InputRequest, Progress};
 use crate::tables::TableFormat;
 use crate::{config, output, publish, summary};
 
@@ -50,10 +50,10 @@ pub fn metrics(
     let a = pipeline::analyse(inputs, options, &progress)?;
     progress.step("writing the tables");
     let out = out.unwrap_or_else(|| PathBuf::from("reports/latest"));
-    let written = crate::report::write_tables(&a, &out, format)?;
+    let written = crate::artifacts::write_tables(&a, &out, format)?;
     progress.finish();
     if !quiet {
-        crate::report::print_warnings(&a);
+        print_warnings(&a);
         for s in &a.data.inputs {
             println!("{}", summary::accounting_line(s));
         }
@@ -82,7 +82,7 @@ pub fn report(
     crate::report::write_report(&a, &out, &command_line(), replace)?;
     progress.finish();
     if !quiet {
-        crate::report::print_warnings(&a);
+        print_warnings(&a);
         println!("report written to {}", out.join("report.md").display());
     }
     Ok(())
@@ -99,7 +99,7 @@ pub fn backlog(inputs: &InputRequest, options: &AnalysisOptions, out: Option<Pat
     output::write_atomic(&out.join("backlog.csv"), &crate::backlog::backlog_csv(&b)?)?;
     output::write_atomic(&out.join("review_calendar.csv"), &crate::backlog::calendar_csv(&b)?)?;
     if !quiet {
-        crate::report::print_warnings(&a);
+        print_warnings(&a);
         for r in b.rows.iter().take(10) {
             println!(
                 "{:>3}. {} [{}] score {:.3}: {}",
@@ -140,7 +140,7 @@ pub fn evidence(
     let dir = crate::evidence::write_evidence(&a, sop, version, out, &command_line(), replace)?;
     progress.finish();
     if !quiet {
-        crate::report::print_warnings(&a);
+        print_warnings(&a);
         println!("evidence pack written to {}", dir.display());
     }
     Ok(())
@@ -208,5 +208,15 @@ pub fn demo_dir() -> PathBuf {
         here.to_path_buf()
     } else {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/demo")
+    }
+}
+
+/// Warnings a user must see: SOP history problems and records that match no process.
+fn print_warnings(a: &Analysis) {
+    for w in &a.data.warnings {
+        eprintln!("sop-impact: warning: {w}");
+    }
+    for (input, n) in &a.attributed.unattributed {
+        eprintln!("sop-impact: warning: {n} {input} match no process (no category, subcategory, sop_id or process of an SOP or a ticket)");
     }
 }

@@ -8,6 +8,7 @@ use polars::prelude::*;
 
 use std::collections::BTreeMap;
 
+use crate::artifacts::InputEntry;
 use crate::attribute::{TimelineRow, NO_SOP};
 use crate::compare::Interval;
 use crate::error::{Error, Result};
@@ -15,7 +16,6 @@ use crate::output::{self, cell};
 use crate::pipeline::Analysis;
 use crate::render::markdown::{escape, table, thousands};
 use crate::render::slug;
-use crate::report::InputEntry;
 use crate::validate::VersionFacts;
 use sop_impact_parse::time::{format_date, format_utc};
 
@@ -128,7 +128,7 @@ fn build(a: &Analysis, target: &TimelineRow, dir: &Path, args: &[String]) -> Res
     output::write_atomic(&dir.join("after.csv"), &records_csv(&after)?)?;
     output::write_atomic(&dir.join("rejects.csv"), &crate::validate::rejects_csv(&a.data.rejects)?)?;
     write_queries(a, dir)?;
-    let (prov, inputs) = crate::report::input_provenance(a)?;
+    let (prov, inputs) = crate::artifacts::input_provenance(a)?;
     let argv: Vec<String> = std::iter::once("sop-impact".to_string()).chain(args.iter().cloned()).collect();
     let command = crate::render::markdown::shell_command(&argv);
     let md = [
@@ -287,7 +287,7 @@ fn write_manifest(
     (command, argv): (&str, &[String]),
     inputs: Vec<InputEntry>,
 ) -> Result<()> {
-    let outputs = crate::report::output_checksums(dir)?;
+    let outputs = crate::artifacts::output_checksums(dir)?;
     let manifest = EvidenceManifest {
         argv,
         as_of,
@@ -299,7 +299,7 @@ fn write_manifest(
         tool: "sop-impact",
         version: env!("CARGO_PKG_VERSION"),
     };
-    crate::report::write_json(&dir.join("manifest.json"), &manifest)
+    crate::artifacts::write_json(&dir.join("manifest.json"), &manifest)
 }
 
 /// The pack's manifest.json (fields in name order).
@@ -310,7 +310,7 @@ struct EvidenceManifest<'a> {
     as_of: &'a str,
     command: &'a str,
     inputs: Vec<InputEntry>,
-    outputs: Vec<crate::report::OutputEntry>,
+    outputs: Vec<crate::artifacts::OutputEntry>,
     sop_id: &'a str,
     sop_version: &'a str,
     tool: &'static str,

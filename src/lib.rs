@@ -6,6 +6,7 @@
 //! structs; the binary's `cli` turns the command line into them.
 
 pub mod arrays;
+pub mod artifacts;
 pub mod attribute;
 pub mod backlog;
 pub mod commands;
