@@ -5,17 +5,17 @@
 //!
 //! Here: the comparison types and the run of them ([`compare`], [`compare_by`]). `windows` cuts
 //! the windows and their records, `samples` reads the tickets' hours and priority mix,
-//! `window_tests` tests the windows, `series` and `trend` build and fit the weekly series,
+//! `descriptive` tests the windows, `series` and `trend` build and fit the weekly series,
 //! `verdicts` decides, `output` writes comparisons.csv and windows.csv; `edges` finds an
 //! export's warm-up and cool-down.
 
+mod descriptive;
 pub mod edges;
 mod output;
 mod samples;
 mod series;
 pub mod trend;
 mod verdicts;
-mod window_tests;
 mod windows;
 
 use std::collections::{BTreeMap, HashMap};
@@ -36,9 +36,9 @@ pub use output::{comparisons_by_csv, comparisons_csv, method_name, windows_csv, 
 pub use windows::{changes, in_window};
 
 use crate::stats::mix::mix_p;
+use descriptive::*;
 use samples::*;
 use verdicts::*;
-use window_tests::*;
 use windows::*;
 /// A ticket column whose values each get their own comparisons (`--by`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
