@@ -384,21 +384,12 @@ pub(super) fn parse_block(
                 let start = counter.at();
                 let end = (rdr.position().byte() as usize).clamp(start, text_of_segment.len());
                 let taken = text_of_segment.get(start..end).unwrap_or_default();
-                let runaway = first_line_of_several(taken)
-                    .filter(|first| record.len() != width || holds_whole_records(first.record, delimiter, width));
-                if let Some(first) = runaway {
+                if let Some((reject, next)) = runaway_quote(&display, &record, taken, line, delimiter, width) {
                     if record.len() != width {
                         ragged += 1;
                     }
-                    let last = line + count_line_ends(first.record);
-                    let value = String::from_utf8_lossy(taken.get(..first.content).unwrap_or_default());
-                    let reason = format!(
-                        "a quote opened on this line does not close where a record of {width} fields would end (the \
-                         record would run on to line {last}); this line alone is rejected and reading goes on at line {}",
-                        line + 1
-                    );
-                    rejects.push(Reject::new(display.clone(), line, "", &value, &reason));
-                    segment += start + first.next;
+                    rejects.push(reject);
+                    segment += start + next;
                     segment_line = line + 1;
                     continue 'segments;
                 }
@@ -409,39 +400,82 @@ pub(super) fn parse_block(
                 rejects.push(ragged_reject(opened, delimiter, line, &fields));
                 continue;
             }
-            // One UTF-8 check for the whole record; a field boundary inside a character would
-            // make a field invalid on its own, so those are checked too.
-            let text = std::str::from_utf8(record.as_slice())
-                .ok()
-                .filter(|t| (0..record.len()).all(|i| record.range(i).is_some_and(|r| t.is_char_boundary(r.start))));
-            let Some(text) = text else {
-                let bad = record.iter().position(|f| std::str::from_utf8(f).is_err()).unwrap_or(0);
-                let column = opened.headers.get(bad).map_or("", String::as_str);
-                let value = String::from_utf8_lossy(record.get(bad).unwrap_or_default());
-                rejects.push(Reject::new(display.clone(), line, column, &value, "value is not valid UTF-8"));
+            let Some(text) = utf8_text(&record) else {
+                rejects.push(not_utf8_reject(opened, &display, line, &record));
                 continue;
             };
             lines.record(kept, line);
             kept += 1;
-            let base = arena.len();
-            if base + text.len() > u32::MAX as usize {
-                return Err(Error::InvalidAt {
-                    path: path.to_path_buf(),
-                    line,
-                    problem: "a block of records is larger than 4 GiB".into(),
-                    fix: Some("check that the file's quotes are balanced".into()),
-                });
-            }
-            arena.push_str(text);
-            for (i, column) in spans.iter_mut().enumerate() {
-                if let (Some(column), Some(r)) = (column, record.range(i)) {
-                    column.push(((base + r.start) as u32, (base + r.end) as u32));
-                }
-            }
+            keep_record(&mut arena, &mut spans, &record, text).ok_or_else(|| Error::InvalidAt {
+                path: path.to_path_buf(),
+                line,
+                problem: "a block of records is larger than 4 GiB".into(),
+                fix: Some("check that the file's quotes are balanced".into()),
+            })?;
         }
         break;
     }
     Ok(spans_block(opened, spans, arena, lines, (rows_read, kept as usize, ragged), rejects))
+}
+
+/// The text of a record taken from `taken` (at `line`) when it is a quote run away: several
+/// lines, and the wrong number of fields or a first line that holds a whole record. The reject
+/// of its first line alone, and where in `taken` the reading goes on.
+fn runaway_quote(
+    display: &str,
+    record: &csv::ByteRecord,
+    taken: &[u8],
+    line: u64,
+    delimiter: u8,
+    width: usize,
+) -> Option<(Reject, usize)> {
+    let first = first_line_of_several(taken)
+        .filter(|first| record.len() != width || holds_whole_records(first.record, delimiter, width))?;
+    let last = line + count_line_ends(first.record);
+    let value = String::from_utf8_lossy(taken.get(..first.content).unwrap_or_default());
+    let reason = format!(
+        "a quote opened on this line does not close where a record of {width} fields would end (the record would \
+         run on to line {last}); this line alone is rejected and reading goes on at line {}",
+        line + 1
+    );
+    Some((Reject::new(display.to_string(), line, "", &value, &reason), first.next))
+}
+
+/// A record's text into the arena and its kept fields' spans into their columns; None when the
+/// arena would outgrow the 32-bit spans.
+fn keep_record(
+    arena: &mut String,
+    spans: &mut [Option<Vec<(u32, u32)>>],
+    record: &csv::ByteRecord,
+    text: &str,
+) -> Option<()> {
+    let base = arena.len();
+    if base + text.len() > u32::MAX as usize {
+        return None;
+    }
+    arena.push_str(text);
+    for (i, column) in spans.iter_mut().enumerate() {
+        if let (Some(column), Some(r)) = (column, record.range(i)) {
+            column.push(((base + r.start) as u32, (base + r.end) as u32));
+        }
+    }
+    Some(())
+}
+
+/// The reject of a record that is not UTF-8, naming its first field that is not.
+fn not_utf8_reject(opened: &Opened, display: &str, line: u64, record: &csv::ByteRecord) -> Reject {
+    let bad = record.iter().position(|f| std::str::from_utf8(f).is_err()).unwrap_or(0);
+    let column = opened.headers.get(bad).map_or("", String::as_str);
+    let value = String::from_utf8_lossy(record.get(bad).unwrap_or_default());
+    Reject::new(display.to_string(), line, column, &value, "value is not valid UTF-8")
+}
+
+/// The record as UTF-8 text, in one check for the whole record; a field boundary inside a
+/// character would make a field invalid on its own, so those are checked too.
+fn utf8_text(record: &csv::ByteRecord) -> Option<&str> {
+    std::str::from_utf8(record.as_slice())
+        .ok()
+        .filter(|t| (0..record.len()).all(|i| record.range(i).is_some_and(|r| t.is_char_boundary(r.start))))
 }
 
 /// The first line of a record's text that has more lines than one (a line end before its
