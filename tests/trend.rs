@@ -10,10 +10,15 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use common::{read_csv, Row};
 
-/// Generate a desk and compare its changes; the comparisons and truth.json.
+/// Generate a desk of 40,000 tickets and compare its changes; the comparisons and truth.json.
 fn desk(seed: u32, extra: &[&str]) -> (Vec<Row>, serde_json::Value) {
-    let seed = seed.to_string();
-    let mut args = vec!["--tickets", "40000", "--seed", &seed];
+    desk_of(40_000, seed, extra)
+}
+
+/// As [`desk`], with `tickets` tickets.
+fn desk_of(tickets: u64, seed: u32, extra: &[&str]) -> (Vec<Row>, serde_json::Value) {
+    let (tickets, seed) = (tickets.to_string(), seed.to_string());
+    let mut args = vec!["--tickets", &tickets, "--seed", &seed];
     args.extend(extra);
     let (data, out) = common::generate_and_measure(&args, &[]);
     let truth = serde_json::from_slice(&std::fs::read(data.path().join("truth.json")).unwrap()).unwrap();
@@ -190,13 +195,7 @@ fn effects_of_frequent_sop_changes_are_found_on_a_large_desk() {
     let metrics = ["mttr_median_h", "reopen_rate", "escalation_rate"];
     let (mut planted, mut found, mut without, mut false_calls) = (0, 0, 0, 0);
     for seed in [1, 2, 3] {
-        let seed = seed.to_string();
-        let (rows, truth) = {
-            let args = ["--tickets", "1000000", "--seed", &seed, "--sop-every-months", "3", "--months", "24"];
-            let (data, out) = common::generate_and_measure(&args, &[]);
-            let truth = serde_json::from_slice(&std::fs::read(data.path().join("truth.json")).unwrap()).unwrap();
-            (read_csv(&out.path().join("comparisons.csv")), truth)
-        };
+        let (rows, truth) = desk_of(1_000_000, seed, &["--sop-every-months", "3", "--months", "24"]);
         let expected = expected(&truth);
         for r in rows.iter().filter(|r| metrics.contains(&r["metric"].as_str())) {
             let Some(want) = expected.get(&key(r)).and_then(|e| e.get(&r["metric"])) else { continue };

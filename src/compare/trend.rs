@@ -266,9 +266,9 @@ fn weighted_mean(v: &[f64], w: &[f64]) -> f64 {
 
 /// Whether the gap before the change has a trend of its own: its slope's t statistic beyond the
 /// two-sided 5% point of a Student t with n − 2 degrees of freedom, on the larger of the ordinary
-/// and the Newey–West standard error. Newey–West alone, on a dozen weeks, is too small: it found
-/// a trend in one gap in five on desks whose gaps had none, and a trend fitted through both sides
-/// takes a step at the change for its own. Without a trend the counterfactual is the gap's mean
+/// and the Newey–West standard error: Newey–West alone, on a dozen weeks, is too small and finds
+/// trends that are not there, and a trend fitted through both sides takes a step at the change
+/// for its own (docs/statistics.md). Without a trend the counterfactual is the gap's mean
 /// before the change. The placebos go through the same choice, so the p-value stays calibrated
 /// either way.
 fn trends(weeks: &[f64], gap: &[f64]) -> bool {

@@ -137,8 +137,8 @@ pub(super) fn undecided_reason(row: &Comparison) -> Option<String> {
 
 /// Benjamini–Hochberg over the comparisons whose design can decide, one family per metric, and
 /// the verdicts. The others are `insufficient_data`, their windows' test kept as a description.
-/// A family per metric because a procedure moves some metrics and not others: the rows of the
-/// metrics it left alone, in one family with the rest, made q of a real cut ten times its p.
+/// A family per metric because a procedure moves some metrics and not others: in one family with
+/// the rest, the rows of the metrics it left alone set the bar for those it moved.
 pub(super) fn adjust<'a>(rows: impl IntoIterator<Item = &'a mut Comparison>, alpha: f64) {
     let mut tested: Vec<&mut Comparison> = Vec::new();
     for row in rows.into_iter().filter(|r| r.p_value.is_some()) {

@@ -87,17 +87,16 @@ fn open_csv(
 
 fn open_parquet(path: &Path, select: &mut Select) -> Result<(Vec<String>, Body)> {
     let mut reader = ParquetReader::new(open_file(path)?);
-    let mut headers = None;
-    let schema = match reader.schema() {
+    // polars refuses a schema whose names repeat; read as the file has it, the repeats renamed
+    let (schema, headers) = match reader.schema() {
         Err(PolarsError::Duplicate(_)) => {
             let file = parquet_names::file_schema(path)?;
-            headers = Some(file.names);
             reader.set_metadata(Arc::new(file.metadata));
-            reader.schema()
+            (reader.schema(), Some(file.names))
         }
-        read => read,
-    }
-    .map_err(polars_in(path, "cannot read Parquet"))?;
+        read => (read, None),
+    };
+    let schema = schema.map_err(polars_in(path, "cannot read Parquet"))?;
     let metadata = reader.get_metadata().map_err(polars_in(path, "cannot read Parquet"))?.clone();
     let headers = headers.unwrap_or_else(|| schema.iter_names().map(|n| n.to_string()).collect());
     let keep = select(&headers, Format::Parquet)?;
